@@ -1,0 +1,63 @@
+"""``lmforge info | export``: inspect and convert model directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def info(model_dir: Annotated[Path, typer.Argument(help="Model directory or training run directory.")]) -> None:
+    """Show a model's family, size, configuration, tokenizer and training results."""
+    from lmforge.models.registry import load_model
+    from lmforge.tokenizers import load_tokenizer
+
+    model = load_model(model_dir)
+    table = Table(title=str(model_dir), show_header=False)
+    table.add_row("family", model.family)
+    table.add_row("parameters", f"{model.num_parameters():,}")
+    for key, value in vars(model.config).items():
+        table.add_row(key, str(value))
+    if (model_dir / "tokenizer.json").is_file():
+        tok = load_tokenizer(model_dir / "tokenizer.json")
+        table.add_row("tokenizer", f"{type(tok).__name__}, {tok.vocab_size} tokens")
+    metrics = model_dir / "metrics.jsonl"
+    if metrics.is_file():
+        evals = [r for r in map(json.loads, metrics.read_text().splitlines()) if "val_loss" in r]
+        if evals:
+            last = evals[-1]
+            bpb = f" · {last['val_bpb']:.4f} bits/byte" if last.get("val_bpb") else ""
+            table.add_row("last validation", f"step {last['step']}: {last['val_loss']:.4f} nats/token{bpb}")
+    Console().print(table)
+
+
+def export(
+    model_dir: Annotated[Path, typer.Argument(help="lmforge model directory.")],
+    out: Annotated[Path, typer.Option(help="Output directory for the Hugging Face checkpoint.")],
+) -> None:
+    """Export a GPT to Hugging Face GPT-2 format (config.json + model.safetensors + tokenizer.json).
+
+    The result loads with transformers' GPT2LMHeadModel.from_pretrained and can be served by
+    vLLM, TGI or converted for llama.cpp.
+    """
+    import shutil
+
+    from lmforge.errors import ConfigError
+    from lmforge.interop.hf_gpt2 import export_hf_gpt2
+    from lmforge.models.registry import load_model
+    from lmforge.tokenizers import load_tokenizer
+
+    model = load_model(model_dir)
+    if model.family != "gpt":
+        raise ConfigError(f"export to HF GPT-2 supports the gpt family, not {model.family!r}")
+    eos = None
+    if (model_dir / "tokenizer.json").is_file():
+        eos = load_tokenizer(model_dir / "tokenizer.json").eos_id
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model_dir / "tokenizer.json", out / "tokenizer.json")
+    export_hf_gpt2(model, out, eos_id=eos)
+    Console().print(f"exported to {out} (transformers: GPT2LMHeadModel.from_pretrained({str(out)!r}))")

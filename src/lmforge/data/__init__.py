@@ -1,0 +1,1 @@
+"""Token data on disk: text corpora -> memory-mapped token shards -> training batches."""

@@ -1,0 +1,149 @@
+"""Tokenize text files once into flat binary token shards plus ``meta.json``.
+
+Layout of a data directory::
+
+    meta.json          what is here: tokenizer, dtype, shard files and token counts
+    tokenizer.json     the tokenizer that produced the ids
+    train_000.bin ...  uint16 ids when the vocabulary fits in 16 bits, else uint32
+    val_000.bin ...
+
+Shards are read back with ``numpy.memmap``, so a corpus larger than RAM costs
+nothing to open, and sampling a window is a slice. ``meta.json`` is written last:
+a directory without it is an interrupted ``prepare`` and is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmforge.errors import DataError
+from lmforge.io import atomic_write, read_json, read_text, write_json
+from lmforge.progress import progress_bar
+from lmforge.tokenizers.base import Tokenizer
+
+META_FILE = "meta.json"
+TOKENIZER_FILE = "tokenizer.json"
+DEFAULT_SHARD_TOKENS = 100_000_000
+
+
+@dataclass
+class SplitInfo:
+    files: list[str]
+    tokens: int
+    bytes: int  # UTF-8 bytes of the text behind these tokens (for bits-per-byte)
+
+
+@dataclass
+class DataMeta:
+    vocab_size: int
+    dtype: str
+    sources: list[str]
+    train: SplitInfo
+    val: SplitInfo
+    tokenizer: str = TOKENIZER_FILE
+
+    @property
+    def val_tokens_per_byte(self) -> float:
+        return self.val.tokens / max(self.val.bytes, 1)
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 2**16 else np.dtype(np.uint32)
+
+
+def tokenize_files(files: Sequence[str | Path], tokenizer: Tokenizer) -> np.ndarray:
+    """Encode each file; documents are joined with the end-of-text token when the tokenizer has one."""
+    if not files:
+        raise DataError("no input files given")
+    parts: list[np.ndarray] = []
+    eos = tokenizer.eos_id
+    with progress_bar() as bar:
+        task = bar.add_task("tokenizing", total=len(files))
+        for path in files:
+            text = read_text(path)
+            if not text.strip():
+                raise DataError(f"{path}: file is empty (or only whitespace); nothing to train on")
+            ids = tokenizer.encode(text)
+            if eos is not None:
+                ids.append(eos)
+            parts.append(np.asarray(ids, dtype=np.int64))
+            bar.advance(task)
+    return np.concatenate(parts)
+
+
+def _write_shards(ids: np.ndarray, out_dir: Path, split: str, dtype: np.dtype, shard_tokens: int) -> list[str]:
+    names = []
+    for i, start in enumerate(range(0, len(ids), shard_tokens)):
+        name = f"{split}_{i:03d}.bin"
+        with atomic_write(out_dir / name, "wb") as f:
+            f.write(ids[start : start + shard_tokens].astype(dtype).tobytes())
+        names.append(name)
+    return names
+
+
+def prepare(
+    files: Sequence[str | Path],
+    tokenizer: Tokenizer,
+    tokenizer_path: str | Path,
+    out_dir: str | Path,
+    val_fraction: float = 0.1,
+    shard_tokens: int = DEFAULT_SHARD_TOKENS,
+) -> DataMeta:
+    """Tokenize ``files`` into ``out_dir``; the last ``val_fraction`` of tokens is the validation split."""
+    if not 0.0 < val_fraction < 1.0:
+        raise DataError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / META_FILE).unlink(missing_ok=True)  # the directory is incomplete until meta.json is back
+    ids = tokenize_files(files, tokenizer)
+    n_val = max(1, math.ceil(len(ids) * val_fraction))
+    if len(ids) - n_val < 2:
+        raise DataError(f"corpus has only {len(ids)} tokens: too small to split into train and validation")
+    train_ids, val_ids = ids[:-n_val], ids[-n_val:]
+    dtype = token_dtype(tokenizer.vocab_size)
+    shutil.copyfile(tokenizer_path, out_dir / TOKENIZER_FILE)
+
+    def split_info(split: str, split_ids: np.ndarray) -> SplitInfo:
+        n_bytes = len(tokenizer.decode(split_ids.tolist()).encode("utf-8"))
+        return SplitInfo(_write_shards(split_ids, out_dir, split, dtype, shard_tokens), len(split_ids), n_bytes)
+
+    meta = DataMeta(
+        vocab_size=tokenizer.vocab_size,
+        dtype=dtype.name,
+        sources=[str(Path(f).resolve()) for f in files],
+        train=split_info("train", train_ids),
+        val=split_info("val", val_ids),
+    )
+    write_json(out_dir / META_FILE, asdict(meta))
+    return meta
+
+
+def load_meta(data_dir: str | Path) -> DataMeta:
+    data_dir = Path(data_dir)
+    if not (data_dir / META_FILE).is_file():
+        raise DataError(f"{data_dir} is not a prepared data directory (no {META_FILE}); run `lmforge prepare` first")
+    raw = read_json(data_dir / META_FILE, "data meta")
+    try:
+        return DataMeta(**{**raw, "train": SplitInfo(**raw["train"]), "val": SplitInfo(**raw["val"])})
+    except (KeyError, TypeError) as e:
+        raise DataError(f"{data_dir / META_FILE}: malformed ({e})") from None
+
+
+def open_shards(data_dir: str | Path, split: str) -> list[np.memmap]:
+    """Memory-map every shard of ``split`` ("train" or "val")."""
+    data_dir = Path(data_dir)
+    meta = load_meta(data_dir)
+    info = {"train": meta.train, "val": meta.val}[split]
+    shards = []
+    for name in info.files:
+        path = data_dir / name
+        if not path.is_file():
+            raise DataError(f"{data_dir}: shard {name} listed in {META_FILE} is missing")
+        shards.append(np.memmap(path, dtype=np.dtype(meta.dtype), mode="r"))
+    return shards

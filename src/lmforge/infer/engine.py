@@ -1,0 +1,92 @@
+"""The generation loop: prompt ids in, a stream of new token ids out.
+
+With the KV cache, the prompt is run through the model once ("prefill"), then
+each step feeds only the newest token; every layer appends that token's keys
+and values to its cache and attends over all of them. Without the cache each
+step re-runs the whole (cropped) sequence: same result, quadratic cost.
+
+When a sequence reaches the model's context length, the oldest tokens are
+dropped: the cache is rebuilt from the most recent half of the context so
+generation can go on (learned positions cannot extend past the context).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lmforge.errors import LmforgeError
+from lmforge.infer.sampling import SamplingConfig, choose_tokens
+
+
+@dataclass(frozen=True)
+class GeneratedToken:
+    id: int
+    logprob: float  # log-probability of this token under the (temperature-free) model distribution
+
+
+class GenerationEngine:
+    """Wraps a causal LM exposing ``forward(ids, cache)``, ``new_cache`` and ``context_length``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model.eval()
+        self.context_length: int = model.context_length
+
+    def _device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.inference_mode()
+    def stream(self, prompt_ids: Sequence[int], config: SamplingConfig | None = None) -> Iterator[GeneratedToken]:
+        """Yield new tokens one at a time; stops at a stop token (not yielded) or max_new_tokens."""
+        config = config or SamplingConfig()
+        config.validate()
+        if not prompt_ids:
+            raise LmforgeError("the prompt is empty: give at least one token")
+        if len(prompt_ids) > self.context_length:
+            raise LmforgeError(
+                f"the prompt has {len(prompt_ids)} tokens but the model's context length is {self.context_length}"
+            )
+        generator = None
+        if config.seed is not None:
+            generator = torch.Generator(device=self._device()).manual_seed(config.seed)
+        ids = list(prompt_ids)
+        next_logits = _LogitsSource(self.model, self.context_length, config.use_cache, self._device())
+        logits = next_logits.prefill(ids)
+        for _ in range(config.max_new_tokens):
+            token = int(choose_tokens(logits, config, generator)[0])
+            if token in config.stop_tokens:
+                return
+            logprob = float(torch.log_softmax(logits[0].float(), dim=-1)[token])
+            yield GeneratedToken(token, logprob)
+            ids.append(token)
+            logits = next_logits.step(ids)
+
+    def generate(self, prompt_ids: Sequence[int], config: SamplingConfig | None = None) -> list[int]:
+        return [t.id for t in self.stream(prompt_ids, config)]
+
+
+class _LogitsSource:
+    """Next-token logits for a growing sequence, with or without the KV cache."""
+
+    def __init__(self, model: nn.Module, context_length: int, use_cache: bool, device: torch.device) -> None:
+        self.model, self.context_length, self.use_cache, self.device = model, context_length, use_cache, device
+        self.cache = None
+
+    def _run(self, ids: Sequence[int]) -> torch.Tensor:
+        x = torch.tensor([list(ids)], dtype=torch.long, device=self.device)  # (1, T)
+        return self.model(x, self.cache)[:, -1, :]  # (1, V): logits for the next position
+
+    def prefill(self, ids: list[int]) -> torch.Tensor:
+        if self.use_cache:
+            self.cache = self.model.new_cache(1)
+        return self._run(ids)
+
+    def step(self, ids: list[int]) -> torch.Tensor:
+        if not self.use_cache:
+            return self._run(ids[-self.context_length :])
+        if self.cache.length >= self.context_length:  # full: restart from the most recent half
+            return self.prefill(ids[-(self.context_length // 2) :])
+        return self._run(ids[-1:])

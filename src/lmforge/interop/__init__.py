@@ -1,0 +1,1 @@
+"""Hugging Face / GGUF formats. The only place that knows other libraries' tensor names."""

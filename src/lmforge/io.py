@@ -1,0 +1,78 @@
+"""File helpers shared by every stage: atomic writes and strict text reading."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from lmforge.errors import DataError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Write ``path`` all-or-nothing: a temp file in the same folder, fsync, rename.
+
+    A crash (or Ctrl-C) mid-write leaves the old file untouched instead of a
+    half-written one, which matters for checkpoints that a resume will read.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    binary = "b" in mode
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Atomically write ``obj`` as pretty JSON."""
+    with atomic_write(path) as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def read_json(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
+    """Read JSON, turning a missing file or a syntax error into a message with line/column."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON ({e.msg})") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: byte offset {e.start}: not valid UTF-8") from None
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """Read a UTF-8 text file strictly.
+
+    Silently replacing bad bytes would corrupt training data, so a non-UTF-8
+    byte is an error that names its byte offset (and line) in the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"expected a text file but got a directory: {path}")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            f"{path}: byte offset {e.start} (line {line}): byte 0x{data[e.start]:02x} is not valid UTF-8; "
+            "convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+        ) from None

@@ -1,0 +1,1 @@
+"""Model families built from the shared blocks in :mod:`lmforge.models.blocks`."""

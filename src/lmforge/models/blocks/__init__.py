@@ -1,0 +1,1 @@
+"""Reusable Transformer pieces. Each exists once; model families compose them."""

@@ -1,0 +1,86 @@
+"""Save and load model directories: ``config.json`` + ``model.safetensors``.
+
+A model directory is what every command takes as MODEL_DIR. ``config.json``
+names the family, so loading needs no guessing from names or shapes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import safetensors.torch
+import torch
+from torch import nn
+
+from lmforge.errors import ConfigError
+from lmforge.io import atomic_write, read_json, write_json
+from lmforge.models.config import config_from_dict, config_to_dict
+from lmforge.models.gpt import GPT
+
+FAMILIES: dict[str, type[nn.Module]] = {GPT.family: GPT}
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def save_model(model: nn.Module, directory: str | Path) -> None:
+    """Write the model's config and weights (each file atomically)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json(directory / CONFIG_FILE, config_to_dict(model.config, model.family))
+    with atomic_write(directory / WEIGHTS_FILE, "wb") as f:
+        f.write(safetensors.torch.save(unique_state_dict(model), metadata={"format": "pt"}))
+
+
+def unique_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict with tied tensors stored once (safetensors refuses shared memory)."""
+    seen: set[int] = set()
+    out = {}
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        out[name] = tensor.contiguous()
+    return out
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load a safetensors file into ``model``."""
+    load_state(model, safetensors.torch.load_file(str(path)), str(path))
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model``; any mismatch is an error that lists the tensor names."""
+    expected = unique_state_dict(model)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(model.state_dict()))
+    wrong_shape = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+                   for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if missing or unexpected or wrong_shape:
+        raise ConfigError(f"{source}: weights do not match the config (missing: {missing[:5]}, "
+                          f"unexpected: {unexpected[:5]}, wrong shape: {wrong_shape[:5]})")
+    model.load_state_dict(state, strict=False)
+
+
+def build_model(config_dict: dict, source: str = CONFIG_FILE) -> nn.Module:
+    """Instantiate the family named in ``config_dict`` with random weights."""
+    family = config_dict.get("family")
+    if family not in FAMILIES:
+        raise ConfigError(f"{source}: unknown model family {family!r}; known families: {sorted(FAMILIES)}")
+    cls = FAMILIES[family]
+    return cls(config_from_dict(cls.config_class, config_dict, source))
+
+
+def load_model(directory: str | Path) -> nn.Module:
+    """Load a model directory written by :func:`save_model` (or a training run's output)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"model directory not found: {directory}")
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    if not config_path.is_file() or not weights_path.is_file():
+        raise ConfigError(
+            f"{directory} is not an lmforge model directory: expected {CONFIG_FILE} and {WEIGHTS_FILE} in it"
+        )
+    model = build_model(read_json(config_path, "model config"), str(config_path))
+    load_weights(model, weights_path)
+    return model.eval()

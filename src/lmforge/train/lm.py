@@ -1,0 +1,95 @@
+"""Train a language model on a prepared data directory (``lmforge train``).
+
+Glue between the pieces: preset -> model config, data shards -> batch samplers,
+then the :class:`Trainer`. A ``run.json`` in the output directory records the
+choices so ``--resume`` needs nothing but the directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from lmforge.data.sampler import RandomWindowSampler
+from lmforge.data.shards import TOKENIZER_FILE, load_meta, open_shards
+from lmforge.errors import ConfigError
+from lmforge.io import read_json, write_json
+from lmforge.models.registry import build_model
+from lmforge.train.checkpoint import latest_checkpoint
+from lmforge.train.trainer import TrainConfig, Trainer, TrainResult
+
+RUN_FILE = "run.json"
+VAL_SEED = 1234  # validation windows are the same at every evaluation, so losses are comparable
+
+
+@dataclass
+class LMRun:
+    data_dir: str
+    model: dict[str, Any]  # config.json-style dict: {"family": ..., fields...}
+    train: TrainConfig = field(default_factory=TrainConfig)
+    batch_size: int = 12
+    eval_batches: int = 20
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "train": dataclasses.asdict(self.train)}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> LMRun:
+        return cls(**{**raw, "train": TrainConfig(**raw["train"])})
+
+
+def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dict[str, Any]) -> LMRun:
+    """Merge a preset with command-line overrides (``None`` values mean "not given")."""
+    model = dict(preset["model"])
+    train = dict(preset["train"])
+    run_fields = {"batch_size": preset.get("batch_size", 12), "eval_batches": preset.get("eval_batches", 20)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in run_fields:
+            run_fields[key] = value
+        elif key in train_fields:
+            train[key] = value
+        else:
+            model[key] = value
+    try:
+        train_config = TrainConfig(**train)
+    except TypeError as e:
+        raise ConfigError(f"preset 'train' section: {e}") from None
+    return LMRun(str(data_dir), model, train_config, **run_fields)
+
+
+def train_lm(run: LMRun, out_dir: str | Path, resume: bool = False, console: Console | None = None) -> TrainResult:
+    out_dir = Path(out_dir)
+    meta = load_meta(run.data_dir)
+    model_config = {**run.model, "vocab_size": meta.vocab_size}
+    model = build_model(model_config, source="model config")
+    block = model.context_length
+    train = RandomWindowSampler(open_shards(run.data_dir, "train"), block, run.batch_size, seed=run.train.seed)
+    val_shards = open_shards(run.data_dir, "val")
+
+    def val_batches():
+        sampler = RandomWindowSampler(val_shards, block, run.batch_size, seed=VAL_SEED)
+        return (sampler.next_batch() for _ in range(run.eval_batches))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / RUN_FILE, run.to_json())
+    shutil.copyfile(Path(run.data_dir) / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
+    trainer = Trainer(model, run.train, train, out_dir, val_batches,
+                      tokens_per_byte=meta.val_tokens_per_byte, console=console)
+    return trainer.fit(resume=resume)
+
+
+def resume_lm(out_dir: str | Path, console: Console | None = None) -> TrainResult:
+    """Continue the run in ``out_dir`` from its latest checkpoint, with its recorded settings."""
+    out_dir = Path(out_dir)
+    if not (out_dir / RUN_FILE).is_file() or latest_checkpoint(out_dir / "checkpoints") is None:
+        raise ConfigError(f"{out_dir}: nothing to resume (needs {RUN_FILE} and a checkpoint from an earlier run)")
+    run = LMRun.from_json(read_json(out_dir / RUN_FILE, "run settings"))
+    return train_lm(run, out_dir, resume=True, console=console)

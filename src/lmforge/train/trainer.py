@@ -1,0 +1,238 @@
+"""The one training loop. Pretraining, fine-tuning, LoRA, DPO and distillation
+all use it: they differ only in the batches they feed and the loss function.
+
+Per optimizer step::
+
+    for each of grad_accum_steps micro-batches:   # a large batch in small pieces
+        loss = loss_fn(model, batch) / grad_accum_steps
+        loss.backward()                           # gradients add up across pieces
+    clip the global gradient norm                 # one bad batch cannot blow up the weights
+    AdamW step with the scheduled learning rate
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import torch
+from rich.console import Console
+from rich.progress import TextColumn
+from torch import nn
+
+from lmforge.errors import ConfigError
+from lmforge.models.registry import save_model
+from lmforge.objectives.clm import causal_lm_loss
+from lmforge.progress import progress_bar
+from lmforge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from lmforge.train.metrics import MetricsLog, plot_loss
+from lmforge.train.precision import PrecisionChoice, autocast, resolve_precision
+from lmforge.train.schedule import cosine_lr, make_optimizer
+
+LossFn = Callable[[nn.Module, Any], torch.Tensor]
+
+
+class BatchSource(Protocol):
+    """Anything that yields training batches and can save/restore its position."""
+
+    def next_batch(self) -> Any: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 2000
+    grad_accum_steps: int = 1
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    log_interval: int = 10
+    checkpoint_interval: int = 500
+    keep_checkpoints: int = 2
+    max_minutes: float | None = None  # time budget; the LR schedule then ends when the budget does
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    compile: bool = False
+    seed: int = 1337
+
+    def validate(self) -> None:
+        if self.max_steps <= 0 or self.grad_accum_steps <= 0:
+            raise ConfigError("max_steps and grad_accum_steps must be positive")
+        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
+            raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0 (got lr={self.lr}, min_lr={self.min_lr})")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"max_minutes must be positive, got {self.max_minutes}")
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    val_loss: float | None
+    val_bpb: float | None
+    elapsed_s: float
+    tokens_per_s: float
+    stop_reason: str
+    precision: PrecisionChoice
+
+
+def _count_tokens(batch: Any) -> int:
+    first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return first.numel() if isinstance(first, torch.Tensor) else 0
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        train_batches: BatchSource,
+        out_dir: str | Path,
+        val_batches: Callable[[], Iterable[Any]] | None = None,
+        loss_fn: LossFn = causal_lm_loss,
+        tokens_per_byte: float | None = None,
+        console: Console | None = None,
+    ) -> None:
+        config.validate()
+        self.model, self.config, self.train_batches = model, config, train_batches
+        self.val_batches, self.loss_fn = val_batches, loss_fn
+        self.tokens_per_byte = tokens_per_byte  # turns nats/token into bits/byte
+        self.out_dir = Path(out_dir)
+        self.console = console or Console(stderr=True)
+        self.optimizer = make_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2))
+        self.step = 0
+        self.elapsed_before = 0.0  # seconds spent in earlier (resumed-from) sessions
+        self.tokens_seen = 0
+        self.precision = resolve_precision(config.precision)
+
+    # ----------------------------------------------------------------- schedule
+    def lr_at(self, step: int, elapsed_s: float) -> float:
+        c = self.config
+        progress = step / c.max_steps
+        if c.max_minutes is not None:
+            progress = max(progress, elapsed_s / (60 * c.max_minutes))
+        return cosine_lr(progress, c.lr, c.min_lr, c.warmup_steps / c.max_steps)
+
+    # ----------------------------------------------------------------- state
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "elapsed_s": self._elapsed(),
+            "tokens_seen": self.tokens_seen,
+            "optimizer": self.optimizer.state_dict(),
+            "data": self.train_batches.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "train_config": dataclasses.asdict(self.config),
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.step, self.elapsed_before = state["step"], state["elapsed_s"]
+        self.tokens_seen = state["tokens_seen"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.train_batches.load_state_dict(state["data"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self._session_start
+
+    def save_checkpoint(self) -> Path:
+        self._last_checkpoint_step = self.step
+        return save_checkpoint(self.out_dir / "checkpoints", self.step, self.model, self._state(),
+                               self.config.keep_checkpoints)
+
+    # ----------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float | None]:
+        """Mean validation loss (nats/token) and, when known, bits per byte."""
+        assert self.val_batches is not None
+        self.model.eval()
+        losses = []
+        with autocast(self.precision.precision):
+            for batch in self.val_batches():
+                losses.append(self.loss_fn(self.model, batch).item())
+        self.model.train()
+        loss = sum(losses) / len(losses)
+        bpb = loss * self.tokens_per_byte / math.log(2) if self.tokens_per_byte else None
+        return loss, bpb
+
+    # ----------------------------------------------------------------- the loop
+    def fit(self, resume: bool = False) -> TrainResult:
+        c = self.config
+        torch.manual_seed(c.seed)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            ckpt = latest_checkpoint(self.out_dir / "checkpoints")
+            if ckpt is None:
+                raise ConfigError(f"--resume: no checkpoint found in {self.out_dir / 'checkpoints'}")
+            self._restore(load_checkpoint(ckpt, self.model))
+            self.console.print(f"resumed from {ckpt} (step {self.step})")
+        self.console.print(f"precision: [bold]{self.precision.precision}[/bold] ({self.precision.reason})")
+        metrics = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if resume else None)
+        forward_model = torch.compile(self.model) if c.compile else self.model
+        self.model.train()
+        self._session_start = time.perf_counter()
+        stop_reason, val_loss, val_bpb = "max_steps", None, None
+        window_tokens, window_start = 0, time.perf_counter()
+        stats = TextColumn("{task.fields[stats]}")
+        with progress_bar(stats, console=self.console) as bar:
+            task = bar.add_task("training", total=c.max_steps, completed=self.step, stats="")
+            while self.step < c.max_steps:
+                if c.max_minutes is not None and self._elapsed() >= 60 * c.max_minutes:
+                    stop_reason = "time budget"
+                    break
+                lr = self.lr_at(self.step, self._elapsed())
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                loss_sum = 0.0
+                for _ in range(c.grad_accum_steps):
+                    batch = self.train_batches.next_batch()
+                    with autocast(self.precision.precision):
+                        loss = self.loss_fn(forward_model, batch) / c.grad_accum_steps
+                    loss.backward()
+                    loss_sum += loss.item()
+                    window_tokens += _count_tokens(batch)
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                if self.step % c.log_interval == 0 or self.step == 1:
+                    now = time.perf_counter()
+                    tok_s = window_tokens / max(now - window_start, 1e-9)
+                    self.tokens_seen += window_tokens
+                    window_tokens, window_start = 0, now
+                    metrics.write({"step": self.step, "loss": loss_sum, "lr": lr, "grad_norm": float(grad_norm),
+                                   "tok_per_s": tok_s, "elapsed_s": self._elapsed()})
+                    bar.update(task, stats=f"loss {loss_sum:.3f} · {tok_s:,.0f} tok/s")
+                if self.val_batches is not None and self.step % c.eval_interval == 0:
+                    val_loss, val_bpb = self.evaluate()
+                    metrics.write({"step": self.step, "val_loss": val_loss, "val_bpb": val_bpb})
+                    bar.console.print(f"step {self.step}: val loss {val_loss:.4f}"
+                                      + (f" · {val_bpb:.4f} bits/byte" if val_bpb else ""))
+                if self.step % c.checkpoint_interval == 0:
+                    self.save_checkpoint()
+                bar.update(task, completed=self.step)
+        return self._finish(metrics, stop_reason, val_loss, val_bpb)
+
+    def _finish(self, metrics: MetricsLog, stop_reason: str, val_loss: float | None,
+                val_bpb: float | None) -> TrainResult:
+        if self.val_batches is not None and (val_loss is None or self.step % self.config.eval_interval):
+            val_loss, val_bpb = self.evaluate()
+            metrics.write({"step": self.step, "val_loss": val_loss, "val_bpb": val_bpb})
+        if getattr(self, "_last_checkpoint_step", None) != self.step:
+            self.save_checkpoint()
+        save_model(self.model, self.out_dir)
+        records = metrics.records()
+        plot_loss(records, self.out_dir / "loss.png")
+        elapsed = self._elapsed()
+        speeds = [r["tok_per_s"] for r in records if "tok_per_s" in r and r["step"] > 1]
+        tok_s = sum(speeds) / len(speeds) if speeds else 0.0
+        return TrainResult(self.step, val_loss, val_bpb, elapsed, tok_s, stop_reason, self.precision)

@@ -1,0 +1,97 @@
+import json
+
+import pytest
+import torch
+
+from lmforge.errors import ConfigError
+from lmforge.models.gpt import GPT, GPTConfig
+from lmforge.models.registry import load_model, save_model
+
+SMALL = dict(vocab_size=101, context_length=16, d_model=32, n_layers=3, n_heads=4)
+
+
+def test_parameter_count_matches_the_formula():
+    c = GPTConfig(**SMALL)
+    d, v, t, n = c.d_model, c.vocab_size, c.context_length, c.n_layers
+    per_block = (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d) + 2 * 2 * d
+    expected = v * d + t * d + n * per_block + 2 * d  # tied head adds nothing
+    model = GPT(c)
+    assert model.num_parameters() == expected
+    assert model.num_parameters(non_embedding=True) == expected - t * d
+
+
+def test_weights_are_tied_unless_disabled():
+    tied = GPT(GPTConfig(**SMALL))
+    assert tied.lm_head.weight is tied.tok_emb.weight
+    untied = GPT(GPTConfig(**SMALL, tie_embeddings=False))
+    assert untied.lm_head.weight is not untied.tok_emb.weight
+    assert untied.num_parameters() == tied.num_parameters() + SMALL["vocab_size"] * SMALL["d_model"]
+
+
+def test_init_scales_residual_projections():
+    model = GPT(GPTConfig(**{**SMALL, "d_model": 256, "n_heads": 4, "n_layers": 8}))
+    assert model.blocks[0].mlp.up.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert model.blocks[0].attn.proj.weight.std().item() == pytest.approx(0.02 / 4, rel=0.05)  # 1/sqrt(2*8)
+    assert torch.all(model.blocks[0].attn.qkv.bias == 0)
+
+
+def test_initial_loss_is_near_uniform():
+    import math
+
+    from lmforge.objectives.clm import causal_lm_loss
+
+    model = GPT(GPTConfig(**SMALL))
+    x, y = torch.randint(0, SMALL["vocab_size"], (2, 4, 16))
+    loss = causal_lm_loss(model, (x, y))
+    assert loss.item() == pytest.approx(math.log(SMALL["vocab_size"]), rel=0.05)
+
+
+def test_reference_attention_model_matches_sdpa_model():
+    fast = GPT(GPTConfig(**SMALL)).eval()
+    slow = GPT(GPTConfig(**SMALL, attention_impl="reference")).eval()
+    slow.load_state_dict(fast.state_dict())
+    x = torch.randint(0, SMALL["vocab_size"], (2, 16))
+    torch.testing.assert_close(fast(x), slow(x), atol=1e-5, rtol=1e-5)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = GPT(GPTConfig(**SMALL)).eval()
+    save_model(model, tmp_path)
+    loaded = load_model(tmp_path)
+    x = torch.randint(0, SMALL["vocab_size"], (2, 10))
+    assert torch.equal(model(x), loaded(x))
+    assert loaded.lm_head.weight is loaded.tok_emb.weight
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        ({"n_layer": 2}, "unknown field"),
+        ({"d_model": "wide"}, "d_model"),
+        ({"family": "nope"}, "unknown model family"),
+        ({"n_heads": 5}, "not divisible"),
+    ],
+)
+def test_bad_config_json_is_explained(tmp_path, edit, message):
+    save_model(GPT(GPTConfig(**SMALL)), tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config.update(edit)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=message):
+        load_model(tmp_path)
+
+
+def test_weights_that_do_not_fit_the_config_are_explained(tmp_path):
+    save_model(GPT(GPTConfig(**SMALL)), tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["n_layers"] = 4
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="missing"):
+        load_model(tmp_path)
+
+
+def test_not_a_model_dir(tmp_path):
+    with pytest.raises(ConfigError, match="not an lmforge model directory"):
+        load_model(tmp_path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_model(tmp_path / "missing")
