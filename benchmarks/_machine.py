@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
+
+from lmforge.train.precision import cpu_model_and_flags
 
 #: CPU features that decide which fast kernels (e.g. PyTorch's) can run.
 _FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx")
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
-    """``(model name, flags)`` from /proc/cpuinfo; falls back to ``platform`` elsewhere."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return platform.processor() or platform.machine() or "unknown CPU", set()
-    model, flags = "unknown CPU", set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and model == "unknown CPU":
-            model = value.strip()
-        elif key == "flags" and not flags:
-            flags = set(value.split())
-    return model, flags
-
-
 def machine_summary() -> str:
     """E.g. ``"AMD EPYC, 2 CPUs; avx2 yes, avx512f no, avx512_bf16 no, amx no; Python 3.11.7, Linux"``."""
-    model, flags = _cpuinfo()
+    model, flags = cpu_model_and_flags()
     has = {f: (any(x.startswith("amx") for x in flags) if f == "amx" else f in flags) for f in _FLAGS}
     try:
         cpus = len(os.sched_getaffinity(0))

@@ -83,3 +83,28 @@ def test_every_command_has_help():
     for command in ("quickstart", "prepare", "train", "sample", "chat", "info", "export", "tokenizer"):
         result = lmforge(command, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues(quickstart_run, tmp_path):
+    import signal
+    import time
+
+    out, _ = quickstart_run
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "lmforge.cli.main", "train", "--data", str(out / "data"),
+                             "--out", str(run), "--preset", "gpt-tiny", "--max-steps", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "interrupted" in stderr and "--resume" in stdout
+    stopped_at = json.loads((run / "checkpoints" / "latest.json").read_text())["step"]
+    assert 0 < stopped_at < 100000
+    settings = json.loads((run / "run.json").read_text())
+    settings["train"]["max_steps"] = stopped_at + 3
+    (run / "run.json").write_text(json.dumps(settings))
+    resumed = lmforge("train", "--out", run, "--resume")
+    assert resumed.returncode == 0 and f"after {stopped_at + 3} steps" in resumed.stdout

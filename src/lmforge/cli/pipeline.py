@@ -12,6 +12,8 @@ from lmforge.presets import available_presets, load_preset
 
 QUICKSTART_DIR = Path("runs/quickstart")
 PRESETS_HELP = f"Model+training preset: one of {', '.join(available_presets())}, or a JSON file of the same shape."
+ARCH_HELP = ("Model family: bigram, mlp, rnn, lstm, gru or gpt (default: the preset's). Another family than the "
+             "preset's uses that family's default size and only the preset's training settings.")
 
 
 def quickstart(
@@ -22,6 +24,7 @@ def quickstart(
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
     preset: Annotated[str | None, typer.Option(help=PRESETS_HELP)] = None,
     precision: Annotated[str | None, typer.Option(help="auto | fp32 | bf16 (auto: bf16 only where faster).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted quickstart in --out.")] = False,
 ) -> None:
     """Train a tokenizer and a small GPT on the bundled Shakespeare in minutes on a CPU, then sample from it."""
     from lmforge.train.quickstart import quickstart as run_quickstart
@@ -29,7 +32,7 @@ def quickstart(
     if tokenizer not in ("char", "bpe"):
         raise typer.BadParameter("must be 'char' or 'bpe'", param_hint="--tokenizer")
     overrides = {"max_minutes": max_minutes, "max_steps": max_steps, "precision": precision}
-    run_quickstart(out, tokenizer, vocab_size, preset, overrides)  # type: ignore[arg-type]
+    run_quickstart(out, tokenizer, vocab_size, preset, overrides, resume=resume)  # type: ignore[arg-type]
 
 
 def prepare(
@@ -52,6 +55,7 @@ def train(
     out: Annotated[Path, typer.Option(help="Run directory: checkpoints, metrics.jsonl, loss.png, final model.")],
     data: Annotated[Path | None, typer.Option(help="Prepared data directory (from `lmforge prepare`).")] = None,
     preset: Annotated[str, typer.Option(help=PRESETS_HELP)] = "gpt-char-quickstart",
+    arch: Annotated[str | None, typer.Option(help=ARCH_HELP)] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its latest checkpoint.")] = False,
     n_layers: Annotated[int | None, typer.Option(help="Transformer blocks.")] = None,
     d_model: Annotated[int | None, typer.Option(help="Model width.")] = None,
@@ -80,7 +84,9 @@ def train(
                          dropout=dropout, batch_size=batch_size, grad_accum_steps=grad_accum_steps,
                          max_steps=max_steps, lr=lr, max_minutes=max_minutes, precision=precision,
                          compile=compile, seed=seed)
-        result = train_lm(run_from_preset(load_preset(preset), data, overrides), out)
+        result = train_lm(run_from_preset(load_preset(preset), data, overrides, arch), out)
+    if result.stop_reason == "interrupted":
+        Console().print(f"stopped at step {result.steps}; continue with: lmforge train --out {out} --resume")
     Console().print(f"val loss {result.val_loss:.4f} nats/token"
                     + (f" · {result.val_bpb:.4f} bits/byte" if result.val_bpb else "")
                     + f" after {result.steps} steps; model in {out}")

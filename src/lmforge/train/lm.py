@@ -43,9 +43,16 @@ class LMRun:
         return cls(**{**raw, "train": TrainConfig(**raw["train"])})
 
 
-def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dict[str, Any]) -> LMRun:
-    """Merge a preset with command-line overrides (``None`` values mean "not given")."""
+def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dict[str, Any],
+                    arch: str | None = None) -> LMRun:
+    """Merge a preset with command-line overrides (``None`` values mean "not given").
+
+    ``arch`` names a model family; unless it is the preset's own, the model is that
+    family's config defaults and the preset contributes only the training settings.
+    """
     model = dict(preset["model"])
+    if arch is not None and arch != model.get("family"):
+        model = {"family": arch}
     train = dict(preset["train"])
     run_fields = {"batch_size": preset.get("batch_size", 12), "eval_batches": preset.get("eval_batches", 20)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -21,8 +21,8 @@ from lmforge.infer.sampling import SamplingConfig
 from lmforge.io import read_text
 from lmforge.models.registry import load_model
 from lmforge.presets import load_preset
-from lmforge.tokenizers import load_tokenizer, train_tokenizer
-from lmforge.train.lm import run_from_preset, train_lm
+from lmforge.tokenizers import CharTokenizer, load_tokenizer, train_tokenizer
+from lmforge.train.lm import resume_lm, run_from_preset, train_lm
 from lmforge.train.trainer import TrainResult
 
 
@@ -48,10 +48,34 @@ def quickstart(
     overrides: dict | None = None,
     n_samples: int = 2,
     sample_tokens: int = 300,
+    resume: bool = False,
     console: Console | None = None,
 ) -> QuickstartResult:
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
+    if resume:
+        console.rule("resuming training")
+        result = resume_lm(out_dir, console=console)
+    else:
+        result = _tokenize_and_train(out_dir, tokenizer_kind, vocab_size, preset, overrides or {}, console)
+    if result.stop_reason == "interrupted":
+        console.print(f"checkpoint saved; continue with: lmforge quickstart --out {out_dir} --resume")
+        return QuickstartResult(out_dir, result, [])
+    is_char = isinstance(load_tokenizer(out_dir / "tokenizer.json"), CharTokenizer)
+    unit = "nats/char" if is_char else "nats/token"
+    console.print(f"[bold green]validation loss {result.val_loss:.4f} {unit} · {result.val_bpb:.4f} bits/byte[/] "
+                  f"after {result.steps} steps in {result.elapsed_s / 60:.1f} min "
+                  f"({result.tokens_per_s:,.0f} tok/s, {result.precision.precision}; stopped by {result.stop_reason})")
+    samples = _show_samples(out_dir, n_samples, sample_tokens, console)
+    console.print(f"model saved in {out_dir}. Next:\n"
+                  f"  lmforge sample {out_dir} --prompt 'ROMEO:'\n"
+                  f"  lmforge chat {out_dir}\n"
+                  f"  lmforge info {out_dir}")
+    return QuickstartResult(out_dir, result, samples)
+
+
+def _tokenize_and_train(out_dir: Path, tokenizer_kind: str, vocab_size: int, preset: str | None,
+                        overrides: dict, console: Console) -> TrainResult:
     corpus = tinyshakespeare_path()
     console.rule(f"1/4 tokenizer ({tokenizer_kind})")
     tokenizer = train_tokenizer(tokenizer_kind, read_text(corpus), vocab_size if tokenizer_kind == "bpe" else None,
@@ -66,13 +90,11 @@ def quickstart(
     console.print(f"{meta.train.tokens:,} train / {meta.val.tokens:,} val tokens -> {data_dir}")
 
     console.rule("3/4 training")
-    run = run_from_preset(load_preset(preset or f"gpt-{tokenizer_kind}-quickstart"), data_dir, overrides or {})
-    result = train_lm(run, out_dir, console=console)
-    unit = "nats/char" if tokenizer_kind == "char" else "nats/token"
-    console.print(f"[bold green]validation loss {result.val_loss:.4f} {unit} · {result.val_bpb:.4f} bits/byte[/] "
-                  f"after {result.steps} steps in {result.elapsed_s / 60:.1f} min "
-                  f"({result.tokens_per_s:,.0f} tok/s, {result.precision.precision}; stopped by {result.stop_reason})")
+    run = run_from_preset(load_preset(preset or f"gpt-{tokenizer_kind}-quickstart"), data_dir, overrides)
+    return train_lm(run, out_dir, console=console)
 
+
+def _show_samples(out_dir: Path, n_samples: int, sample_tokens: int, console: Console) -> list[str]:
     console.rule("4/4 samples")
     model, tokenizer = load_model(out_dir), load_tokenizer(out_dir / "tokenizer.json")
     engine = GenerationEngine(model)
@@ -84,8 +106,4 @@ def quickstart(
         samples.append(text)
         console.print(text, highlight=False, markup=False)
         console.rule(style="dim")
-    console.print(f"model saved in {out_dir}. Next:\n"
-                  f"  lmforge sample {out_dir} --prompt 'ROMEO:'\n"
-                  f"  lmforge chat {out_dir}\n"
-                  f"  lmforge info {out_dir}")
-    return QuickstartResult(out_dir, result, samples)
+    return samples

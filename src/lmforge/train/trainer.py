@@ -12,8 +12,11 @@ Per optimizer step::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -183,11 +186,15 @@ class Trainer:
         stop_reason, val_loss, val_bpb = "max_steps", None, None
         window_tokens, window_start = 0, time.perf_counter()
         stats = TextColumn("{task.fields[stats]}")
-        with progress_bar(stats, console=self.console) as bar:
+        with progress_bar(stats, console=self.console) as bar, self._stop_on_ctrl_c():
             task = bar.add_task("training", total=c.max_steps, completed=self.step, stats="")
             while self.step < c.max_steps:
                 if c.max_minutes is not None and self._elapsed() >= 60 * c.max_minutes:
                     stop_reason = "time budget"
+                    break
+                if self._interrupted:
+                    stop_reason = "interrupted"
+                    bar.console.print("[yellow]interrupted: saving a checkpoint (Ctrl-C again to quit at once)")
                     break
                 lr = self.lr_at(self.step, self._elapsed())
                 for group in self.optimizer.param_groups:
@@ -221,6 +228,25 @@ class Trainer:
                     self.save_checkpoint()
                 bar.update(task, completed=self.step)
         return self._finish(metrics, stop_reason, val_loss, val_bpb)
+
+    @contextlib.contextmanager
+    def _stop_on_ctrl_c(self):
+        """First Ctrl-C: finish the current step, then stop cleanly with a checkpoint. Second: quit at once."""
+        self._interrupted = False
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be installed from the main thread
+            return
+
+        def handler(signum, frame):
+            if self._interrupted:
+                raise KeyboardInterrupt
+            self._interrupted = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _finish(self, metrics: MetricsLog, stop_reason: str, val_loss: float | None,
                 val_bpb: float | None) -> TrainResult:
