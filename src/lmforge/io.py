@@ -12,6 +12,11 @@ from typing import IO, Any
 
 from lmforge.errors import DataError
 
+# Read once at import: the only portable way to read the umask is to set it and put it back,
+# which is not safe to do while other threads create files.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
@@ -25,6 +30,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | 
     binary = "b" in mode
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the permissions open() would
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as f:
             yield f
             f.flush()

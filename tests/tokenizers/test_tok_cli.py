@@ -64,6 +64,15 @@ def test_train_char_and_multiple_files(runner, tmp_path):
     assert tok.chars == list("\nabcxyz")
 
 
+def test_train_wordpiece_round_trips_words(runner, small_corpus, tmp_path):
+    result = invoke(runner, "train", small_corpus, "--kind", "wordpiece", "--vocab-size", 400, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    tok = load_tokenizer(tmp_path)
+    assert tok.decode(tok.encode("first citizen")).strip() == "first citizen"
+    refused = invoke(runner, "train", small_corpus, "--kind", "wordpiece", "--special", "<s>", "--out", tmp_path)
+    assert refused.exit_code != 0
+
+
 def test_train_custom_specials(runner, small_corpus, tmp_path):
     specials = ["--special", "<|a|>", "--special", "<|b|>"]
     assert (
@@ -137,8 +146,8 @@ def test_bad_argument_combinations(runner, bpe_dir, small_corpus, tmp_path):
     assert "exactly one of TEXT or --file" in str(result.exception)
     result = invoke(runner, "train", small_corpus, "--kind", "char", "--vocab-size", "10", "--out", tmp_path)
     assert isinstance(result.exception, ConfigError) and "--vocab-size" in str(result.exception)
-    result = invoke(runner, "train", small_corpus, "--kind", "wordpiece", "--out", tmp_path)
-    assert result.exit_code == 2 and "wordpiece" in result.output
+    result = invoke(runner, "train", small_corpus, "--kind", "sentencepiece", "--out", tmp_path)
+    assert result.exit_code == 2 and "sentencepiece" in result.output
 
 
 def test_main_prints_one_line_error_and_exit_2(tmp_path):

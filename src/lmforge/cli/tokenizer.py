@@ -32,6 +32,7 @@ TokenizerOpt = Annotated[
 class Kind(StrEnum):
     bpe = "bpe"
     char = "char"
+    wordpiece = "wordpiece"
 
 
 @app.command()
@@ -39,11 +40,13 @@ def train(
     files: Annotated[list[Path], typer.Argument(help="UTF-8 text files to learn from.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; gets a tokenizer.json.")],
     kind: Annotated[
-        Kind, typer.Option(help="bpe: GPT-2 style byte-level BPE. char: one token per character.")
+        Kind, typer.Option(help="bpe: GPT-2 style byte-level BPE. char: one token per character. "
+                           "wordpiece: BERT-style (uncased, ## continuations).")
     ] = Kind.bpe,
     vocab_size: Annotated[
         int | None,
-        typer.Option(help="Total ids for bpe, including 256 bytes and special tokens.", show_default="4096"),
+        typer.Option(help="Total ids for bpe (including 256 bytes and special tokens) or wordpiece.",
+                     show_default="4096"),
     ] = None,
     special: Annotated[
         list[str] | None,
@@ -56,8 +59,10 @@ def train(
     Example: lmforge tokenizer train input.txt --kind bpe --vocab-size 4096 --out tok/
     """
     if kind is Kind.char and vocab_size is not None:
-        raise ConfigError("--vocab-size only applies to --kind bpe (a char vocab is the corpus' characters)")
-    if kind is Kind.bpe and vocab_size is None:
+        raise ConfigError("--vocab-size does not apply to --kind char (a char vocab is the corpus' characters)")
+    if kind is Kind.wordpiece and special:
+        raise ConfigError("--special does not apply to --kind wordpiece: it always has [PAD] [UNK] [CLS] [SEP] [MASK]")
+    if kind is not Kind.char and vocab_size is None:
         vocab_size = 4096
     texts = [read_text(f) for f in files]
     if not any(texts):

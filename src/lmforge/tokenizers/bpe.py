@@ -45,7 +45,36 @@ DEFAULT_SPECIALS = ("<|endoftext|>",)
 _INF = float("inf")
 
 
-class _WordCache(dict[str, tuple[int, ...]]):
+def apply_merges(
+    parts: list[int],
+    ranks: dict[tuple[int, int], int],
+    merges: list[tuple[int, int]],
+    merged: dict[tuple[int, int], int],
+) -> list[int]:
+    """Run BPE on one word's initial token ids: repeatedly merge the adjacent pair with the
+    lowest rank (``ranks[pair]``, learned earliest) into ``merged[pair]`` until no pair is a merge."""
+    rank_of = ranks.get
+    while len(parts) > 1:
+        rank = min(map(rank_of, pairwise(parts), repeat(_INF)))
+        if rank == _INF:
+            break  # no adjacent pair is a known merge: done
+        a, b = pair = merges[rank]
+        new = merged[pair]
+        # Replace every occurrence of the pair, left to right.
+        out: list[int] = []
+        i, n = 0, len(parts)
+        while i < n:
+            if i + 1 < n and parts[i] == a and parts[i + 1] == b:
+                out.append(new)
+                i += 2
+            else:
+                out.append(parts[i])
+                i += 1
+        parts = out
+    return parts
+
+
+class WordCache(dict[str, tuple[int, ...]]):
     """``word -> ids``; a miss runs BPE on the word and remembers the result."""
 
     def __init__(self, encode_word: Callable[[str], tuple[int, ...]], limit: int) -> None:
@@ -115,7 +144,7 @@ class ByteLevelBPE(Tokenizer):
         self._init_cache()
 
     def _init_cache(self) -> None:
-        self._cache = _WordCache(self._encode_word, self.cache_limit)
+        self._cache = WordCache(self._encode_word, self.cache_limit)
         self._lookup = self._cache.__getitem__
 
     def __getstate__(self) -> dict[str, Any]:
@@ -257,7 +286,7 @@ class ByteLevelBPE(Tokenizer):
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode treating special-token strings as plain text."""
         # Equivalent to: for each word, extend ids with cache[word]; but map/chain
-        # run the loop in C, and a cache miss calls _WordCache.__missing__.
+        # run the loop in C, and a cache miss calls WordCache.__missing__.
         return list(chain.from_iterable(map(self._lookup, gpt2_split(text))))
 
     def _encode_word(self, word: str) -> tuple[int, ...]:
@@ -270,27 +299,7 @@ class ByteLevelBPE(Tokenizer):
                 "text and cannot be encoded as UTF-8"
             ) from None
         byte_ids = self._byte_ids
-        parts = [byte_ids[b] for b in data]
-        rank_of, merges, merged = self._ranks.get, self.merges, self._merged
-        while len(parts) > 1:
-            # The adjacent pair learned earliest (lowest rank) is merged first.
-            rank = min(map(rank_of, pairwise(parts), repeat(_INF)))
-            if rank == _INF:
-                break  # no adjacent pair is a known merge: done
-            a, b = pair = merges[rank]
-            new = merged[pair]
-            # Replace every occurrence of the pair, left to right.
-            out: list[int] = []
-            i, n = 0, len(parts)
-            while i < n:
-                if i + 1 < n and parts[i] == a and parts[i + 1] == b:
-                    out.append(new)
-                    i += 2
-                else:
-                    out.append(parts[i])
-                    i += 1
-            parts = out
-        return tuple(parts)
+        return tuple(apply_merges([byte_ids[b] for b in data], self._ranks, self.merges, self._merged))
 
     # ---------------------------------------------------------------- decode
     def decode_bytes(self, ids: Iterable[int]) -> bytes:

@@ -16,7 +16,7 @@ from lmforge.errors import ConfigError
 
 # Options of HF's BPE model that lmforge does not implement, with the value
 # that keeps HF's behaviour identical to plain GPT-2-style BPE.
-_BPE_NEUTRAL_OPTIONS: dict[str, Any] = {
+BPE_NEUTRAL_OPTIONS: dict[str, Any] = {
     "dropout": None,
     "unk_token": None,
     "continuing_subword_prefix": None,
@@ -65,7 +65,7 @@ def bpe_model_json(vocab: dict[str, int], merges: list[tuple[str, str]]) -> dict
     which every ``tokenizers`` version reads (byte-level tokens contain no spaces)."""
     return {
         "type": "BPE",
-        **_BPE_NEUTRAL_OPTIONS,
+        **BPE_NEUTRAL_OPTIONS,
         "vocab": dict(sorted(vocab.items(), key=lambda kv: kv[1])),
         "merges": [f"{a} {b}" for a, b in merges],
     }
@@ -97,7 +97,7 @@ def parse_added_tokens(doc: dict[str, Any], path: Path) -> dict[str, int]:
 def parse_bpe_model(doc: dict[str, Any], path: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Validate a BPE model section and return ``(vocab, merges)`` as strings."""
     model = doc["model"]
-    for key, neutral in _BPE_NEUTRAL_OPTIONS.items():
+    for key, neutral in BPE_NEUTRAL_OPTIONS.items():
         value = model.get(key, neutral)
         if value != neutral:
             raise ConfigError(

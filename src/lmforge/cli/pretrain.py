@@ -1,0 +1,48 @@
+"""``lmforge pretrain --objective clm|mlm|span|electra`` (argument parsing; see lmforge.objectives.pretrain)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+class Objective(StrEnum):
+    clm = "clm"
+    mlm = "mlm"
+    span = "span"
+    electra = "electra"
+
+
+def pretrain(
+    out: Annotated[Path, typer.Option(help="Run directory: model, metrics.jsonl, loss.png, pretrain.json.")],
+    objective: Annotated[Objective, typer.Option(
+        help="clm: GPT next-token; mlm: BERT masked LM + next-sentence; span: T5 span corruption; "
+             "electra: replaced-token detection.")] = Objective.clm,
+    data: Annotated[Path | None, typer.Option(
+        help="Prepared data directory (`lmforge prepare`); default: bundled tinyshakespeare, char-level.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its latest checkpoint.")] = False,
+    n_layers: Annotated[int | None, typer.Option(help="Transformer blocks.")] = None,
+    d_model: Annotated[int | None, typer.Option(help="Model width.")] = None,
+    n_heads: Annotated[int | None, typer.Option(help="Attention heads.")] = None,
+    context_length: Annotated[int | None, typer.Option(help="Tokens per training example.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per batch.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (default 300).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Time budget; the LR schedule ends with it.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+) -> None:
+    """Pretrain a small Transformer with one of the classic objectives, using the one Trainer.
+
+    Example: lmforge pretrain --objective mlm --out runs/bert-tiny --max-steps 300
+    """
+    from lmforge.objectives.pretrain import pretrain as run_pretrain
+
+    overrides = dict(n_layers=n_layers, d_model=d_model, n_heads=n_heads, context_length=context_length,
+                     batch_size=batch_size, max_steps=max_steps, lr=lr, max_minutes=max_minutes, seed=seed)
+    result = run_pretrain(objective.value, out, data, overrides, resume=resume)
+    Console().print(f"{objective.value}: {result.steps} steps, final val loss {result.val_loss:.4f} "
+                    f"({result.elapsed_s:.0f} s); model in {out}")
