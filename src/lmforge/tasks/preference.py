@@ -1,0 +1,169 @@
+"""Preference data for DPO: ``{instruction, input, chosen, rejected}`` records -> :class:`DPOBatch` batches.
+
+Both answers are rendered as the assistant turn of the same chat (see :mod:`lmforge.tasks.sft`), so
+they share the prompt and only the answer tokens are scored. The frozen reference model's answer
+log-probabilities are computed once, before training (the model at that point *is* the reference:
+LoRA adapters start at zero), so training needs no second model in memory and no second forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from torch import nn
+
+from lmforge.errors import DataError
+from lmforge.io import write_json
+from lmforge.objectives.dpo import DPOBatch, DPOObjective, answer_logps
+from lmforge.peft import count_parameters
+from lmforge.tasks.batching import ExampleBatches, in_batches
+from lmforge.tasks.sft import (
+    IGNORE,
+    AdapterConfig,
+    SFTExample,
+    encode_chat,
+    instruction_chat,
+    read_records,
+    save_finetuned,
+)
+from lmforge.tokenizers import Tokenizer
+from lmforge.tokenizers.chat_template import ChatTemplate
+from lmforge.train.trainer import TrainConfig, Trainer, TrainResult
+
+
+def read_preferences(path: str | Path) -> list[dict[str, Any]]:
+    """Records with ``instruction``, ``chosen`` and ``rejected`` (strings) and optional ``input``."""
+    return read_records(path, {"instruction": str, "chosen": str, "rejected": str})
+
+
+@dataclass
+class PreferencePair:
+    chosen: SFTExample
+    rejected: SFTExample
+    ref_chosen: float = 0.0  # reference answer log-probabilities, filled by :func:`score_reference`
+    ref_rejected: float = 0.0
+
+
+def encode_preferences(records: Sequence[dict[str, Any]], tokenizer: Tokenizer, template: ChatTemplate,
+                       max_len: int) -> tuple[list[PreferencePair], int]:
+    """Encoded pairs, and how many were dropped (truncation left an answer without tokens)."""
+    pairs = [PreferencePair(encode_chat(tokenizer, template, instruction_chat(r, r["chosen"]), max_len),
+                            encode_chat(tokenizer, template, instruction_chat(r, r["rejected"]), max_len))
+             for r in records]
+    kept = [p for p in pairs if all(any(t != IGNORE for t in e.labels[1:]) for e in (p.chosen, p.rejected))]
+    return kept, len(pairs) - len(kept)
+
+
+def collate_pairs(pairs: list[PreferencePair]) -> DPOBatch:
+    """Chosen rows first, then rejected rows, right-padded together: ids (2B, T), answer mask (2B, T-1)."""
+    rows = [p.chosen for p in pairs] + [p.rejected for p in pairs]
+    width = max(len(e.ids) for e in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width - 1))
+    for i, e in enumerate(rows):
+        ids[i, :len(e.ids)] = torch.tensor(e.ids)
+        mask[i, :len(e.ids) - 1] = torch.tensor([label != IGNORE for label in e.labels[1:]], dtype=torch.float)
+    ref = torch.tensor([p.ref_chosen for p in pairs] + [p.ref_rejected for p in pairs])
+    return DPOBatch(ids, mask, ref)
+
+
+@torch.no_grad()
+def score_reference(model: nn.Module, pairs: list[PreferencePair], batch_size: int = 8) -> None:
+    """Fill each pair's reference log-probabilities with ``model``'s (call before training)."""
+    was_training = model.training
+    model.eval()
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        batch = collate_pairs(chunk)
+        chosen, rejected = answer_logps(model, batch.ids, batch.mask).chunk(2)
+        for p, c, r in zip(chunk, chosen.tolist(), rejected.tolist(), strict=True):
+            p.ref_chosen, p.ref_rejected = c, r
+    model.train(was_training)
+
+
+@torch.no_grad()
+def preference_accuracy(model: nn.Module, pairs: list[PreferencePair], batch_size: int = 8) -> tuple[float, float]:
+    """Fraction of pairs whose implicit reward ranks the chosen answer higher, and the mean log-ratio margin
+    ``(log pi - log pi_ref)(chosen) - (log pi - log pi_ref)(rejected)`` (0 before training)."""
+    was_training = model.training
+    model.eval()
+    wins, margins = 0, 0.0
+    for batch in in_batches(pairs, batch_size, collate_pairs):
+        chosen, rejected = (answer_logps(model, batch.ids, batch.mask) - batch.ref_logps).chunk(2)
+        wins += int((chosen > rejected).sum())
+        margins += float((chosen - rejected).sum())
+    model.train(was_training)
+    return wins / len(pairs), margins / len(pairs)
+
+
+@dataclass
+class DPOConfig:
+    beta: float = 0.1
+    label_smoothing: float = 0.0
+    max_len: int = 256
+    batch_size: int = 4
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=100, lr=5e-5, min_lr=5e-6,
+                                                                   warmup_steps=10, eval_interval=50,
+                                                                   checkpoint_interval=100, log_interval=5))
+    adapters: AdapterConfig = field(default_factory=AdapterConfig)
+
+
+@dataclass
+class DPOResult:
+    accuracy_before: float
+    accuracy_after: float
+    margin_after: float
+    train_accuracy_first: float  # mean training-batch preference accuracy over the first / last 20% of steps
+    train_accuracy_last: float
+    trainable_params: int
+    n_train: int
+    n_eval: int
+    train: TrainResult
+
+    def summary(self) -> str:
+        return (f"held-out preference accuracy ({self.n_eval} pairs): {self.accuracy_before:.1%} -> "
+                f"{self.accuracy_after:.1%} (mean log-ratio margin {self.margin_after:+.3f}); training batches: "
+                f"{self.train_accuracy_first:.1%} (first 20% of steps) -> {self.train_accuracy_last:.1%} (last 20%)")
+
+
+def _head_tail_means(values: list[float]) -> tuple[float, float]:
+    k = max(1, len(values) // 5)
+    return sum(values[:k]) / k, sum(values[-k:]) / k
+
+
+def finetune_dpo(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate, train_records: Sequence[dict],
+                 eval_records: Sequence[dict], out_dir: str | Path, config: DPOConfig,
+                 source_dir: Path | None = None, resume: bool = False, console: Console | None = None) -> DPOResult:
+    """DPO-train ``model`` (usually an SFT model) against a frozen copy of itself."""
+    console = console or Console(stderr=True)
+    out_dir = Path(out_dir)
+    max_len = min(config.max_len, model.context_length)
+    train, dropped = encode_preferences(train_records, tokenizer, template, max_len)
+    held_out, dropped_eval = encode_preferences(eval_records, tokenizer, template, max_len)
+    if not train or not held_out:
+        raise DataError(f"no usable preference pairs: the prompts fill the {max_len}-token context (raise --max-len)")
+    if dropped + dropped_eval:
+        console.print(f"[yellow]{dropped + dropped_eval} pairs dropped: the prompt alone fills {max_len} tokens")
+    config.adapters.apply(model)
+    score_reference(model, train + held_out, config.batch_size)
+    accuracy_before, _ = preference_accuracy(model, held_out, config.batch_size)
+    objective = DPOObjective(config.beta, config.label_smoothing)
+    batches = ExampleBatches(train, config.batch_size, collate_pairs, seed=config.train.seed)
+    trainer = Trainer(model, config.train, batches, out_dir, loss_fn=objective, console=console,
+                      val_batches=lambda: in_batches(held_out, config.batch_size, collate_pairs))
+    result = trainer.fit(resume=resume)
+    accuracy_after, margin = preference_accuracy(model, held_out, config.batch_size)
+    first, last = _head_tail_means([acc for acc, _ in objective.history] or [0.0])
+    save_finetuned(model, config.adapters, source_dir, out_dir, console)
+    summary = DPOResult(accuracy_before, accuracy_after, margin, first, last, count_parameters(model)[0],
+                        len(train), len(held_out), result)
+    write_json(out_dir / "dpo_result.json", {
+        "accuracy_before": accuracy_before, "accuracy_after": accuracy_after, "margin_after": margin,
+        "train_accuracy_first": first, "train_accuracy_last": last, "n_train": len(train),
+        "n_eval": len(held_out), "beta": config.beta, "method": config.adapters.method, "steps": result.steps})
+    return summary
