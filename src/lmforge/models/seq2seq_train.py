@@ -1,0 +1,76 @@
+"""Train a translator on a pair file with the one :class:`~lmforge.train.trainer.Trainer`.
+
+Glue only: load + split the pairs, build the word vocabularies from the
+training part, encode, and hand the Trainer our batches and
+:func:`~lmforge.models.seq2seq.seq2seq_loss`. The validation loss is the dev
+part's; BLEU is for the test part (see :meth:`Translator.bleu`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from lmforge.data.pairs import Pair, Split, load_pairs, split_pairs, tokenize
+from lmforge.data.seq2seq_batches import Example, PairBatches, Vocab, batches_in_order
+from lmforge.errors import ConfigError
+from lmforge.io import read_json, write_json
+from lmforge.models.seq2seq import Seq2Seq, Seq2SeqConfig, seq2seq_loss
+from lmforge.models.seq2seq_translate import Translator, save_vocabs
+from lmforge.train.trainer import TrainConfig, Trainer, TrainResult
+
+DATA_FILE = "data.json"
+
+
+@dataclass
+class DataConfig:
+    path: str
+    limit: int | None = None  # use only the first N pairs (quick experiments, tests)
+    dev: float = 0.1
+    test: float = 0.1
+    split_seed: int = 0
+    min_freq: int = 2  # words seen fewer times in training become <unk>
+    batch_size: int = 64
+
+
+def load_split(data: DataConfig) -> Split:
+    """The fixed train/dev/test split every translation model is compared on."""
+    return split_pairs(load_pairs(data.path, data.limit), data.dev, data.test, data.split_seed)
+
+
+def encode_pairs(pairs: list[Pair], source: Vocab, target: Vocab) -> list[Example]:
+    return [(source.encode(tokenize(p.source)), target.encode(tokenize(p.target))) for p in pairs]
+
+
+def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config: TrainConfig,
+                     out_dir: str | Path, resume: bool = False,
+                     console: Console | None = None) -> tuple[Translator, TrainResult, Split]:
+    """Train; ``out_dir`` ends up a translator directory (config, weights, vocab) plus metrics and loss.png."""
+    split = load_split(data)
+    source_vocab = Vocab.build((tokenize(p.source) for p in split.train), data.min_freq)
+    target_vocab = Vocab.build((tokenize(p.target) for p in split.train), data.min_freq)
+    model_config = dataclasses.replace(model_config, src_vocab_size=len(source_vocab),
+                                       tgt_vocab_size=len(target_vocab), pad_id=Vocab.pad_id,
+                                       bos_id=Vocab.bos_id, eos_id=Vocab.eos_id)
+    model = Seq2Seq(model_config)
+    train = PairBatches(encode_pairs(split.train, source_vocab, target_vocab), data.batch_size, train_config.seed)
+    dev = batches_in_order(encode_pairs(split.dev, source_vocab, target_vocab), data.batch_size) if split.dev else None
+    save_vocabs(out_dir, source_vocab, target_vocab)  # before training, so every checkpoint's parent is usable
+    write_json(Path(out_dir) / DATA_FILE, dataclasses.asdict(data))  # so evaluation can rebuild the same split
+    trainer = Trainer(model, train_config, train, out_dir, val_batches=(lambda: dev) if dev else None,
+                      loss_fn=seq2seq_loss, console=console)
+    result = trainer.fit(resume=resume)
+    return Translator(model, source_vocab, target_vocab), result, split
+
+
+def data_config_of(model_dir: str | Path) -> DataConfig:
+    """The data settings a translator was trained with (its ``data.json``)."""
+    raw = read_json(Path(model_dir) / DATA_FILE, "training data settings (data.json)")
+    try:
+        return DataConfig(**raw)
+    except TypeError as e:
+        raise ConfigError(f"{Path(model_dir) / DATA_FILE}: {e}") from None
+
