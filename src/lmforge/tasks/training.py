@@ -1,0 +1,41 @@
+"""The fine-tuning settings every task shares, and the call into the one Trainer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from torch import nn
+
+from lmforge.train.trainer import BatchSource, LossFn, TrainConfig, Trainer, TrainResult
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: float = 2.0
+    batch_size: int = 16
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    dropout: float = 0.1
+    max_minutes: float | None = None  # time budget; the schedule then ends with the budget
+    max_steps: int | None = None  # overrides epochs
+    seed: int = 0
+    precision: str = "fp32"
+
+
+def run_trainer(model: nn.Module, batches: BatchSource, loss_fn: LossFn, out_dir: str | Path,
+                config: FinetuneConfig, steps: int, console: Console | None = None,
+                val_batches: Any = None) -> TrainResult:
+    """Fine-tune with warm-up then cosine decay to a tenth of ``lr``; one checkpoint at the end."""
+    steps = config.max_steps or steps
+    train_config = TrainConfig(
+        max_steps=steps, lr=config.lr, min_lr=config.lr / 10, warmup_steps=max(1, int(config.warmup_fraction * steps)),
+        weight_decay=config.weight_decay, beta2=0.999, eval_interval=max(steps, 1), log_interval=10,
+        checkpoint_interval=steps, keep_checkpoints=1, max_minutes=config.max_minutes,
+        precision=config.precision, seed=config.seed,  # type: ignore[arg-type]
+    )
+    return Trainer(model, train_config, batches, out_dir, val_batches=val_batches, loss_fn=loss_fn,
+                   console=console).fit()
