@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from lmforge.errors import LmforgeError
 from lmforge.infer.sampling import SamplingConfig
 
 MODEL_DIR = Annotated[Path, typer.Argument(help="Model directory (config.json, model.safetensors, tokenizer.json).")]
@@ -57,40 +58,69 @@ def tokenizer_stream(tokenizer, tokens):
 
 def chat(
     model_dir: MODEL_DIR,
+    system: Annotated[str | None, typer.Option(help="System prompt (kept when old turns are dropped).")] = None,
     max_tokens: Annotated[int, typer.Option(help="Longest reply in tokens.")] = 200,
     temperature: TEMPERATURE = 0.8,
     top_k: TOP_K = 50,
     top_p: TOP_P = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible replies.")] = None,
+    chat_format: Annotated[str, typer.Option(
+        "--format", help="Prompt format: auto (the model's chat template, else ChatML or plain), template, chatml, "
+                         "plain.")] = "auto",
+    load: Annotated[Path | None, typer.Option(help="Start from a conversation saved with /save.")] = None,
 ) -> None:
-    """A plain REPL: your text is appended to the running transcript and the model continues it.
+    """Chat with a model: multi-turn, streamed, with memory that fits the context window.
 
-    Type /reset to clear the transcript, /quit (or Ctrl-D) to leave.
+    Commands: /reset (forget the conversation), /save FILE, /load FILE (JSON), /quit (or Ctrl-D).
     """
+    from lmforge.infer.chat import ChatSession, chat_format_for
     from lmforge.infer.loading import load_for_generation
-    from lmforge.infer.transcript import Transcript
 
     engine, tokenizer = load_for_generation(model_dir)
-    transcript = Transcript(tokenizer, budget=engine.context_length - max_tokens)
-    config = SamplingConfig(max_tokens, temperature, top_k, top_p, frozenset({tokenizer.eos_id} - {None}))
-    typer.echo(f"chatting with {model_dir} (context {engine.context_length} tokens). /reset, /quit")
+    config = SamplingConfig(max_tokens, temperature, top_k, top_p, frozenset({tokenizer.eos_id} - {None}), seed)
+    session = ChatSession(engine, tokenizer, chat_format_for(tokenizer, chat_format, model_dir), config, system)
+    if load:
+        session.conversation.load(load)
+    typer.echo(f"chatting with {model_dir} ({session.format.name} format, context {engine.context_length} tokens). "
+               "/reset, /save FILE, /load FILE, /quit")
     while True:
         try:
             line = input("> ")
         except EOFError:
             break
-        if line.strip() == "/quit":
-            break
-        if line.strip() == "/reset":
-            transcript.reset()
-            typer.echo("(transcript cleared)")
-            continue
-        dropped = transcript.add(line + "\n")
-        if dropped:
-            typer.echo(f"(dropped {dropped} oldest turn(s) to fit the context)")
-        reply = []
-        for text in tokenizer_stream(tokenizer, engine.stream(transcript.ids(), config)):
-            reply.append(text)
-            sys.stdout.write(text)
+        command, _, arg = line.strip().partition(" ")
+        try:
+            if command == "/quit":
+                break
+            if command == "/reset":
+                session.conversation.reset()
+                typer.echo("(transcript cleared)")
+            elif command in ("/save", "/load") and not arg.strip():
+                typer.echo(f"usage: {command} FILE")
+            elif command == "/save":
+                session.conversation.save(arg.strip())
+                typer.echo(f"(saved to {arg.strip()})")
+            elif command == "/load":
+                session.conversation.load(arg.strip())
+                typer.echo(f"(loaded {arg.strip()}: {len(session.conversation.turns)} messages)")
+            else:
+                _stream_reply(session, line)
+        except LmforgeError as e:  # a bad file or a too-long message: say so and keep chatting
+            typer.echo(f"error: {e}", err=True)
+
+
+def _stream_reply(session, text: str) -> None:
+    """Print the reply as it streams; Ctrl-C stops it (what was shown is kept) and the chat goes on."""
+    reply = session.send(text)
+    try:
+        first = next(reply, "")  # the prompt is built (and old turns dropped) before the first piece
+        if session.dropped:
+            typer.echo(f"(dropped {session.dropped} oldest message(s) to fit the context)")
+        sys.stdout.write(first)
+        for piece in reply:
+            sys.stdout.write(piece)
             sys.stdout.flush()
-        sys.stdout.write("\n")
-        transcript.add("".join(reply) + "\n", must_fit=False)
+    except KeyboardInterrupt:
+        reply.close()
+        sys.stdout.write(" (stopped)")
+    sys.stdout.write("\n")

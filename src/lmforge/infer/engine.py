@@ -26,6 +26,7 @@ from lmforge.infer.sampling import SamplingConfig, choose_tokens
 class GeneratedToken:
     id: int
     logprob: float  # log-probability of this token under the (temperature-free) model distribution
+    top: tuple[tuple[int, float], ...] = ()  # the config.top_logprobs most likely (id, logprob), most likely first
 
 
 class GenerationEngine:
@@ -59,8 +60,12 @@ class GenerationEngine:
             token = int(choose_tokens(logits, config, generator)[0])
             if token in config.stop_tokens:
                 return
-            logprob = float(torch.log_softmax(logits[0].float(), dim=-1)[token])
-            yield GeneratedToken(token, logprob)
+            logprobs = torch.log_softmax(logits[0].float(), dim=-1)  # (V,)
+            top = ()
+            if config.top_logprobs:
+                values, top_ids = torch.topk(logprobs, min(config.top_logprobs, logprobs.shape[-1]))
+                top = tuple(zip(top_ids.tolist(), values.tolist(), strict=True))
+            yield GeneratedToken(token, float(logprobs[token]), top)
             ids.append(token)
             logits = next_logits.step(ids)
 

@@ -25,6 +25,7 @@ class SamplingConfig:
     stop_tokens: frozenset[int] = field(default_factory=frozenset)
     seed: int | None = None
     use_cache: bool = True
+    top_logprobs: int = 0  # also report this many most likely alternatives per generated token
 
     def validate(self) -> None:
         if self.max_new_tokens < 0:
@@ -33,6 +34,8 @@ class SamplingConfig:
             raise LmforgeError(f"temperature must be >= 0, got {self.temperature}")
         if self.top_k is not None and self.top_k < 1:
             raise LmforgeError(f"top_k must be >= 1, got {self.top_k}")
+        if self.top_logprobs < 0:
+            raise LmforgeError(f"top_logprobs must be >= 0, got {self.top_logprobs}")
         if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
             raise LmforgeError(f"top_p must be in (0, 1], got {self.top_p}")
 

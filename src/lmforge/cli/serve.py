@@ -1,0 +1,38 @@
+"""``lmforge serve``: the OpenAI-compatible server for one model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmforge.errors import ConfigError
+
+
+def serve(
+    model_dir: Annotated[Path, typer.Argument(help="Model directory (config.json, model.safetensors, tokenizer.json)")],
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 = every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    api_key: Annotated[str | None, typer.Option(envvar="LMFORGE_API_KEY",
+                                                help="Require 'Authorization: Bearer KEY' on /v1 routes.")] = None,
+    max_concurrency: Annotated[int, typer.Option(help="Generations run (interleaved) at once.")] = 4,
+    max_queue: Annotated[int, typer.Option(help="Requests that may wait beyond those; more get 429.")] = 64,
+    max_tokens: Annotated[int, typer.Option(help="Most new tokens one request may ask for.")] = 2048,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = 1_000_000,
+    model_name: Annotated[str | None, typer.Option(help="Model id clients use (default: the directory name).")] = None,
+    chat_format: Annotated[str, typer.Option("--format", help="Chat prompt format: auto, chatml or plain.")] = "auto",
+) -> None:
+    """Serve a model over an OpenAI-compatible API, with a web chat page at / and metrics at /metrics."""
+    import uvicorn
+
+    from lmforge.serve.app import ServerConfig, create_app
+    from lmforge.serve.backend import ModelBackend
+
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port must be in 0..65535, got {port}")
+    backend = ModelBackend(model_dir, model_name, chat_format)
+    config = ServerConfig(api_key, max_concurrency, max_queue, max_body_bytes, max_tokens)
+    app = create_app(backend, config)
+    typer.echo(f"serving '{backend.name}' on http://{host}:{port}  (chat page: /, API: /v1, metrics: /metrics)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

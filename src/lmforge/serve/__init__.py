@@ -1,0 +1,1 @@
+"""Serving: an OpenAI-compatible HTTP API, a web chat page and Prometheus metrics (``lmforge serve``)."""

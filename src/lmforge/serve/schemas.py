@@ -1,0 +1,149 @@
+"""Request bodies of the OpenAI API subset lmforge serves, validated strictly.
+
+Types are strict (``"max_tokens": "10"`` is an error, not silently 10), ranges
+follow OpenAI's, and parameters lmforge cannot honour are rejected with a clear
+message instead of being ignored. Unknown extra fields are ignored, as vLLM does,
+so clients that send vendor extensions still work.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lmforge.serve.errors import APIError
+
+NonEmptyStop = Annotated[str, Field(min_length=1, max_length=256)]
+Seed = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class StreamOptions(_Strict):
+    include_usage: bool = False
+
+
+class SamplingRequest(_Strict):
+    model: str
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    n: int | None = None
+    stop: NonEmptyStop | Annotated[list[NonEmptyStop], Field(max_length=4)] | None = None
+    seed: Seed | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    user: str | None = None
+
+    def check_supported(self) -> None:
+        """Reject valid OpenAI parameters whose values lmforge cannot honour."""
+        if self.n not in (None, 1):
+            raise APIError(400, "n must be 1: lmforge returns one choice per request", "n", "unsupported_value")
+        for name in ("presence_penalty", "frequency_penalty"):
+            if getattr(self, name):
+                raise APIError(400, f"{name} is not supported (leave it unset or 0)", name, "unsupported_parameter")
+        if self.logit_bias:
+            raise APIError(400, "logit_bias is not supported", "logit_bias", "unsupported_parameter")
+        if self.stream_options is not None and not self.stream:
+            raise APIError(400, "stream_options is only allowed with stream: true", "stream_options")
+
+    @property
+    def stop_strings(self) -> list[str]:
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(_Strict):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart] | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _content_required(self) -> ChatMessage:
+        if self.content is None:
+            raise ValueError("content is required (tool calls are not supported)")
+        return self
+
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content or [])
+
+
+class ChatCompletionRequest(SamplingRequest):
+    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    max_completion_tokens: int | None = Field(None, ge=1)
+    logprobs: bool = False
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    tools: list[dict] | None = None
+    tool_choice: str | dict | None = None
+    response_format: dict | None = None
+
+    def check_supported(self) -> None:
+        super().check_supported()
+        if self.tools or self.tool_choice not in (None, "none"):
+            raise APIError(400, "tools / function calling are not supported", "tools", "unsupported_parameter")
+        if self.response_format and self.response_format.get("type") != "text":
+            raise APIError(400, "only response_format {\"type\": \"text\"} is supported", "response_format",
+                           "unsupported_value")
+        if self.top_logprobs and not self.logprobs:
+            raise APIError(400, "top_logprobs needs logprobs: true", "top_logprobs")
+
+    def chat_messages(self) -> list[dict[str, str]]:
+        """As the chat format expects them (OpenAI's "developer" role is the system prompt)."""
+        return [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in self.messages]
+
+    @property
+    def limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+    @property
+    def alternatives(self) -> int:
+        return self.top_logprobs or 0
+
+
+TokenIds = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+
+
+class CompletionRequest(SamplingRequest):
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)] | TokenIds | \
+        Annotated[list[TokenIds], Field(min_length=1, max_length=1)]
+    logprobs: int | None = Field(None, ge=0, le=5)
+    echo: bool = False
+    suffix: str | None = None
+    best_of: int | None = None
+
+    def check_supported(self) -> None:
+        super().check_supported()
+        if self.echo:
+            raise APIError(400, "echo is not supported", "echo", "unsupported_parameter")
+        if self.suffix:
+            raise APIError(400, "suffix (insertion) is not supported", "suffix", "unsupported_parameter")
+        if self.best_of not in (None, 1):
+            raise APIError(400, "best_of must be 1", "best_of", "unsupported_value")
+
+    @property
+    def limit(self) -> int | None:
+        return self.max_tokens
+
+    @property
+    def alternatives(self) -> int:
+        return self.logprobs or 0
+
+
+class EmbeddingRequest(_Strict):
+    model: str
+    input: Annotated[str, Field(min_length=1)] | Annotated[list[Annotated[str, Field(min_length=1)]],
+                                                           Field(min_length=1, max_length=256)] | TokenIds | \
+        Annotated[list[TokenIds], Field(min_length=1, max_length=256)]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1)
+    user: str | None = None
