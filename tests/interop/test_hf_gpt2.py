@@ -63,3 +63,8 @@ def test_import_refuses_pickles_and_other_families(tmp_path):
     (tmp_path / "model.safetensors").rename(tmp_path / "pytorch_model.bin")
     with pytest.raises(ConfigError, match="never pickles"):
         import_hf_gpt2(tmp_path)
+
+
+def test_alibi_gpt_cannot_be_exported(tmp_path):
+    with pytest.raises(ConfigError, match="learned positions"):
+        export_hf_gpt2(GPT(GPTConfig(**CONFIG, position="alibi")), tmp_path)

@@ -95,3 +95,15 @@ def test_not_a_model_dir(tmp_path):
         load_model(tmp_path)
     with pytest.raises(ConfigError, match="not found"):
         load_model(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("position", ["sinusoidal", "alibi"])
+def test_other_position_schemes_work_with_the_cache(position):
+    model = GPT(GPTConfig(**SMALL, position=position)).eval()
+    assert model.pos_emb is None if position == "alibi" else not list(model.pos_emb.parameters())
+    x = torch.randint(0, SMALL["vocab_size"], (1, 12))
+    with torch.no_grad():
+        full = model(x)
+        cache = model.new_cache(1)
+        steps = [model(x[:, :5], cache)] + [model(x[:, i : i + 1], cache) for i in range(5, 12)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)

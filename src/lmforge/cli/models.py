@@ -39,25 +39,24 @@ def export(
     model_dir: Annotated[Path, typer.Argument(help="lmforge model directory.")],
     out: Annotated[Path, typer.Option(help="Output directory for the Hugging Face checkpoint.")],
 ) -> None:
-    """Export a GPT to Hugging Face GPT-2 format (config.json + model.safetensors + tokenizer.json).
+    """Export a gpt, llama, bert or t5 model to Hugging Face format (config.json + model.safetensors + tokenizer).
 
-    The result loads with transformers' GPT2LMHeadModel.from_pretrained and can be served by
-    vLLM, TGI or converted for llama.cpp.
+    The result loads with transformers' from_pretrained (GPT2LMHeadModel, LlamaForCausalLM, ...) and can be
+    served by vLLM, TGI or converted for llama.cpp.
     """
     import shutil
 
-    from lmforge.errors import ConfigError
-    from lmforge.interop.hf_gpt2 import export_hf_gpt2
+    from lmforge.interop.convert import TOKENIZER_FILES, export_hf
     from lmforge.models.registry import load_model
     from lmforge.tokenizers import load_tokenizer
 
     model = load_model(model_dir)
-    if model.family != "gpt":
-        raise ConfigError(f"export to HF GPT-2 supports the gpt family, not {model.family!r}")
     eos = None
-    if (model_dir / "tokenizer.json").is_file():
+    out.mkdir(parents=True, exist_ok=True)
+    if (model_dir / "tokenizer.json").is_file() and model.family == "gpt":
         eos = load_tokenizer(model_dir / "tokenizer.json").eos_id
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model_dir / "tokenizer.json", out / "tokenizer.json")
-    export_hf_gpt2(model, out, eos_id=eos)
-    Console().print(f"exported to {out} (transformers: GPT2LMHeadModel.from_pretrained({str(out)!r}))")
+    for name in TOKENIZER_FILES:
+        if (model_dir / name).is_file():
+            shutil.copyfile(model_dir / name, out / name)
+    hf_class = export_hf(model, out, eos_id=eos)
+    Console().print(f"exported to {out} (transformers: {hf_class}.from_pretrained({str(out)!r}))")

@@ -52,6 +52,8 @@ def gpt2_name_map(n_layers: int, tied: bool = True) -> list[tuple[str, str, bool
 def to_hf_config(c: GPTConfig, eos_id: int | None = None) -> dict:
     if not c.bias:
         raise ConfigError("HF GPT-2 always has biases; this model was built with bias=False and cannot be exported")
+    if c.position != "learned":
+        raise ConfigError(f"HF GPT-2 has learned positions; this model uses {c.position!r} and cannot be exported")
     return {
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",

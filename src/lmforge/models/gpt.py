@@ -1,21 +1,27 @@
 """GPT (GPT-2 architecture): token + learned position embeddings, a stack of
 pre-norm blocks, a final LayerNorm and a language-model head tied to the token
-embedding. Exports to / imports from Hugging Face ``GPT2LMHeadModel``."""
+embedding. Exports to / imports from Hugging Face ``GPT2LMHeadModel``.
+
+``position`` swaps the learned table for fixed sinusoids or for ALiBi (no
+embedding at all; a distance penalty on the attention scores), to compare
+position schemes with everything else equal."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
 from lmforge.errors import ConfigError
+from lmforge.models.base import CausalLM, check_dropout, check_positive, init_normal
 from lmforge.models.blocks.attention import AttentionImpl, SelfAttention
 from lmforge.models.blocks.kv_cache import KVCache
 from lmforge.models.blocks.mlp import MLP, Activation
-from lmforge.models.blocks.positions import LearnedPositions
-from lmforge.models.blocks.transformer_block import PreNormBlock
+from lmforge.models.blocks.positions import LearnedPositions, SinusoidalPositions, alibi_bias
+from lmforge.models.blocks.transformer_block import TransformerBlock
 
 FAMILY = "gpt"
 
@@ -34,22 +40,20 @@ class GPTConfig:
     layer_norm_eps: float = 1e-5
     activation: Activation = "gelu_tanh"
     attention_impl: AttentionImpl = "sdpa"
+    position: Literal["learned", "sinusoidal", "alibi"] = "learned"
 
     def validate(self) -> None:
-        for name in ("vocab_size", "context_length", "d_model", "n_layers", "n_heads"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"GPTConfig.{name} must be positive, got {getattr(self, name)}")
+        check_positive(self, "vocab_size", "context_length", "d_model", "n_layers", "n_heads")
         if self.d_model % self.n_heads:
             raise ConfigError(f"GPTConfig: d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self)
 
     @property
     def mlp_width(self) -> int:
         return self.d_mlp or 4 * self.d_model
 
 
-class GPT(nn.Module):
+class GPT(CausalLM):
     family = FAMILY
     config_class = GPTConfig
 
@@ -58,10 +62,14 @@ class GPT(nn.Module):
         config.validate()
         self.config = c = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
-        self.pos_emb = LearnedPositions(c.context_length, c.d_model)
+        self.pos_emb: nn.Module | None = None  # ALiBi adds nothing to the embeddings
+        if c.position == "learned":
+            self.pos_emb = LearnedPositions(c.context_length, c.d_model)
+        elif c.position == "sinusoidal":
+            self.pos_emb = SinusoidalPositions(c.context_length, c.d_model)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
-            PreNormBlock(
+            TransformerBlock(
                 attn=SelfAttention(c.d_model, c.n_heads, bias=c.bias, dropout=c.dropout, impl=c.attention_impl),
                 mlp=MLP(c.d_model, c.mlp_width, c.activation, bias=c.bias, dropout=c.dropout),
                 norm1=nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias),
@@ -75,45 +83,36 @@ class GPT(nn.Module):
             # the same matrix maps ids -> vectors and vectors -> logits: fewer
             # parameters, and rare tokens' output rows get the input's gradient too
             self.lm_head.weight = self.tok_emb.weight
-        self.apply(self._init_weights)
+        self.apply(init_normal)
         # GPT-2: scale the projections that write into the residual stream by
         # 1/sqrt(2 * n_layers), so the sum of 2*n_layers additions keeps unit variance
         for name, p in self.named_parameters():
             if name.endswith(("attn.proj.weight", "mlp.down.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layers))
 
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-
-    @property
-    def context_length(self) -> int:
-        return self.config.context_length
-
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Unique parameters (tied weights counted once); ``non_embedding`` drops
         the position table, the convention of the GPT-2 and nanoGPT papers."""
         n = sum(p.numel() for p in self.parameters())
-        return n - self.pos_emb.table.weight.numel() if non_embedding else n
+        learned = isinstance(self.pos_emb, LearnedPositions)
+        return n - self.pos_emb.table.weight.numel() if non_embedding and learned else n
 
-    def new_cache(self, batch_size: int, max_len: int | None = None, dtype: torch.dtype | None = None) -> KVCache:
-        c = self.config
-        weight = self.tok_emb.weight
-        return KVCache(c.n_layers, batch_size, c.n_heads, c.d_model // c.n_heads, max_len or c.context_length,
-                       dtype or weight.dtype, weight.device)
+    def kv_shape(self) -> tuple[int, int]:
+        return self.config.n_heads, self.config.d_model // self.config.n_heads
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Token ids (B, T) -> next-token logits (B, T, vocab_size)."""
         start = cache.length if cache is not None else 0
-        x = self.tok_emb(idx) + self.pos_emb(start, idx.shape[1])  # (B, T, C)
+        T = idx.shape[1]
+        x = self.tok_emb(idx)  # (B, T, C)
+        bias = None
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(start, T)
+        else:  # ALiBi: positions enter as a penalty on the attention scores
+            bias = alibi_bias(self.config.n_heads, T, start + T, idx.device).to(x.dtype)
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
-            x = block(x, cache, i)
+            x = block(x, cache, i, bias)
         if cache is not None:
             cache.advance(idx.shape[1])
         return self.lm_head(self.norm(x))  # (B, T, vocab_size)

