@@ -128,6 +128,14 @@ def test_session_keeps_a_partial_reply_when_interrupted_and_rejects_oversized_in
     assert len(session.conversation.turns) == 2  # the rejected message was not kept
 
 
+def test_a_small_context_keeps_half_the_window_for_the_conversation(chatml_tok):
+    """The quickstart model has a 64-token context; a 200-token reply limit must not leave no room at all."""
+    engine = ScriptedEngine([chatml_tok.encode("ok")], context_length=64)
+    session = ChatSession(engine, chatml_tok, chat_format_for(chatml_tok), SamplingConfig(max_new_tokens=200))
+    assert session.conversation.budget == 32
+    assert "".join(session.send("Hi")) == "ok"
+
+
 def test_save_and_load_round_trip_and_bad_files(tmp_path, chatml_tok):
     conv = Conversation(chat_format_for(chatml_tok), budget=100, system="S")
     conv.turns += [{"role": "user", "content": "é ☃"}, {"role": "assistant", "content": "ok"}]

@@ -274,7 +274,10 @@ class ChatSession:
                  config: SamplingConfig, system: str | None = None) -> None:
         self.engine, self.tokenizer, self.format = engine, tokenizer, chat_format
         self.config = replace(config, stop_tokens=config.stop_tokens | chat_format.stop_ids)
-        self.conversation = Conversation(chat_format, engine.context_length - config.max_new_tokens, system)
+        # Room kept for the reply: at most half the window, so a small model (the quickstart's context is 64)
+        # still has room for the conversation; a longer reply slides the window like any long generation.
+        reply_room = min(config.max_new_tokens, engine.context_length // 2)
+        self.conversation = Conversation(chat_format, engine.context_length - reply_room, system)
         self.dropped = 0  # messages dropped to fit the context by the last send
 
     def send(self, text: str) -> Iterator[str]:
