@@ -28,6 +28,9 @@ async function loadModel() {
     if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
     state.model = body.data[0].id;
     $("model-name").textContent = state.model;
+    // small models (the quickstart's context is 64 tokens): leave half the window for the conversation
+    const context = body.data[0].context_length;
+    if (context) $("max-tokens").value = Math.min(parseInt($("max-tokens").value, 10) || 256, Math.floor(context / 2));
   } catch (e) {
     $("model-name").textContent = "(" + e.message + ")";
   }
