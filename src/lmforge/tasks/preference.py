@@ -17,7 +17,6 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from lmforge.errors import DataError
 from lmforge.io import write_json
 from lmforge.objectives.dpo import DPOBatch, DPOObjective, answer_logps
 from lmforge.peft import count_parameters
@@ -27,6 +26,7 @@ from lmforge.tasks.sft import (
     AdapterConfig,
     SFTExample,
     encode_chat,
+    encode_splits,
     instruction_chat,
     read_records,
     save_finetuned,
@@ -143,12 +143,8 @@ def finetune_dpo(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate,
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
     max_len = min(config.max_len, model.context_length)
-    train, dropped = encode_preferences(train_records, tokenizer, template, max_len)
-    held_out, dropped_eval = encode_preferences(eval_records, tokenizer, template, max_len)
-    if not train or not held_out:
-        raise DataError(f"no usable preference pairs: the prompts fill the {max_len}-token context (raise --max-len)")
-    if dropped + dropped_eval:
-        console.print(f"[yellow]{dropped + dropped_eval} pairs dropped: the prompt alone fills {max_len} tokens")
+    train, held_out, _ = encode_splits(encode_preferences, train_records, eval_records, tokenizer, template,
+                                       max_len, console, "preference pairs")
     config.adapters.apply(model)
     score_reference(model, train + held_out, config.batch_size)
     accuracy_before, _ = preference_accuracy(model, held_out, config.batch_size)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,6 +223,21 @@ class SFTResult:
                 f" · {self.train.steps} steps in {self.train.elapsed_s:.0f} s")
 
 
+def encode_splits(encode: Callable[..., tuple[list, int]], train_records: Sequence[dict],
+                  eval_records: Sequence[dict], tokenizer: Tokenizer, template: ChatTemplate, max_len: int,
+                  console: Console, what: str) -> tuple[list, list, int]:
+    """Encode the training and held-out records; say how many did not fit, refuse if nothing is left.
+
+    Returns the encoded training and held-out examples and how many training records were dropped."""
+    train, dropped = encode(train_records, tokenizer, template, max_len)
+    held_out, dropped_eval = encode(eval_records, tokenizer, template, max_len)
+    if not train or not held_out:
+        raise DataError(f"no usable {what}: every prompt fills the {max_len}-token context (raise --max-len)")
+    if dropped + dropped_eval:
+        console.print(f"[yellow]{dropped + dropped_eval} {what} dropped: the prompt alone fills {max_len} tokens")
+    return train, held_out, dropped
+
+
 def finetune_sft(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate, train_records: Sequence[dict],
                  eval_records: Sequence[dict], out_dir: str | Path, config: SFTConfig,
                  source_dir: Path | None = None, resume: bool = False, console: Console | None = None) -> SFTResult:
@@ -230,12 +245,8 @@ def finetune_sft(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate,
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
     max_len = min(config.max_len, model.context_length)
-    train, dropped = encode_instructions(train_records, tokenizer, template, max_len)
-    held_out, dropped_eval = encode_instructions(eval_records, tokenizer, template, max_len)
-    if not train or not held_out:
-        raise DataError(f"no usable examples: every prompt fills the {max_len}-token context (raise --max-len)")
-    if dropped + dropped_eval:
-        console.print(f"[yellow]{dropped + dropped_eval} examples dropped: the prompt alone fills {max_len} tokens")
+    train, held_out, dropped = encode_splits(encode_instructions, train_records, eval_records, tokenizer, template,
+                                             max_len, console, "examples")
     config.adapters.apply(model)
     trainable, total = count_parameters(model)
     ppl_before = answer_perplexity(model, held_out, config.batch_size)
