@@ -110,7 +110,9 @@ class Bert(ModelBase):
         x = self.drop(self.emb_norm(x))
         if self.emb_proj is not None:
             x = self.emb_proj(x)  # (B, T, C)
-        bias = None if attention_mask is None else padding_bias(attention_mask, x.dtype)  # pads get no attention
+        bias = None  # no padding: no bias, so attention can take the fused kernel's fastest path
+        if attention_mask is not None and not bool(attention_mask.all()):
+            bias = padding_bias(attention_mask, x.dtype)  # pads get no attention
         for i in range(self.config.n_layers):
             x = self.blocks[0 if self.config.share_layers else i](x, bias=bias)
         return x
