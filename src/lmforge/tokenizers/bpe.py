@@ -23,7 +23,7 @@ from typing import Any
 from lmforge.errors import ConfigError, LmforgeError
 from lmforge.io import read_json, read_text, write_json
 from lmforge.tokenizers.base import AllowedSpecial, Tokenizer
-from lmforge.tokenizers.bpe_train import count_words, learn_bpe
+from lmforge.tokenizers.bpe_train import count_words, learn_bpe, merge_pair
 from lmforge.tokenizers.hf_json import (
     bpe_model_json,
     component_type,
@@ -59,18 +59,7 @@ def apply_merges(
         if rank == _INF:
             break  # no adjacent pair is a known merge: done
         a, b = pair = merges[rank]
-        new = merged[pair]
-        # Replace every occurrence of the pair, left to right.
-        out: list[int] = []
-        i, n = 0, len(parts)
-        while i < n:
-            if i + 1 < n and parts[i] == a and parts[i + 1] == b:
-                out.append(new)
-                i += 2
-            else:
-                out.append(parts[i])
-                i += 1
-        parts = out
+        parts = merge_pair(parts, a, b, merged[pair])  # every occurrence, left to right
     return parts
 
 

@@ -63,7 +63,7 @@ def count_words(texts: Iterable[str], special_tokens: Iterable[str] = ()) -> Cou
     return counts
 
 
-def _merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
+def merge_pair(word: list[int], a: int, b: int, new: int) -> list[int]:
     """Replace every ``a b`` in ``word`` (left to right, non-overlapping) by ``new``."""
     out: list[int] = []
     i, n = 0, len(word)
@@ -164,7 +164,7 @@ def _apply_merge(
     # The index is never pruned, so some of these words may no longer contain the pair.
     for wi in pair_words.pop(pair):
         word = words[wi]
-        merged = _merge_word(word, a, b, new)
+        merged = merge_pair(word, a, b, new)
         if len(merged) == len(word):
             continue
         f = freqs[wi]
