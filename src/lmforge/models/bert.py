@@ -26,7 +26,7 @@ from torch import nn
 
 from lmforge.errors import ConfigError
 from lmforge.models.base import ModelBase, check_dropout, check_positive, init_normal
-from lmforge.models.blocks.attention import AttentionImpl, SelfAttention, padding_bias
+from lmforge.models.blocks.attention import AttentionImpl, SelfAttention, optional_padding_bias
 from lmforge.models.blocks.mlp import MLP, Activation, activation_fn
 from lmforge.models.blocks.positions import LearnedPositions
 from lmforge.models.blocks.transformer_block import TransformerBlock
@@ -110,9 +110,7 @@ class Bert(ModelBase):
         x = self.drop(self.emb_norm(x))
         if self.emb_proj is not None:
             x = self.emb_proj(x)  # (B, T, C)
-        bias = None  # no padding: no bias, so attention can take the fused kernel's fastest path
-        if attention_mask is not None and not bool(attention_mask.all()):
-            bias = padding_bias(attention_mask, x.dtype)  # pads get no attention
+        bias = optional_padding_bias(attention_mask, x.dtype)  # pads get no attention
         for i in range(self.config.n_layers):
             x = self.blocks[0 if self.config.share_layers else i](x, bias=bias)
         return x

@@ -21,7 +21,13 @@ import torch
 from torch import nn
 
 from lmforge.models.base import ModelBase, check_dropout, check_positive, init_normal
-from lmforge.models.blocks.attention import AttentionImpl, CrossAttention, SelfAttention, padding_bias
+from lmforge.models.blocks.attention import (
+    AttentionImpl,
+    CrossAttention,
+    SelfAttention,
+    optional_padding_bias,
+    padding_bias,
+)
 from lmforge.models.blocks.kv_cache import KVCache
 from lmforge.models.blocks.mlp import MLP, GatedMLP
 from lmforge.models.blocks.norms import RMSNorm
@@ -111,7 +117,7 @@ class T5(ModelBase):
         start, T = (cache.length if cache is not None else 0), decoder_ids.shape[1]
         x = self.drop(self.tok_emb(decoder_ids))
         bias = self.dec_bias(T, start + T).to(x.dtype)  # (1, H, T, start+T); causal masking is in attention
-        memory_bias = None if attention_mask is None else padding_bias(attention_mask, x.dtype)
+        memory_bias = optional_padding_bias(attention_mask, x.dtype)
         for i, block in enumerate(self.decoder):
             x = block(x, cache, i, bias, memory, memory_bias)
         if cache is not None:

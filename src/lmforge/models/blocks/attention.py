@@ -63,6 +63,16 @@ def padding_bias(keep: torch.Tensor, dtype: torch.dtype = torch.float32) -> torc
     return (1.0 - keep[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
 
 
+def optional_padding_bias(keep: torch.Tensor | None, dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
+    """``padding_bias``, or None when nothing is padded (no mask, or all ones).
+
+    Without a bias the fused kernel can take its fastest path; a bias of zeros changes nothing but costs time.
+    """
+    if keep is None or bool(keep.all()):
+        return None
+    return padding_bias(keep, dtype)
+
+
 def reference_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
     bias: torch.Tensor | None = None, scale: float | None = None,
