@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.console import Console
 
 from benchmarks._common import markdown_table
@@ -28,22 +29,24 @@ from lmforge.io import read_text
 from lmforge.models.bigram import BigramConfig, BigramLM
 from lmforge.models.registry import load_model
 from lmforge.objectives.clm import causal_lm_loss
+from lmforge.presets import load_preset
 from lmforge.tokenizers import train_tokenizer
 from lmforge.train.lm import VAL_SEED, LMRun, train_lm
 from lmforge.train.trainer import TrainConfig
 
 CONTEXT = 64  # training window for every family
-BATCH_SIZE = 32
 EVAL_BATCHES = 40
-#: model config and peak learning rate per family; sizes are each config's defaults, except the GPT,
-#: which is the quickstart's (gpt-char-quickstart): all recurrent models and the GPT are 0.2-0.9M parameters
-FAMILIES: dict[str, tuple[dict, float]] = {
-    "bigram": ({"family": "bigram"}, 3e-2),
-    "mlp": ({"family": "mlp"}, 3e-3),
-    "rnn": ({"family": "rnn"}, 3e-3),
-    "lstm": ({"family": "lstm"}, 3e-3),
-    "gru": ({"family": "gru"}, 3e-3),
-    "gpt": ({"family": "gpt", "d_model": 128, "n_layers": 4, "n_heads": 4}, 1e-3),
+EVAL_BATCH_SIZE = 32  # validation batches are the same for every family, whatever its training batch size
+#: each family's model, peak learning rate and batch size come from its char-level preset (``lmforge train
+#: --preset NAME`` trains the same thing); all learned models are 0.2-0.9M parameters. The GPT keeps its
+#: quickstart batch of 12 windows (more, smaller steps suit it in minutes of CPU); the others use 32.
+FAMILIES: dict[str, str] = {
+    "bigram": "bigram-char",
+    "mlp": "mlp-char",
+    "rnn": "rnn-char",
+    "lstm": "lstm-char",
+    "gru": "gru-char",
+    "gpt": "gpt-char-quickstart",
 }
 
 
@@ -56,12 +59,12 @@ def prepare_char_data(root: Path) -> Path:
     return root / "data"
 
 
-def count_bigram_val_loss(data_dir: Path) -> float:
-    """Validation loss of the counted bigram on exactly the windows the Trainer evaluates."""
-    meta = load_meta(data_dir)
-    model = BigramLM.from_counts(BigramConfig(vocab_size=meta.vocab_size), open_shards(data_dir, "train"))
-    sampler = RandomWindowSampler(open_shards(data_dir, "val"), CONTEXT, BATCH_SIZE, seed=VAL_SEED)
-    return float(np.mean([causal_lm_loss(model, sampler.next_batch()).item() for _ in range(EVAL_BATCHES)]))
+def fixed_val_loss(model: torch.nn.Module, data_dir: Path) -> float:
+    """Validation loss on exactly the same windows for every model, whatever batch size it trained with."""
+    sampler = RandomWindowSampler(open_shards(data_dir, "val"), CONTEXT, EVAL_BATCH_SIZE, seed=VAL_SEED)
+    model.eval()
+    with torch.no_grad():
+        return float(np.mean([causal_lm_loss(model, sampler.next_batch()).item() for _ in range(EVAL_BATCHES)]))
 
 
 def train_curve(run_dir: Path) -> tuple[list[float], list[float]]:
@@ -115,28 +118,33 @@ def main() -> None:
     print(machine_summary())
     console = Console(stderr=True)
     data_dir = prepare_char_data(args.work)
-    floor = count_bigram_val_loss(data_dir)
-    rows = [["bigram (counts)", f"{load_meta(data_dir).vocab_size ** 2:,}", "-", "-", "0", f"{floor:.3f}"]]
+    vocab_size = load_meta(data_dir).vocab_size
+    counts = BigramLM.from_counts(BigramConfig(vocab_size=vocab_size), open_shards(data_dir, "train"))
+    floor = fixed_val_loss(counts, data_dir)  # the counted bigram (add-one smoothing): no training
+    rows = [["bigram (counts)", f"{vocab_size ** 2:,}", "-", "-", "-", "0", f"{floor:.3f}"]]
     curves, finals = {}, {}
     for family in args.families.split(","):
-        model, lr = FAMILIES[family]
+        preset = load_preset(FAMILIES[family])
+        lr = preset["train"]["lr"]
         # the step limit is out of reach: the time budget ends every run; warm-up is ~1% of it;
-        # one evaluation, at the end
+        # the table's validation loss is measured afterwards, on the same windows for every family
         train = TrainConfig(max_steps=1_000_000, lr=lr, min_lr=lr / 10, warmup_steps=10_000, eval_interval=1_000_000,
                             log_interval=10, checkpoint_interval=1_000_000, max_minutes=args.minutes, seed=1337)
-        run = LMRun(str(data_dir), {**model, "context_length": CONTEXT}, train, BATCH_SIZE, EVAL_BATCHES)
+        run = LMRun(str(data_dir), {**preset["model"], "context_length": CONTEXT}, train, preset["batch_size"],
+                    EVAL_BATCHES)
         console.rule(family)
         result = train_lm(run, args.work / family, console=console)
-        params = load_model(args.work / family).num_parameters()
-        rows.append([family, f"{params:,}", f"{result.steps:,}", f"{result.tokens_per_s:,.0f}",
-                     f"{result.elapsed_s / 60:.1f}", f"{result.val_loss:.3f}"])
+        model = load_model(args.work / family)
+        val_loss = fixed_val_loss(model, data_dir)
+        rows.append([family, f"{model.num_parameters():,}", str(preset["batch_size"]), f"{result.steps:,}",
+                     f"{result.tokens_per_s:,.0f}", f"{result.elapsed_s / 60:.1f}", f"{val_loss:.3f}"])
         curves[family] = train_curve(args.work / family)
-        finals[family] = (result.elapsed_s / 60, result.val_loss)
+        finals[family] = (result.elapsed_s / 60, val_loss)
         print(" | ".join(rows[-1]), flush=True)
     plot(curves, finals, floor, args.minutes, args.plot)
-    print(f"\n{args.minutes:g} min per family, batch {BATCH_SIZE} x {CONTEXT} chars, "
-          f"val loss over {EVAL_BATCHES} fixed batches; plot: {args.plot}\n")
-    print(markdown_table(["family", "params", "steps", "tok/s", "minutes", "val loss (nats/char)"], rows))
+    print(f"\n{args.minutes:g} min per family, windows of {CONTEXT} chars, val loss over the same {EVAL_BATCHES} "
+          f"batches of {EVAL_BATCH_SIZE} windows for all; {torch.get_num_threads()} threads; plot: {args.plot}\n")
+    print(markdown_table(["family", "params", "batch", "steps", "tok/s", "minutes", "val loss (nats/char)"], rows))
 
 
 if __name__ == "__main__":
