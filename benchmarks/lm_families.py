@@ -71,8 +71,8 @@ def train_curve(run_dir: Path) -> tuple[list[float], list[float]]:
     """(minutes, training loss smoothed by an exponential moving average) at every logged step.
 
     Training loss, not validation loss, so that no family pays for evaluations
-    inside its budget; at these budgets nothing overfits (the final validation
-    losses in the table sit on the curves' ends).
+    inside its budget. Validation sits ~0.17 nats above the curves' ends for every
+    family alike: the validation text is the corpus's last plays, not a random sample.
     """
     records = [json.loads(line) for line in read_text(run_dir / "metrics.jsonl").splitlines() if line]
     minutes, losses, ema = [], [], None
@@ -101,7 +101,7 @@ def plot(curves: dict[str, tuple[list[float], list[float]]], finals: dict[str, t
     ax.set_ylim(top=floor + 0.5)
     ax.set_title(f"char-level tinyshakespeare, {minutes:g} min per family")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
