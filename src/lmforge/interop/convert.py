@@ -28,12 +28,15 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 
 
 def _importers() -> dict[str, Callable[[Path], nn.Module]]:
+    from lmforge.interop.hf_albert import import_hf_albert
     from lmforge.interop.hf_bert import import_hf_bert
+    from lmforge.interop.hf_electra import import_hf_electra
     from lmforge.interop.hf_gpt2 import import_hf_gpt2
     from lmforge.interop.hf_llama import MODEL_TYPES, import_hf_llama
     from lmforge.interop.hf_t5 import import_hf_t5
 
-    return {"gpt2": import_hf_gpt2, "bert": import_hf_bert, "t5": import_hf_t5,
+    return {"gpt2": import_hf_gpt2, "bert": import_hf_bert, "albert": import_hf_albert, "electra": import_hf_electra,
+            "t5": import_hf_t5,
             **{t: import_hf_llama for t in MODEL_TYPES}}
 
 
@@ -49,8 +52,10 @@ def import_hf(hf_dir: str | Path) -> nn.Module:
 
 
 def export_hf(model: nn.Module, out_dir: str | Path, bos_id: int | None = None, eos_id: int | None = None) -> str:
-    """Write any supported lmforge family as an HF checkpoint; returns the transformers class to load it."""
-    from lmforge.interop.hf_bert import export_hf_bert
+    """Write any supported lmforge family as an HF checkpoint; returns the transformers class to load it.
+
+    A ``bert`` model goes out as HF BERT, ALBERT or ELECTRA, see :func:`_export_bert_family`.
+    """
     from lmforge.interop.hf_gpt2 import export_hf_gpt2
     from lmforge.interop.hf_llama import export_hf_llama
     from lmforge.interop.hf_t5 import export_hf_t5
@@ -62,12 +67,30 @@ def export_hf(model: nn.Module, out_dir: str | Path, bos_id: int | None = None, 
         export_hf_llama(model, out_dir, bos_id=bos_id, eos_id=eos_id)
         return "LlamaForCausalLM"
     if model.family == "bert":
-        export_hf_bert(model, out_dir)
-        return "BertForPreTraining" if model.config.pretraining_heads else "BertModel"
+        return _export_bert_family(model, out_dir)
     if model.family == "t5":
         export_hf_t5(model, out_dir)
         return "T5ForConditionalGeneration"
-    raise ConfigError(f"export to Hugging Face supports gpt, llama, bert and t5 models, not {model.family!r}")
+    electra = model.family == "electra"
+    hint = " (export the pretraining run's discriminator/ directory, an ELECTRA discriminator)" if electra else ""
+    raise ConfigError(f"export to Hugging Face supports gpt, llama, bert and t5 models, not {model.family!r}{hint}")
+
+
+def _export_bert_family(model: nn.Module, out_dir: str | Path) -> str:
+    """The HF family that holds the model's options: plain BERT when it can; else ELECTRA (unshared layers,
+    no pooler, a discriminator or MLM-only head); else ALBERT (shared layers, sentence-order head)."""
+    from lmforge.interop.hf_albert import export_hf_albert, is_albert
+    from lmforge.interop.hf_bert import export_hf_bert
+    from lmforge.interop.hf_electra import electra_holds, export_hf_electra
+
+    c = model.config
+    beyond_bert = is_albert(c) or c.replaced_token_head or (c.pretraining_heads and not c.pair_head)
+    if not beyond_bert:
+        export_hf_bert(model, out_dir)
+        return "BertForPreTraining" if c.pretraining_heads else "BertModel"
+    if c.replaced_token_head or electra_holds(c):
+        return export_hf_electra(model, out_dir)
+    return export_hf_albert(model, out_dir)
 
 
 def import_hf_dir(hf_dir: str | Path, out_dir: str | Path) -> nn.Module:

@@ -12,16 +12,21 @@ ALBERT options:
   than V x C;
 - ``share_layers``: one block's weights reused for all ``n_layers`` layers.
 
+ELECTRA option: ``replaced_token_head``, the discriminator's per-token
+"original or replaced?" logit (:meth:`replaced_logits`).
+
 Outputs: ``forward`` gives the hidden states (B, T, C); the heads are separate
 methods (:meth:`mlm_logits`, :meth:`pool`, :meth:`nsp_logits`,
-:meth:`sentence_embedding`) so each objective takes what it needs.
+:meth:`sentence_embedding`, :meth:`replaced_logits`) so each objective takes what it needs.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lmforge.errors import ConfigError
@@ -52,13 +57,16 @@ class BertConfig:
     pooler: bool = True
     pretraining_heads: bool = True  # MLM + NSP heads (absent from many released encoders)
     attention_impl: AttentionImpl = "sdpa"
+    embedding_projection: bool = False  # HF ALBERT: the E -> C projection is there even when E == d_model
+    pair_head: bool = True  # with pretraining_heads: NSP (ALBERT: sentence order) head; False = MLM head only
+    replaced_token_head: bool = False  # ELECTRA discriminator: per token, "was this token replaced?"
 
     def validate(self) -> None:
         check_positive(self, "vocab_size", "context_length", "d_model", "n_layers", "n_heads", "d_mlp",
                        "type_vocab_size")
         if self.d_model % self.n_heads:
             raise ConfigError(f"BertConfig: d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        if self.pretraining_heads and not self.pooler:
+        if self.pretraining_heads and self.pair_head and not self.pooler:
             raise ConfigError("BertConfig: the next-sentence head reads the pooler, so pretraining_heads needs pooler")
         check_dropout(self)
 
@@ -80,7 +88,7 @@ class Bert(ModelBase):
         self.pos_emb = LearnedPositions(c.context_length, E)
         self.type_emb = nn.Embedding(c.type_vocab_size, E)
         self.emb_norm = nn.LayerNorm(E, eps=c.layer_norm_eps)
-        self.emb_proj = nn.Linear(E, C) if E != C else None  # ALBERT: E -> C
+        self.emb_proj = nn.Linear(E, C) if E != C or c.embedding_projection else None  # ALBERT: E -> C
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             TransformerBlock(
@@ -98,7 +106,11 @@ class Bert(ModelBase):
             self.mlm_transform = nn.Linear(C, E)
             self.mlm_norm = nn.LayerNorm(E, eps=c.layer_norm_eps)
             self.mlm_bias = nn.Parameter(torch.zeros(c.vocab_size))  # output matrix: tied to tok_emb
+        if c.pretraining_heads and c.pair_head:
             self.nsp_head = nn.Linear(C, 2)  # is sentence B the real continuation of A?
+        if c.replaced_token_head:  # ELECTRA: dense -> act -> one logit per token
+            self.rtd_head = nn.Sequential(OrderedDict(
+                dense=nn.Linear(C, C), act=ActivationLayer(c.activation), out=nn.Linear(C, 1)))
         self.apply(init_normal)
 
     def forward(self, ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
@@ -118,7 +130,8 @@ class Bert(ModelBase):
     def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, T, C) -> (B, T, vocab): which token was masked out at each position."""
         h = self.mlm_norm(self.act(self.mlm_transform(hidden)))  # (B, T, E)
-        return h @ self.tok_emb.weight.t() + self.mlm_bias
+        # one fused matmul-plus-bias (addmm); a separate `+ bias` would re-read the (B, T, vocab) logits
+        return F.linear(h, self.tok_emb.weight, self.mlm_bias)
 
     def pool(self, hidden: torch.Tensor) -> torch.Tensor:
         """BERT's sentence vector: tanh(W h_[CLS] + b), (B, C)."""
@@ -127,10 +140,25 @@ class Bert(ModelBase):
     def nsp_logits(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.nsp_head(pooled)  # (B, 2): 0 = B follows A, 1 = B is random
 
+    def replaced_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """ELECTRA discriminator, (B, T, C) -> (B, T): > 0 means "this token was replaced"."""
+        return self.rtd_head(hidden).squeeze(-1)
+
     def sentence_embedding(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean of the hidden states over real tokens (sentence-transformers' pooling), (B, C)."""
         hidden = self(ids, attention_mask=attention_mask)
         return mean_pool(hidden, attention_mask)
+
+
+class ActivationLayer(nn.Module):
+    """:func:`activation_fn` as a module, so it can sit in an ``nn.Sequential``."""
+
+    def __init__(self, name: Activation) -> None:
+        super().__init__()
+        self.fn = activation_fn(name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

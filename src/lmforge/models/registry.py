@@ -23,11 +23,13 @@ from lmforge.models.mlp_lm import MLPLM
 from lmforge.models.recurrent_lm import GRULM, LSTMLM, RNNLM
 from lmforge.models.seq2seq import Seq2Seq
 from lmforge.models.t5 import T5
+from lmforge.objectives.electra import Electra
 
 FAMILIES: dict[str, type[nn.Module]] = {GPT.family: GPT}
 FAMILIES.update({cls.family: cls for cls in (Llama, Bert, T5)})  # issue 4: Transformer families
 FAMILIES.update({cls.family: cls for cls in (BigramLM, MLPLM, RNNLM, LSTMLM, GRULM)})
 FAMILIES[Seq2Seq.family] = Seq2Seq
+FAMILIES[Electra.family] = Electra  # a pretraining run's generator + discriminator pair (one directory)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

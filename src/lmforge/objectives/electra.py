@@ -13,6 +13,10 @@ loss is ``generator MLM loss + disc_weight * discriminator BCE`` (the paper
 uses 50); the sampling is not differentiated through, so the generator is
 trained by its MLM loss alone. Generator and discriminator share their
 embeddings, as in the paper.
+
+The discriminator is a BERT with ``replaced_token_head``: saved alone it is
+the model ELECTRA keeps, and it round-trips with HF ``ElectraForPreTraining``
+(:mod:`lmforge.interop.hf_electra`).
 """
 
 from __future__ import annotations
@@ -44,10 +48,10 @@ class ElectraConfig:
     disc_weight: float = 50.0
 
     def bert_configs(self) -> tuple[BertConfig, BertConfig]:
-        disc = config_from_dict(BertConfig, {**self.discriminator, "pretraining_heads": False, "pooler": False},
-                                "ElectraConfig.discriminator")
-        gen = config_from_dict(BertConfig, {**self.generator, "pretraining_heads": True},
-                               "ElectraConfig.generator")
+        disc = {**self.discriminator, "pretraining_heads": False, "pooler": False, "replaced_token_head": True}
+        gen = {**self.generator, "pretraining_heads": True, "pair_head": False, "pooler": False}  # MLM head only
+        disc = config_from_dict(BertConfig, disc, "ElectraConfig.discriminator")
+        gen = config_from_dict(BertConfig, gen, "ElectraConfig.generator")
         for name in ("vocab_size", "context_length", "type_vocab_size", "embedding_width"):
             if getattr(gen, name) != getattr(disc, name):
                 raise ConfigError(f"ElectraConfig: generator and discriminator must share {name} "
@@ -73,13 +77,16 @@ class Electra(ModelBase):
         self.generator = Bert(gen_config)
         for name in ("tok_emb", "pos_emb", "type_emb"):  # one set of embeddings for both
             setattr(self.generator, name, getattr(self.discriminator, name))
-        C = disc_config.d_model
-        self.head = nn.Sequential(nn.Linear(C, C), nn.GELU(), nn.Linear(C, 1))  # replaced or not, per token
+
+    @property
+    def head(self) -> nn.Module:
+        """The replaced-token head; it lives in the discriminator, so a saved discriminator keeps it."""
+        return self.discriminator.rtd_head
 
     def forward(self, ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Replaced-token logits (B, T): > 0 means "this token was replaced"."""
-        return self.head(self.discriminator(ids, token_type_ids, attention_mask)).squeeze(-1)
+        return self.discriminator.replaced_logits(self.discriminator(ids, token_type_ids, attention_mask))
 
 
 def electra_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
