@@ -6,6 +6,7 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from lmforge.errors import ConfigError  # noqa: E402
+from lmforge.interop.convert import export_hf  # noqa: E402
 from lmforge.interop.hf_bert import export_hf_bert, import_hf_bert  # noqa: E402
 from lmforge.models.bert import Bert, BertConfig  # noqa: E402
 
@@ -70,3 +71,34 @@ def test_albert_options_are_not_exported_as_bert(tmp_path):
     albert = Bert(BertConfig(vocab_size=50, d_model=32, n_heads=4, n_layers=2, d_mlp=64, share_layers=True))
     with pytest.raises(ConfigError, match="ALBERT"):
         export_hf_bert(albert, tmp_path)
+
+
+def test_mlm_only_bert_is_bert_for_masked_lm_both_ways(tmp_path):
+    torch.manual_seed(2)
+    hf = _perturb(transformers.BertForMaskedLM(transformers.BertConfig(**HF, hidden_act="gelu_new"))).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    ours = import_hf_bert(tmp_path / "hf")  # the MLM head is kept, though the file has no next-sentence head
+    assert ours.config.pretraining_heads and not ours.config.pair_head and not ours.config.pooler
+    ids, types, mask = _inputs()
+
+    def check(hf_model):
+        with torch.no_grad():
+            expected = hf_model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
+            torch.testing.assert_close(ours.mlm_logits(ours(ids, types, mask)), expected, atol=1e-4, rtol=0)
+
+    check(hf)
+    assert export_hf_bert(ours, tmp_path / "back") == "BertForMaskedLM"
+    assert export_hf(ours, tmp_path / "cli") == "BertForMaskedLM"  # the CLI's dispatch: plain BERT holds it
+    for path in (tmp_path / "back", tmp_path / "cli"):
+        back, info = transformers.BertForMaskedLM.from_pretrained(path, output_loading_info=True)
+        assert not info["missing_keys"] and not info["unexpected_keys"], info
+        check(back.eval())
+
+
+def test_what_hf_bert_cannot_hold_is_refused(tmp_path):
+    small = dict(vocab_size=50, d_model=32, n_heads=4, n_layers=1, d_mlp=64)
+    with pytest.raises(ConfigError, match="BertForMaskedLM has no pooler"):  # not a KeyError for nsp_head
+        export_hf_bert(Bert(BertConfig(**small, pair_head=False)), tmp_path)
+    with pytest.raises(ConfigError, match="ELECTRA"):
+        export_hf_bert(Bert(BertConfig(**small, pretraining_heads=False, replaced_token_head=True)), tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything is written

@@ -9,8 +9,8 @@ transformers = pytest.importorskip("transformers")
 from lmforge.errors import ConfigError  # noqa: E402
 from lmforge.interop.convert import export_hf  # noqa: E402
 from lmforge.interop.hf_electra import export_hf_electra, import_hf_electra  # noqa: E402
+from lmforge.models.electra import Electra, ElectraConfig  # noqa: E402
 from lmforge.models.registry import load_model, save_model  # noqa: E402
-from lmforge.objectives.electra import Electra, ElectraConfig  # noqa: E402
 
 HF = dict(vocab_size=120, hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=80,
           max_position_embeddings=40, type_vocab_size=2)

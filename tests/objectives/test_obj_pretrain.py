@@ -9,8 +9,9 @@ import torch
 from typer.testing import CliRunner
 
 from lmforge.cli.main import _register, app
+from lmforge.models.electra import Electra, ElectraConfig
 from lmforge.models.registry import load_model
-from lmforge.objectives.electra import Electra, ElectraConfig, electra_loss
+from lmforge.objectives.electra import electra_loss
 from lmforge.objectives.masking import mlm_mask
 from lmforge.objectives.pretrain import bundled_data
 

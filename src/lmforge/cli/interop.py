@@ -13,7 +13,10 @@ def import_hf(
     hf_dir: Annotated[Path, typer.Argument(help="HF checkpoint folder (config.json + model.safetensors).")],
     out: Annotated[Path, typer.Option(help="Output lmforge model directory.")],
 ) -> None:
-    """Convert a Hugging Face GPT-2, Llama (Mistral), BERT or T5 checkpoint (tokenizer files copied)."""
+    """Convert a Hugging Face GPT-2, Llama (Mistral), BERT, ALBERT, ELECTRA or T5 checkpoint (tokenizer files copied).
+
+    ALBERT and ELECTRA (discriminator or generator) become bert models with the matching options.
+    """
     from lmforge.interop.convert import import_hf_dir
 
     model = import_hf_dir(hf_dir, out)

@@ -41,7 +41,9 @@ def export(
 ) -> None:
     """Export a gpt, llama, bert or t5 model to Hugging Face format (config.json + model.safetensors + tokenizer).
 
-    The result loads with transformers' from_pretrained (GPT2LMHeadModel, LlamaForCausalLM, ...) and can be
+    A bert model goes out as HF BERT, or as ALBERT or ELECTRA when its options need them (shared layers,
+    factorized embeddings, a replaced-token head: an ELECTRA run's discriminator/). The result loads with
+    transformers' from_pretrained (GPT2LMHeadModel, LlamaForCausalLM, ElectraForPreTraining, ...) and can be
     served by vLLM, TGI or converted for llama.cpp.
     """
     import shutil

@@ -77,17 +77,17 @@ def export_hf(model: nn.Module, out_dir: str | Path, bos_id: int | None = None, 
 
 
 def _export_bert_family(model: nn.Module, out_dir: str | Path) -> str:
-    """The HF family that holds the model's options: plain BERT when it can; else ELECTRA (unshared layers,
-    no pooler, a discriminator or MLM-only head); else ALBERT (shared layers, sentence-order head)."""
+    """The HF family that holds the model's options: plain BERT when it can (an MLM-only head without a
+    pooler is ``BertForMaskedLM``); else ELECTRA (unshared layers, no pooler, a discriminator or MLM-only
+    head); else ALBERT (shared layers, sentence-order head)."""
     from lmforge.interop.hf_albert import export_hf_albert, is_albert
     from lmforge.interop.hf_bert import export_hf_bert
     from lmforge.interop.hf_electra import electra_holds, export_hf_electra
 
     c = model.config
-    beyond_bert = is_albert(c) or c.replaced_token_head or (c.pretraining_heads and not c.pair_head)
-    if not beyond_bert:
-        export_hf_bert(model, out_dir)
-        return "BertForPreTraining" if c.pretraining_heads else "BertModel"
+    mlm_head_and_pooler = c.pretraining_heads and not c.pair_head and c.pooler  # BertForMaskedLM has no pooler
+    if not (is_albert(c) or c.replaced_token_head or mlm_head_and_pooler):
+        return export_hf_bert(model, out_dir)
     if c.replaced_token_head or electra_holds(c):
         return export_hf_electra(model, out_dir)
     return export_hf_albert(model, out_dir)

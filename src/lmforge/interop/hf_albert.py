@@ -16,7 +16,6 @@ module takes the BERT name map and renames its HF side. What differs:
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from lmforge.interop.hf_common import (
     read_hf_config,
     read_hf_weights,
     rename,
+    rewrite_hf_names,
     to_hf_state,
     write_hf_dir,
 )
@@ -47,16 +47,6 @@ BERT_TO_ALBERT = [
 ]
 
 
-def rewrite_hf_names(names: list[Tensor], rules: list[tuple[str, str]]) -> list[Tensor]:
-    """``names`` with every HF name passed through the regex ``rules`` in order (a BERT map -> a BERT-shaped family)."""
-    def rewrite(name: str) -> str:
-        for pattern, repl in rules:
-            name = re.sub(pattern, repl, name)
-        return name
-
-    return [Tensor(e.ours, tuple(map(rewrite, e.hf)), e.transpose) for e in names]
-
-
 def is_albert(c: BertConfig) -> bool:
     """Whether the config uses an ALBERT option that plain HF BERT lacks."""
     return c.share_layers or c.embedding_projection or c.embedding_width != c.d_model
@@ -67,8 +57,7 @@ def albert_name_map(c: BertConfig, prefix: str) -> list[Tensor]:
     # A plain-BERT view of the config with one entry per stored block, so the BERT map applies.
     blocks = 1 if c.share_layers else c.n_layers
     plain = replace(c, n_layers=blocks, share_layers=False, embedding_dim=None, embedding_projection=False)
-    names = [e for e in bert_name_map(plain, prefix) if c.pair_head or not e.ours.startswith("nsp_head.")]
-    names = rewrite_hf_names(names, BERT_TO_ALBERT)
+    names = rewrite_hf_names(bert_name_map(plain, prefix), BERT_TO_ALBERT)
     mapping_in = prefix + "encoder.embedding_hidden_mapping_in"
     return names + [rename(f"emb_proj.{p}", f"{mapping_in}.{p}") for p in ("weight", "bias")]
 

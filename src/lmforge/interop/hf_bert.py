@@ -1,13 +1,16 @@
-"""lmforge Bert <-> Hugging Face BERT checkpoints (``BertModel`` or ``BertForPreTraining``).
+"""lmforge Bert <-> Hugging Face BERT checkpoints (``BertForPreTraining``,
+``BertForMaskedLM`` or ``BertModel``).
 
 HF keeps query/key/value apart (fused into our ``qkv``); everything else is a
 rename. Released encoders (e.g. all-MiniLM-L6-v2) often ship without the
-pretraining heads, sometimes without the pooler: import notices which parts the
-file has and configures the model to match.
+pretraining heads, sometimes without the pooler, and ``BertForMaskedLM`` keeps
+the MLM head without the next-sentence head and pooler (our ``pair_head=False``):
+import notices which parts the file has and configures the model to match.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from lmforge.errors import ConfigError
@@ -56,8 +59,9 @@ def bert_name_map(c: BertConfig, prefix: str = "") -> list[Tensor]:
     if c.pretraining_heads:
         names += [*linear("mlm_transform", "cls.predictions.transform.dense"),
                   *linear("mlm_norm", "cls.predictions.transform.LayerNorm"),
-                  rename("mlm_bias", "cls.predictions.bias"),
-                  *linear("nsp_head", "cls.seq_relationship")]
+                  rename("mlm_bias", "cls.predictions.bias")]
+        if c.pair_head:
+            names += linear("nsp_head", "cls.seq_relationship")
     return names
 
 
@@ -76,9 +80,22 @@ def from_hf_config(hf: dict, pooler: bool, heads: bool, source: str = "config.js
     )
 
 
+def _architecture(c: BertConfig) -> str:
+    """The HF BERT class for ``c``, or a ConfigError naming the option HF BERT cannot hold."""
+    if c.replaced_token_head:
+        raise ConfigError("HF BERT has no replaced-token head: export the model as ELECTRA (lmforge export)")
+    if not c.pretraining_heads:
+        return "BertModel"
+    if c.pair_head:
+        return "BertForPreTraining"
+    if c.pooler:
+        raise ConfigError("HF BertForMaskedLM has no pooler: set pooler=false or keep the next-sentence head")
+    return "BertForMaskedLM"
+
+
 def to_hf_config(c: BertConfig) -> dict:
+    """The HF config fields BERT, ALBERT and ELECTRA share (each export adds "architectures")."""
     return {
-        "architectures": ["BertForPreTraining" if c.pretraining_heads else "BertModel"],
         "model_type": "bert", "vocab_size": c.vocab_size, "max_position_embeddings": c.context_length,
         "hidden_size": c.d_model, "num_hidden_layers": c.n_layers, "num_attention_heads": c.n_heads,
         "intermediate_size": c.d_mlp, "type_vocab_size": c.type_vocab_size,
@@ -89,12 +106,14 @@ def to_hf_config(c: BertConfig) -> dict:
     }
 
 
-def export_hf_bert(model: Bert, out_dir: str | Path) -> None:
-    """Write a directory that ``BertForPreTraining`` (or ``BertModel`` without heads) loads."""
+def export_hf_bert(model: Bert, out_dir: str | Path) -> str:
+    """Write a directory that HF BERT loads; returns the transformers class to load it with."""
     c = model.config
-    prefix = "bert." if c.pretraining_heads else ""
+    architecture = _architecture(c)
+    prefix = "" if architecture == "BertModel" else "bert."
     tensors = to_hf_state(model.state_dict(), bert_name_map(c, prefix), lambda entry: [c.d_model] * 3)
-    write_hf_dir(out_dir, to_hf_config(c), tensors)
+    write_hf_dir(out_dir, {"architectures": [architecture], **to_hf_config(c)}, tensors)
+    return architecture
 
 
 def import_hf_bert(hf_dir: str | Path) -> Bert:
@@ -103,7 +122,8 @@ def import_hf_bert(hf_dir: str | Path) -> Bert:
     hf_state = read_hf_weights(hf_dir)
     prefix = "bert." if any(k.startswith("bert.") for k in hf_state) else ""
     config = from_hf_config(read_hf_config(hf_dir, ("bert",)), pooler=f"{prefix}pooler.dense.weight" in hf_state,
-                            heads="cls.seq_relationship.weight" in hf_state, source=str(hf_dir / "config.json"))
-    model = Bert(config)
-    load_state(model, from_hf_state(hf_state, bert_name_map(config, prefix), str(hf_dir)), str(hf_dir))
+                            heads="cls.predictions.transform.dense.weight" in hf_state,
+                            source=str(hf_dir / "config.json"))
+    model = Bert(replace(config, pair_head="cls.seq_relationship.weight" in hf_state))
+    load_state(model, from_hf_state(hf_state, bert_name_map(model.config, prefix), str(hf_dir)), str(hf_dir))
     return model.eval()

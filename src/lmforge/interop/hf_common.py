@@ -10,6 +10,7 @@ concatenated along the output dimension on import and split on export.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,17 @@ class Tensor:
 
 def rename(ours: str, hf: str, transpose: bool = False) -> Tensor:
     return Tensor(ours, (hf,), transpose)
+
+
+def rewrite_hf_names(names: list[Tensor], rules: list[tuple[str, str]]) -> list[Tensor]:
+    """``names`` with every HF name passed through the regex ``rules`` in order: how a family that stores
+    another's tensors under other names (ALBERT, ELECTRA: BERT's) reuses that family's map."""
+    def rewrite(name: str) -> str:
+        for pattern, repl in rules:
+            name = re.sub(pattern, repl, name)
+        return name
+
+    return [Tensor(e.ours, tuple(map(rewrite, e.hf)), e.transpose) for e in names]
 
 
 def read_hf_config(hf_dir: Path, model_types: tuple[str, ...]) -> dict:

@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from lmforge.errors import ConfigError
-from lmforge.interop.hf_albert import rewrite_hf_names
 from lmforge.interop.hf_bert import bert_name_map, from_hf_config, to_hf_config
 from lmforge.interop.hf_common import (
     Tensor,
@@ -25,6 +24,7 @@ from lmforge.interop.hf_common import (
     read_hf_config,
     read_hf_weights,
     rename,
+    rewrite_hf_names,
     to_hf_state,
     write_hf_dir,
 )
@@ -38,8 +38,7 @@ BERT_TO_ELECTRA = [(r"^cls\.predictions\.transform\.", "generator_predictions.")
 def electra_name_map(c: BertConfig, prefix: str) -> list[Tensor]:
     """(lmforge, HF) names. ``prefix`` is "electra." in checkpoints saved with a head."""
     plain = replace(c, embedding_dim=None, embedding_projection=False)  # the BERT map for everything E-agnostic
-    names = [e for e in bert_name_map(plain, prefix) if not e.ours.startswith("nsp_head.")]
-    names = rewrite_hf_names(names, BERT_TO_ELECTRA)
+    names = rewrite_hf_names(bert_name_map(plain, prefix), BERT_TO_ELECTRA)
     if c.embedding_width != c.d_model:
         names += [rename(f"emb_proj.{p}", f"{prefix}embeddings_project.{p}") for p in ("weight", "bias")]
     if c.replaced_token_head:

@@ -17,13 +17,13 @@ from lmforge.io import atomic_write, read_json, write_json
 from lmforge.models.bert import Bert
 from lmforge.models.bigram import BigramLM
 from lmforge.models.config import config_from_dict, config_to_dict
+from lmforge.models.electra import Electra
 from lmforge.models.gpt import GPT
 from lmforge.models.llama import Llama
 from lmforge.models.mlp_lm import MLPLM
 from lmforge.models.recurrent_lm import GRULM, LSTMLM, RNNLM
 from lmforge.models.seq2seq import Seq2Seq
 from lmforge.models.t5 import T5
-from lmforge.objectives.electra import Electra
 
 FAMILIES: dict[str, type[nn.Module]] = {GPT.family: GPT}
 FAMILIES.update({cls.family: cls for cls in (Llama, Bert, T5)})  # issue 4: Transformer families

@@ -34,10 +34,11 @@ from lmforge.data.shards import TOKENIZER_FILE, load_meta, open_shards, prepare
 from lmforge.errors import ConfigError
 from lmforge.io import read_json, write_json
 from lmforge.models.config import config_from_dict
+from lmforge.models.electra import Electra, ElectraConfig
 from lmforge.models.registry import build_model, save_model
 from lmforge.objectives.batches import CorruptedWindows
 from lmforge.objectives.clm import causal_lm_loss
-from lmforge.objectives.electra import Electra, ElectraConfig, electra_loss
+from lmforge.objectives.electra import electra_loss
 from lmforge.objectives.masking import SpecialIds, mlm_mask, span_counts
 from lmforge.objectives.mlm import mlm_nsp_corruption, mlm_nsp_loss
 from lmforge.objectives.span import span_corruption, span_loss
