@@ -124,3 +124,15 @@ def test_pre_and_post_norm_blocks():
     post, pre = make(False)(x), make(True)(x)
     torch.testing.assert_close(post.mean(-1), torch.zeros(2, 5), atol=1e-5, rtol=0)  # ends with a norm
     assert pre.std() > 2  # pre-norm leaves the residual stream un-normalised
+
+
+def test_rms_norm_hand_written_gradient_matches_autograd():
+    norm = RMSNorm(6, eps=1e-5).double()
+    norm.weight.data = torch.randn(6, dtype=torch.float64)
+    x = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(norm, (x,))
+    textbook = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * norm.weight
+    grad = torch.randn_like(x)
+    expected = torch.autograd.grad(textbook, (x, norm.weight), grad)
+    torch.testing.assert_close(torch.autograd.grad(norm(x), (x, norm.weight), grad), expected)
+    assert RMSNorm(6)(torch.randn(2, 6, dtype=torch.bfloat16)).dtype == torch.bfloat16

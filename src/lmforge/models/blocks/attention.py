@@ -77,11 +77,14 @@ def reference_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
     bias: torch.Tensor | None = None, scale: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention step by step. q: (B, H, T, D); k, v: (B, H, S, D); bias broadcasts to (B, H, T, S).
+    """Attention step by step. q: (B, H, T, D); k, v: (B, Hkv, S, D); bias broadcasts to (B, H, T, S).
 
     Returns the output (B, H, T, D) and the attention weights (B, H, T, S),
     which are what attention heatmaps show.
     """
+    if k.shape[1] != q.shape[1]:  # GQA: each k/v head serves H / Hkv query heads, so copy it that many times
+        repeat = q.shape[1] // k.shape[1]
+        k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)  # (B, H, S, D)
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = q @ k.transpose(-2, -1) * scale  # (B, H, T, S): similarity of each query to each key
     if bias is not None:
@@ -97,16 +100,22 @@ def fused_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
     bias: torch.Tensor | None = None, scale: float | None = None, dropout: float = 0.0,
 ) -> torch.Tensor:
-    """The same computation through PyTorch's fused kernel (plus attention dropout when training)."""
+    """The same computation through PyTorch's fused kernel (plus attention dropout when training).
+
+    With GQA the kernel reads each k/v head for its whole group of query heads itself (``enable_gqa``):
+    copying k and v H / Hkv times first, as the reference does, costs memory traffic forward and a sum
+    over the copies backward.
+    """
     t_query, t_key = q.shape[-2], k.shape[-2]
+    gqa = k.shape[1] != q.shape[1]
     causal = causal and t_query > 1  # one new token (cached decoding) may see every key
     if causal and bias is None and t_query == t_key:
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale, dropout_p=dropout)
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale, dropout_p=dropout, enable_gqa=gqa)
     if causal:  # a shifted triangle (several new tokens after a cache) and/or a bias: build the full mask
         triangle = torch.zeros(t_query, t_key, dtype=q.dtype, device=q.device)
         triangle.masked_fill_(~causal_mask(t_query, t_key, q.device), float("-inf"))
         bias = triangle if bias is None else bias + triangle
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale, dropout_p=dropout)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale, dropout_p=dropout, enable_gqa=gqa)
 
 
 class _Heads(nn.Module):
@@ -133,9 +142,6 @@ class _Heads(nn.Module):
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """q (B, H, T, D), k/v (B, Hkv, S, D) -> projected output (B, T, C)."""
-        if self.n_kv_heads != self.n_heads:  # each k/v head serves n_heads / n_kv_heads query heads
-            repeat = self.n_heads // self.n_kv_heads
-            k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
         if self.impl == "reference":
             y, self.last_weights = reference_attention(q, k, v, self.causal, bias, self.scale)
         else:
