@@ -86,6 +86,36 @@ class T5(ModelBase):
         if c.tie_embeddings:
             self.lm_head.weight = self.tok_emb.weight
         self.apply(init_normal)
+        self._init_t5_scales()
+
+    @torch.no_grad()
+    def _init_t5_scales(self) -> None:
+        """T5's own initialisation (Mesh TensorFlow's, which HF copies): std = fan_in ** -0.5, with two twists.
+
+        Why not GPT's N(0, 0.02) everywhere: T5 does not divide attention scores by sqrt(D), so the query
+        projection starts smaller instead (std (d_model * D) ** -0.5), and tied logits are scaled by
+        1/sqrt(d_model), so the shared embedding starts at unit scale. With 0.02 everywhere, attention
+        starts uniform, logits start ~50x too small, and training from scratch crawls (eng-fra: BLEU 0.2
+        after 5 CPU-minutes).
+        """
+        c, inner = self.config, self.config.n_heads * self.config.d_head
+        nn.init.normal_(self.tok_emb.weight, std=1.0)
+        if not c.tie_embeddings:
+            nn.init.normal_(self.lm_head.weight, std=c.d_model**-0.5)
+        for position_bias in (self.enc_bias, self.dec_bias):
+            nn.init.normal_(position_bias.table.weight, std=c.d_model**-0.5)
+        for block in [*self.encoder, *self.decoder]:
+            for attn in (block.attn, block.cross_attn):
+                if attn is None:
+                    continue
+                q, kv = (attn.qkv.weight[:inner], attn.qkv.weight[inner:]) if hasattr(attn, "qkv") \
+                    else (attn.q.weight, attn.kv.weight)
+                q.normal_(0.0, (c.d_model * c.d_head) ** -0.5)  # (H*D, C) rows of the query heads
+                kv.normal_(0.0, c.d_model**-0.5)
+                nn.init.normal_(attn.proj.weight, std=inner**-0.5)
+            for layer in block.mlp.modules():
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, std=layer.in_features**-0.5)
 
     def _block(self, causal: bool) -> TransformerBlock:
         c = self.config
