@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -43,3 +44,27 @@ def test_unsupported_checkpoints_are_one_line_errors(tmp_path):
     (tmp_path / "x.gguf").write_bytes(b"not a gguf")
     result = _lmforge("import-gguf", tmp_path / "x.gguf", "--out", tmp_path / "out")
     assert result.returncode == 2 and "GGUF" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_conversion_cache_keeps_only_complete_directories(tmp_path, monkeypatch):
+    """A conversion that fails leaves nothing behind; one that succeeds is reused; scratch dirs are removed."""
+    from lmforge.interop import convert
+
+    monkeypatch.setenv("LMFORGE_CACHE", str(tmp_path))
+    calls = []
+
+    def fake_convert(out: Path) -> None:
+        calls.append(out)
+        out.mkdir()
+        (out / "model.safetensors").write_bytes(b"weights")
+        if len(calls) == 1:
+            raise RuntimeError("interrupted")
+        (out / "tokenizer.json").write_text("{}")
+
+    with pytest.raises(RuntimeError):
+        convert._cached("toy", fake_convert)
+    assert list(tmp_path.iterdir()) == []
+    out = convert._cached("toy", fake_convert)
+    assert out == tmp_path / "toy" and (out / "tokenizer.json").is_file()
+    assert convert._cached("toy", fake_convert) == out and len(calls) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["toy"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,13 +138,26 @@ def cache_dir() -> Path:
 
 def _cached(name: str, convert: Callable[[Path], object]) -> Path:
     out = cache_dir() / name
-    if not (out / "model.safetensors").is_file() or not (out / "tokenizer.json").is_file():
-        tmp = out.with_name(out.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        convert(tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)  # complete directories only: an interrupted conversion is redone
+    if not _is_converted(out):
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        # a private scratch directory per call, so two processes converting at once never share a half-written one
+        scratch = Path(tempfile.mkdtemp(prefix=f"{name}.partial-", dir=cache_dir()))
+        try:
+            convert(scratch / name)
+            if not _is_converted(out):
+                shutil.rmtree(out, ignore_errors=True)
+                try:
+                    (scratch / name).rename(out)  # complete directories only: an interrupted conversion is redone
+                except OSError:
+                    if not _is_converted(out):  # not another process finishing first: a real error
+                        raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return out
+
+
+def _is_converted(out: Path) -> bool:
+    return (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
 
 
 def smollm2_dir() -> Path:
