@@ -80,4 +80,6 @@ def test_equal_to_trl_dpo_trainer_loss(tmp_path):
     accuracy = trainer._metrics["train"]["rewards/accuracies"][-1]
     policy.train()
     objective(policy, DPOBatch(ids, mask, ref_logps))
-    assert objective.history[-1][0] == pytest.approx(accuracy)
+    assert objective.history[-1].accuracy == pytest.approx(accuracy)
+    assert objective.history[-1].margin == pytest.approx(trainer._metrics["train"]["rewards/margins"][-1], abs=1e-5)
+    assert objective.history[-1].chosen == pytest.approx(trainer._metrics["train"]["rewards/chosen"][-1], abs=1e-5)

@@ -3,6 +3,8 @@ and the ``lmforge finetune sft|dpo`` commands, on a slice of the LLMs-from-scrat
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,17 @@ from lmforge.cli.finetune import app
 from lmforge.errors import DataError
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.registry import load_model, save_model
+from lmforge.objectives.dpo import DPOObjective, answer_logps
 from lmforge.peft import LoraConfig
-from lmforge.tasks.preference import DPOConfig, finetune_dpo, read_preferences
+from lmforge.tasks.batching import in_batches
+from lmforge.tasks.preference import (
+    DPOConfig,
+    collate_pairs,
+    encode_preferences,
+    finetune_dpo,
+    read_preferences,
+    score_reference,
+)
 from lmforge.tasks.sft import (
     IGNORE,
     AdapterConfig,
@@ -114,18 +125,60 @@ def test_sft_lowers_held_out_answer_perplexity(chat_model_dir, tmp_path):
     assert (tmp_path / "tokenizer.json").is_file() and reloaded.config == model.config
 
 
-def test_dpo_raises_preference_accuracy(chat_model_dir, tmp_path):
+def test_dpo_raises_preference_accuracy_and_logs_held_out_accuracy_at_every_evaluation(chat_model_dir, tmp_path):
     model, tokenizer, template = load_chat_model(chat_model_dir)
     records = read_preferences(PREFERENCES)
     lora = AdapterConfig("lora", LoraConfig(r=8, alpha=16, target_modules=["qkv", "proj", "up", "down"]))
-    config = DPOConfig(beta=0.1, max_len=192, batch_size=4, train=_train_config(30, 5e-3), adapters=lora)
+    train = TrainConfig(max_steps=30, lr=5e-3, min_lr=5e-4, warmup_steps=2, eval_interval=10, checkpoint_interval=30,
+                        log_interval=5, seed=0)
+    config = DPOConfig(beta=0.1, max_len=192, batch_size=4, train=train, adapters=lora)
     result = finetune_dpo(model, tokenizer, template, records[:40], records[100:], tmp_path, config,
                           source_dir=chat_model_dir, console=QUIET)
-    assert result.accuracy_before == 0.0  # policy == reference: every margin is exactly 0
     assert result.train_accuracy_last > result.train_accuracy_first + 0.3
     assert result.train_accuracy_last >= 0.9
+    assert [e["step"] for e in result.evals] == [10, 20, 30]
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r for r in lines if "eval_accuracy" in r] == result.evals
+    assert [r["step"] for r in lines if "val_loss" in r] == [10, 20, 30]  # the Trainer's own evaluations
     assert (tmp_path / "adapter" / "adapter_config.json").is_file()
-    assert (tmp_path / "dpo_result.json").is_file()
+    assert json.loads((tmp_path / "dpo_result.json").read_text())["evals"] == result.evals
+
+    # the last evaluation, recomputed independently: the saved (merged) model against the untouched reference
+    reference, policy = load_model(chat_model_dir).eval(), load_model(tmp_path).eval()
+    pairs, _ = encode_preferences(records[100:], tokenizer, template, 192)
+    with torch.no_grad():
+        rewards = torch.cat([0.1 * (answer_logps(policy, b.ids, b.mask) - answer_logps(reference, b.ids, b.mask))
+                             .view(2, -1) for b in in_batches(pairs, 4, collate_pairs)], dim=1)  # (2, N)
+    chosen, rejected = rewards
+    assert len(pairs) == result.n_eval == 20
+    assert result.final["eval_accuracy"] == pytest.approx((chosen > rejected).float().mean().item(), abs=0.051)
+    assert result.final["eval_reward_margin"] == pytest.approx((chosen - rejected).mean().item(), abs=1e-3)
+    assert result.final["eval_reward_chosen"] == pytest.approx(chosen.mean().item(), abs=1e-3)
+
+
+def test_reference_scores_make_every_margin_zero_before_training(chat_model_dir):
+    model, tokenizer, template = load_chat_model(chat_model_dir)
+    pairs, _ = encode_preferences(read_preferences(PREFERENCES)[:12], tokenizer, template, 192)
+    score_reference(model, pairs, batch_size=4)
+    objective = DPOObjective(beta=0.1)
+    model.eval()
+    losses = [objective(model, batch).item() for batch in in_batches(pairs, 4, collate_pairs)]
+    stats = objective.held_out_stats()
+    assert losses == pytest.approx([math.log(2)] * 3, abs=1e-6)
+    assert stats.accuracy == 0.0 and stats.margin == pytest.approx(0.0, abs=1e-6)  # ties are no wins (as in trl)
+    assert objective.history == [] and objective.eval_rewards == []
+
+
+def test_cli_dpo_reports_held_out_accuracy_during_training(chat_model_dir, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["dpo", "--data", str(PREFERENCES), "--model", str(chat_model_dir), "--out",
+                                      str(out), "--steps", "4", "--eval-every", "2", "--eval-examples", "8",
+                                      "--limit", "16", "--max-len", "128"])
+    assert result.exit_code == 0, result.output
+    assert "step 2: held-out preference accuracy" in result.output
+    assert "step 4: held-out preference accuracy" in result.output
+    evals = json.loads((out / "dpo_result.json").read_text())["evals"]
+    assert [e["step"] for e in evals] == [2, 4] and all(0 <= e["eval_accuracy"] <= 1 for e in evals)
 
 
 def test_cli_sft_with_qlora_and_errors(chat_model_dir, tmp_path):

@@ -64,14 +64,35 @@ def answer_logps(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> tor
     return sequence_logps(logits, ids[:, 1:], mask)
 
 
+class PreferenceStats(NamedTuple):
+    """Preference accuracy and mean rewards over some pairs (trl's rewards/accuracies, margins, chosen, rejected)."""
+
+    accuracy: float
+    margin: float  # mean r(y_w) - r(y_l)
+    chosen: float  # mean r(y_w)
+    rejected: float  # mean r(y_l)
+
+
+def preference_stats(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> PreferenceStats:
+    """Statistics of chosen / rejected rewards (N,). A tie (margin exactly 0, as before any training) is no win."""
+    return PreferenceStats((r_chosen > r_rejected).float().mean().item(), (r_chosen - r_rejected).mean().item(),
+                           r_chosen.mean().item(), r_rejected.mean().item())
+
+
 @dataclass
 class DPOObjective:
-    """``loss_fn(model, batch)`` for the one Trainer; remembers each call's preference accuracy and margin
-    so training curves can show the accuracy rising (``history`` holds (accuracy, mean margin) per call)."""
+    """``loss_fn(model, batch)`` for the one Trainer that also keeps the rewards it computes, so training
+    curves can show the preference accuracy rising without a second forward pass.
+
+    In training mode each call appends its batch's :class:`PreferenceStats` to ``history``. In eval mode (the
+    Trainer's ``evaluate``) the rewards are collected in ``eval_rewards`` until :meth:`held_out_stats` summarises
+    them.
+    """
 
     beta: float = 0.1
     label_smoothing: float = 0.0
-    history: list[tuple[float, float]] = field(default_factory=list)
+    history: list[PreferenceStats] = field(default_factory=list)
+    eval_rewards: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list, repr=False)
 
     def __call__(self, model: nn.Module, batch: DPOBatch) -> torch.Tensor:
         logps = answer_logps(model, batch.ids, batch.mask)
@@ -80,5 +101,13 @@ class DPOObjective:
         loss, r_chosen, r_rejected = dpo_loss(chosen, rejected, ref_chosen, ref_rejected, self.beta,
                                               self.label_smoothing)
         if model.training:
-            self.history.append(((r_chosen > r_rejected).float().mean().item(), (r_chosen - r_rejected).mean().item()))
+            self.history.append(preference_stats(r_chosen, r_rejected))
+        else:
+            self.eval_rewards.append((r_chosen, r_rejected))
         return loss
+
+    def held_out_stats(self) -> PreferenceStats:
+        """Statistics over every pair scored in eval mode since the last call (then forgets them)."""
+        r_chosen, r_rejected = (torch.cat(r) for r in zip(*self.eval_rewards, strict=True))
+        self.eval_rewards.clear()
+        return preference_stats(r_chosen, r_rejected)

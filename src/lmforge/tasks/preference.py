@@ -8,7 +8,8 @@ LoRA adapters start at zero), so training needs no second model in memory and no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,19 +87,33 @@ def score_reference(model: nn.Module, pairs: list[PreferencePair], batch_size: i
     model.train(was_training)
 
 
-@torch.no_grad()
-def preference_accuracy(model: nn.Module, pairs: list[PreferencePair], batch_size: int = 8) -> tuple[float, float]:
-    """Fraction of pairs whose implicit reward ranks the chosen answer higher, and the mean log-ratio margin
-    ``(log pi - log pi_ref)(chosen) - (log pi - log pi_ref)(rejected)`` (0 before training)."""
-    was_training = model.training
-    model.eval()
-    wins, margins = 0, 0.0
-    for batch in in_batches(pairs, batch_size, collate_pairs):
-        chosen, rejected = (answer_logps(model, batch.ids, batch.mask) - batch.ref_logps).chunk(2)
-        wins += int((chosen > rejected).sum())
-        margins += float((chosen - rejected).sum())
-    model.train(was_training)
-    return wins / len(pairs), margins / len(pairs)
+class HeldOutEvaluation:
+    """The Trainer's ``val_batches`` for DPO: the held-out pairs, in order, at every evaluation.
+
+    The Trainer's ``evaluate`` runs the DPO objective over these batches in eval mode (that is the held-out
+    DPO loss it logs as ``val_loss``); the objective keeps the rewards, and once the last batch has been
+    consumed this generator reports that evaluation's preference accuracy and mean rewards on the console
+    and as one more line of ``metrics.jsonl``: the same forward pass, the same loop.
+    """
+
+    def __init__(self, pairs: list[PreferencePair], batch_size: int, objective: DPOObjective, metrics_path: Path,
+                 console: Console, step: Callable[[], int]) -> None:
+        self.pairs, self.batch_size, self.objective = pairs, batch_size, objective
+        self.metrics_path, self.console, self.step = metrics_path, console, step
+        self.history: list[dict[str, float]] = []  # one record per evaluation (this session)
+
+    def __call__(self) -> Iterator[DPOBatch]:
+        self.objective.eval_rewards.clear()
+        yield from in_batches(self.pairs, self.batch_size, collate_pairs)
+        stats = self.objective.held_out_stats()
+        record = {"step": self.step(), "eval_accuracy": stats.accuracy, "eval_reward_margin": stats.margin,
+                  "eval_reward_chosen": stats.chosen, "eval_reward_rejected": stats.rejected}
+        self.history.append(record)
+        with self.metrics_path.open("a", encoding="utf-8") as f:  # next to the Trainer's val_loss line
+            f.write(json.dumps(record) + "\n")
+        self.console.print(f"step {record['step']}: held-out preference accuracy {stats.accuracy:.1%} · reward "
+                           f"margin {stats.margin:+.3f} (chosen {stats.chosen:+.3f}, rejected {stats.rejected:+.3f})",
+                           soft_wrap=True)
 
 
 @dataclass
@@ -115,9 +130,7 @@ class DPOConfig:
 
 @dataclass
 class DPOResult:
-    accuracy_before: float
-    accuracy_after: float
-    margin_after: float
+    evals: list[dict[str, float]]  # held-out step, eval_accuracy, eval_reward_margin / _chosen / _rejected
     train_accuracy_first: float  # mean training-batch preference accuracy over the first / last 20% of steps
     train_accuracy_last: float
     trainable_params: int
@@ -125,10 +138,17 @@ class DPOResult:
     n_eval: int
     train: TrainResult
 
+    @property
+    def final(self) -> dict[str, float]:
+        return self.evals[-1]
+
     def summary(self) -> str:
-        return (f"held-out preference accuracy ({self.n_eval} pairs): {self.accuracy_before:.1%} -> "
-                f"{self.accuracy_after:.1%} (mean log-ratio margin {self.margin_after:+.3f}); training batches: "
-                f"{self.train_accuracy_first:.1%} (first 20% of steps) -> {self.train_accuracy_last:.1%} (last 20%)")
+        curve = ", ".join(f"step {e['step']}: {e['eval_accuracy']:.1%} ({e['eval_reward_margin']:+.3f})"
+                          for e in self.evals)
+        return (f"held-out preference accuracy (mean reward margin) on {self.n_eval} pairs: step 0: policy = "
+                f"reference, every margin 0; {curve} · training batches: {self.train_accuracy_first:.1%} (first 20% "
+                f"of steps) -> {self.train_accuracy_last:.1%} (last 20%) · {self.train.steps} steps in "
+                f"{self.train.elapsed_s:.0f} s")
 
 
 def _head_tail_means(values: list[float]) -> tuple[float, float]:
@@ -139,27 +159,32 @@ def _head_tail_means(values: list[float]) -> tuple[float, float]:
 def finetune_dpo(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate, train_records: Sequence[dict],
                  eval_records: Sequence[dict], out_dir: str | Path, config: DPOConfig,
                  source_dir: Path | None = None, resume: bool = False, console: Console | None = None) -> DPOResult:
-    """DPO-train ``model`` (usually an SFT model) against a frozen copy of itself."""
+    """DPO-train ``model`` (usually an SFT model) against a frozen copy of itself; held-out preference accuracy
+    and reward margins at every evaluation (``config.train.eval_interval``) and at the end."""
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
     max_len = min(config.max_len, model.context_length)
     train, held_out, _ = encode_splits(encode_preferences, train_records, eval_records, tokenizer, template,
                                        max_len, console, "preference pairs")
     config.adapters.apply(model)
+    trainable, total = count_parameters(model)
+    console.print(f"{len(train)} training / {len(held_out)} held-out pairs · trainable {trainable:,} of {total:,} "
+                  "parameters · scoring the answers under the reference model", soft_wrap=True)
     score_reference(model, train + held_out, config.batch_size)
-    accuracy_before, _ = preference_accuracy(model, held_out, config.batch_size)
     objective = DPOObjective(config.beta, config.label_smoothing)
     batches = ExampleBatches(train, config.batch_size, collate_pairs, seed=config.train.seed)
+    evaluation = HeldOutEvaluation(held_out, config.batch_size, objective, out_dir / "metrics.jsonl", console,
+                                   step=lambda: trainer.step)  # read during training, once `trainer` exists
     trainer = Trainer(model, config.train, batches, out_dir, loss_fn=objective, console=console,
-                      val_batches=lambda: in_batches(held_out, config.batch_size, collate_pairs))
+                      val_batches=evaluation)
     result = trainer.fit(resume=resume)
-    accuracy_after, margin = preference_accuracy(model, held_out, config.batch_size)
-    first, last = _head_tail_means([acc for acc, _ in objective.history] or [0.0])
+    first, last = _head_tail_means([s.accuracy for s in objective.history] or [0.0])
     save_finetuned(model, config.adapters, source_dir, out_dir, console)
-    summary = DPOResult(accuracy_before, accuracy_after, margin, first, last, count_parameters(model)[0],
-                        len(train), len(held_out), result)
+    summary = DPOResult(evaluation.history, first, last, trainable, len(train), len(held_out), result)
     write_json(out_dir / "dpo_result.json", {
-        "accuracy_before": accuracy_before, "accuracy_after": accuracy_after, "margin_after": margin,
-        "train_accuracy_first": first, "train_accuracy_last": last, "n_train": len(train),
-        "n_eval": len(held_out), "beta": config.beta, "method": config.adapters.method, "steps": result.steps})
+        "evals": evaluation.history, "accuracy_after": summary.final["eval_accuracy"],
+        "reward_margin_after": summary.final["eval_reward_margin"], "train_accuracy_first": first,
+        "train_accuracy_last": last, "n_train": len(train), "n_eval": len(held_out), "beta": config.beta,
+        "method": config.adapters.method, "trainable_params": trainable, "steps": result.steps,
+        "elapsed_s": result.elapsed_s})
     return summary
