@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from lmforge.models.base import ModelBase, check_dropout, check_positive, init_normal
+from lmforge.models.base import ModelBase, check_dropout, check_positive
 from lmforge.models.blocks.attention import (
     AttentionImpl,
     CrossAttention,
@@ -85,12 +85,12 @@ class T5(ModelBase):
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
         if c.tie_embeddings:
             self.lm_head.weight = self.tok_emb.weight
-        self.apply(init_normal)
-        self._init_t5_scales()
+        self._init_t5_weights()
 
     @torch.no_grad()
-    def _init_t5_scales(self) -> None:
-        """T5's own initialisation (Mesh TensorFlow's, which HF copies): std = fan_in ** -0.5, with two twists.
+    def _init_t5_weights(self) -> None:
+        """T5's own initialisation of every weight (Mesh TensorFlow's, which HF copies): std = fan_in ** -0.5,
+        with two twists.
 
         Why not GPT's N(0, 0.02) everywhere: T5 does not divide attention scores by sqrt(D), so the query
         projection starts smaller instead (std (d_model * D) ** -0.5), and tied logits are scaled by
