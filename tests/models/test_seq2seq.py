@@ -46,6 +46,19 @@ def test_attention_weights_are_a_distribution_over_real_source_words(kind):
         assert (weights[row, :, :length] > 0).all()
 
 
+def test_luong_scores_are_scaled_by_one_over_sqrt_hidden():
+    """Unscaled dot products of 256-wide states saturated the softmax in training (one source word got weight
+    1.0 for every output word); the 1/sqrt(H) keeps the initial scores near unit scale."""
+    model = tiny("general")
+    attention = model.decoder.attention
+    g = torch.Generator().manual_seed(0)
+    query, memory = torch.randn(2, 3, 24, generator=g), torch.randn(2, 5, 24, generator=g)
+    keys = attention.prepare(memory)
+    _, weights = attention(query, keys, memory, torch.ones(2, 5, dtype=torch.bool))
+    expected = (query @ (memory @ attention.w.weight.T).transpose(1, 2) / 24**0.5).softmax(-1)
+    torch.testing.assert_close(weights, expected)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_padding_does_not_change_a_sentence_translation_scores(kind, cell):

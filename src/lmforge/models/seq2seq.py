@@ -12,8 +12,8 @@ to 1, and reads their weighted average (the *context*):
     context = sum_j a_j * memory_j
 
     bahdanau (additive):  score = v . tanh(W_q query + W_k memory_j)
-    dot (Luong):          score = query . memory_j
-    general (Luong):      score = query . (W memory_j)
+    dot (Luong):          score = query . memory_j / sqrt(H)
+    general (Luong):      score = query . (W memory_j) / sqrt(H)
 
 Bahdanau's query is the decoder state *before* the step and the context is fed
 into the RNN; Luong's query is the state *after* the step. Either way the output
@@ -27,6 +27,7 @@ the pair (h, c), everything else handles both through :func:`map_state`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -139,14 +140,22 @@ class AdditiveAttention(Attention):
 
 
 class DotAttention(Attention):
-    """Luong dot: score = query . memory_j (no parameters)."""
+    """Luong dot: score = query . memory_j / sqrt(H) (no parameters).
+
+    Why the 1/sqrt(H) (Luong et al. had none; Vaswani et al. added it): a dot
+    product of two H-wide vectors grows like sqrt(H), so unscaled scores of a
+    512-wide GRU push the softmax to one-hot early in training. Its gradient
+    then vanishes and the attention freezes on one source word for every
+    output word, after which the model translates from that word's (bi-
+    directional, whole-sentence) encoding as if there were no attention at all.
+    """
 
     def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        return query @ keys.transpose(1, 2)  # (B, T, H) @ (B, H, S) -> (B, T, S)
+        return query @ keys.transpose(1, 2) / math.sqrt(query.size(-1))  # (B, T, H) @ (B, H, S) -> (B, T, S)
 
 
 class GeneralAttention(DotAttention):
-    """Luong general: score = query . (W memory_j), a learned bilinear form."""
+    """Luong general: score = query . (W memory_j) / sqrt(H), a learned bilinear form."""
 
     def __init__(self, hidden: int) -> None:
         super().__init__()
