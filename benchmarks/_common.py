@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -62,6 +63,35 @@ def compare_times(fns: dict[str, Callable[[], object]], rounds: int = 5, seconds
         for name, fn in fns.items():
             best[name] = min(best[name], best_time_per_call(fn, rounds=1, seconds=seconds, warmup=0))
     return best
+
+
+def paired_ratio(ours: Callable[[], object], theirs: Callable[[], object], pairs: int = 20,
+                 warmup: int = 3) -> tuple[float, float, float]:
+    """(median of theirs/ours time ratios over adjacent calls, fastest ours, fastest theirs), in seconds.
+
+    Why pairs: on a shared virtual machine the speed of the whole host drifts by +-15 % within a minute,
+    which moves the ratio of two separately-timed bests as much as the code under test. Two calls made
+    back to back see the same conditions; the median of their ratios ignores the pairs a burst of
+    other work hit. The order alternates (AB, BA, ...) so neither side always runs on a warm cache.
+    """
+    for _ in range(warmup):
+        ours(), theirs()
+
+    def timed(fn: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    ratios, ours_times, their_times = [], [], []
+    for i in range(pairs):
+        if i % 2:
+            t_theirs, t_ours = timed(theirs), timed(ours)
+        else:
+            t_ours, t_theirs = timed(ours), timed(theirs)
+        ratios.append(t_theirs / t_ours)
+        ours_times.append(t_ours)
+        their_times.append(t_theirs)
+    return statistics.median(ratios), min(ours_times), min(their_times)
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

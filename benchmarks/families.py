@@ -1,14 +1,19 @@
 """Every lmforge Transformer family vs its Hugging Face twin: same config, same weights, same batch.
 
-    python -m benchmarks.families [--seconds 1.0] [--rounds 3]
+    python -m benchmarks.families [--pairs 20]
 
-For each family: forward (inference, no grad) and training step (forward + cross-entropy + backward)
-throughput in tokens/s, and the peak extra memory of one training step. Twins share weights through the
-real export path (lmforge -> HF checkpoint -> ``from_pretrained``), HF uses its default (SDPA) attention.
-Timings are the best of interleaved rounds (see ``benchmarks/_common.py``). Peak memory is the rise of the
-process's resident-set high-water mark (Linux ``VmHWM``, reset before each step) over its size before the
-step; each family runs in its own process with a fixed malloc mmap threshold so freed blocks go back to the
-OS and every step's peak is measured afresh.
+For each family: forward (inference, no grad) and training step (forward + loss + backward) throughput in
+tokens/s, and the peak extra memory of one training step. Twins share weights through the real export path
+(lmforge -> HF checkpoint -> ``from_pretrained``); HF uses its default (SDPA) attention. The training step
+is each library's own: lmforge's training loss (``causal_lm_loss`` for GPT/Llama, which projects and scores
+the logits a chunk at a time, see ``objectives/linear_ce.py``; cross-entropy of the logits for BERT/T5),
+and for HF ``F.cross_entropy`` of the model's logits, which is what ``model(..., labels=...)`` computes.
+
+Speed-up = median time ratio over back-to-back pairs of calls (``benchmarks/_common.paired_ratio``); tok/s
+from each side's fastest call. Peak memory is measured in a second process per family: the rise of the
+resident-set high-water mark (Linux ``VmHWM``, reset before each step) over its size before the step, with a
+fixed malloc mmap threshold so freed blocks go back to the OS and every step's peak is measured afresh
+(timings run under the default allocator, as users run).
 """
 
 from __future__ import annotations
@@ -20,44 +25,61 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from benchmarks._common import compare_times, markdown_table
+from benchmarks._common import markdown_table, paired_ratio
 from benchmarks._machine import machine_summary
+from lmforge.objectives.clm import causal_lm_loss
 
 FAMILIES = ("gpt", "llama", "bert", "t5")
 B, T, T_DEC = 8, 256, 64
 VOCAB = 8192
 
 
-def _twins(family: str):
-    """(ours, hf, ours_logits(batch), hf_logits(batch), batch, tokens per batch)."""
+@dataclass
+class Twins:
+    ours: torch.nn.Module
+    hf: torch.nn.Module
+    ours_logits: Callable[[], torch.Tensor]
+    hf_logits: Callable[[], torch.Tensor]
+    ours_loss: Callable[[], torch.Tensor]  # lmforge's own training loss for this family
+    targets: torch.Tensor
+    tokens: int  # per batch (T5: encoder + decoder tokens)
+
+    def hf_loss(self) -> torch.Tensor:
+        return F.cross_entropy(self.hf_logits().flatten(0, 1), self.targets.flatten())
+
+
+def _twins(family: str) -> Twins:
     import transformers
 
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, VOCAB, (B, T), generator=g)
     with tempfile.TemporaryDirectory() as d:
-        if family == "gpt":
-            from lmforge.interop.hf_gpt2 import export_hf_gpt2
-            from lmforge.models.gpt import GPT, GPTConfig
+        if family in ("gpt", "llama"):
+            if family == "gpt":
+                from lmforge.interop.hf_gpt2 import export_hf_gpt2 as export
+                from lmforge.models.gpt import GPT, GPTConfig
 
-            ours = GPT(GPTConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=4))
-            export_hf_gpt2(ours, d)
-            hf = transformers.GPT2LMHeadModel.from_pretrained(d)
-            return ours, hf, lambda m: m(ids), lambda m: m(input_ids=ids).logits, ids, B * T
-        if family == "llama":
-            from lmforge.interop.hf_llama import export_hf_llama
-            from lmforge.models.llama import Llama, LlamaConfig
+                ours = GPT(GPTConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=4))
+                hf_class = transformers.GPT2LMHeadModel
+            else:
+                from lmforge.interop.hf_llama import export_hf_llama as export
+                from lmforge.models.llama import Llama, LlamaConfig
 
-            ours = Llama(LlamaConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=8,
-                                     n_kv_heads=2, d_mlp=688))
-            export_hf_llama(ours, d)
-            hf = transformers.LlamaForCausalLM.from_pretrained(d)
-            return ours, hf, lambda m: m(ids), lambda m: m(input_ids=ids).logits, ids, B * T
+                ours = Llama(LlamaConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=8,
+                                         n_kv_heads=2, d_mlp=688))
+                hf_class = transformers.LlamaForCausalLM
+            export(ours, d)
+            hf = hf_class.from_pretrained(d)
+            return Twins(ours, hf, lambda: ours(ids), lambda: hf(input_ids=ids).logits,
+                         lambda: causal_lm_loss(ours, (ids, ids)), ids, B * T)
         if family == "bert":
             from lmforge.interop.hf_bert import export_hf_bert
             from lmforge.models.bert import Bert, BertConfig
@@ -67,8 +89,12 @@ def _twins(family: str):
             export_hf_bert(ours, d)
             hf = transformers.BertForPreTraining.from_pretrained(d)
             mask = torch.ones_like(ids)
-            return (ours, hf, lambda m: m.mlm_logits(m(ids, attention_mask=mask)),
-                    lambda m: m(input_ids=ids, attention_mask=mask).prediction_logits, ids, B * T)
+
+            def bert_logits() -> torch.Tensor:
+                return ours.mlm_logits(ours(ids, attention_mask=mask))
+
+            return Twins(ours, hf, bert_logits, lambda: hf(input_ids=ids, attention_mask=mask).prediction_logits,
+                         lambda: F.cross_entropy(bert_logits().flatten(0, 1), ids.flatten()), ids, B * T)
         from lmforge.interop.hf_t5 import export_hf_t5
         from lmforge.models.t5 import T5, T5Config
 
@@ -77,8 +103,8 @@ def _twins(family: str):
         export_hf_t5(ours, d)
         hf = transformers.T5ForConditionalGeneration.from_pretrained(d)
         dec = ids[:, :T_DEC]
-        return (ours, hf, lambda m: m(ids, dec), lambda m: m(input_ids=ids, decoder_input_ids=dec).logits,
-                dec, B * (T + T_DEC))
+        return Twins(ours, hf, lambda: ours(ids, dec), lambda: hf(input_ids=ids, decoder_input_ids=dec).logits,
+                     lambda: F.cross_entropy(ours(ids, dec).flatten(0, 1), dec.flatten()), dec, B * (T + T_DEC))
 
 
 def _status(key: str) -> int:
@@ -98,52 +124,69 @@ def peak_extra_memory(fn) -> int:
     return _status("VmHWM") - before
 
 
-def measure(family: str, seconds: float, rounds: int) -> dict:
-    ours, hf, ours_logits, hf_logits, targets, tokens = _twins(family)
-    fns = {}
-    for name, model, logits in (("ours", ours, ours_logits), ("hf", hf, hf_logits)):
-        def forward(model=model, logits=logits):
+def _steps(twins: Twins) -> dict[str, Callable[[], None]]:
+    """The four timed calls: {ours, hf} x {forward, train}."""
+    def forward(logits: Callable[[], torch.Tensor]) -> Callable[[], None]:
+        def step() -> None:
             with torch.no_grad():
-                logits(model)
+                logits()
+        return step
 
-        def train(model=model, logits=logits):
-            out = logits(model)
-            F.cross_entropy(out.flatten(0, 1), targets.flatten()).backward()
+    def train(model: torch.nn.Module, loss: Callable[[], torch.Tensor]) -> Callable[[], None]:
+        def step() -> None:
+            loss().backward()
             model.zero_grad(set_to_none=True)
+        return step
 
-        model.train()
-        fns[f"{name} forward"], fns[f"{name} train"] = forward, train
-    times = compare_times(fns, rounds=rounds, seconds=seconds)
-    memory = {name: peak_extra_memory(fn) for name, fn in fns.items() if name.endswith("train")}
-    return {"tokens": tokens, "times": times, "memory": memory,
-            "params": sum(p.numel() for p in ours.parameters())}
+    twins.ours.train(), twins.hf.train()
+    return {"ours forward": forward(twins.ours_logits), "hf forward": forward(twins.hf_logits),
+            "ours train": train(twins.ours, twins.ours_loss), "hf train": train(twins.hf, twins.hf_loss)}
+
+
+def measure(family: str, pairs: int) -> dict:
+    twins = _twins(family)
+    steps = _steps(twins)
+    result = {"tokens": twins.tokens, "params": sum(p.numel() for p in twins.ours.parameters())}
+    for mode in ("forward", "train"):
+        ratio, ours, theirs = paired_ratio(steps[f"ours {mode}"], steps[f"hf {mode}"], pairs)
+        result[mode] = {"speedup": ratio, "ours_s": ours, "hf_s": theirs}
+    return result
+
+
+def measure_memory(family: str) -> dict:
+    steps = _steps(_twins(family))
+    for name in ("ours train", "hf train"):
+        steps[name]()  # warm up: first calls allocate caches that later steps reuse
+    return {name: peak_extra_memory(steps[name]) for name in ("ours train", "hf train")}
+
+
+def _child(family: str, *flags: str, env: dict | None = None) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.families", "--family", family, *flags]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=1.0, help="length of one timing window")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per measurement")
+    parser.add_argument("--pairs", type=int, default=20, help="back-to-back (ours, HF) call pairs per measurement")
     parser.add_argument("--family", choices=FAMILIES, help="(internal) measure one family and print JSON")
+    parser.add_argument("--memory", action="store_true", help="(internal) with --family: peak memory only")
     args = parser.parse_args()
     if args.family:
-        print(json.dumps(measure(args.family, args.seconds, args.rounds)))
+        print(json.dumps(measure_memory(args.family) if args.memory else measure(args.family, args.pairs)))
         return
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
     rows = []
     for family in FAMILIES:
-        cmd = [sys.executable, "-m", "benchmarks.families", "--family", family,
-               "--seconds", str(args.seconds), "--rounds", str(args.rounds)]
-        result = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-                            .stdout.strip().splitlines()[-1])
-        t, mem, tokens = result["times"], result["memory"], result["tokens"]
+        result = _child(family, "--pairs", str(args.pairs))
+        mem = _child(family, "--memory", env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
         for mode in ("forward", "train"):
-            ours, theirs = tokens / t[f"ours {mode}"], tokens / t[f"hf {mode}"]
-            peak = (f"{mem['ours train'] / 2**20:.0f} / {mem['hf train'] / 2**20:.0f} MiB" if mode == "train"
-                    else "")
-            rows.append([f"{family} ({result['params'] / 1e6:.1f}M)", mode, f"{ours:,.0f}", f"{theirs:,.0f}",
-                         f"{ours / theirs:.2f}x", peak])
+            r = result[mode]
+            peak = f"{mem['ours train'] / 2**20:.0f} / {mem['hf train'] / 2**20:.0f} MiB" if mode == "train" else ""
+            rows.append([f"{family} ({result['params'] / 1e6:.1f}M)", mode, f"{result['tokens'] / r['ours_s']:,.0f}",
+                         f"{result['tokens'] / r['hf_s']:,.0f}", f"{r['speedup']:.2f}x", peak])
     print(f"Machine: {machine_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print(f"Batch {B} x {T} tokens (T5: {T} encoder + {T_DEC} decoder), fp32, vocab {VOCAB}.\n")
+    print(f"Batch {B} x {T} tokens (T5: {T} encoder + {T_DEC} decoder), fp32, vocab {VOCAB}; "
+          f"{args.pairs} call pairs per row.\n")
     print(markdown_table(["family", "pass", "lmforge tok/s", "HF tok/s", "speed-up", "peak train memory (ours / HF)"],
                          rows))
 

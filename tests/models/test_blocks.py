@@ -65,6 +65,28 @@ def test_rope_rotation_depends_only_on_distance():
     torch.testing.assert_close(rope(q, k, 0)[0], q)  # position 0: no rotation
 
 
+def test_rope_matches_the_textbook_form_forward_and_backward():
+    """x * cos + rotate_half(x) * sin (HF Llama's form), on strided q/k views of a fused projection as in the model."""
+    rope = RotaryEmbedding(8, theta=100.0)
+    qkv = torch.randn(2, 5, 3 * 2 * 8, requires_grad=True)  # (B, T, 3 * H * D), H = 2, D = 8
+    q, k, _ = (t.view(2, 5, 2, 8).transpose(1, 2) for t in qkv.split(16, dim=-1))
+    grad_q, grad_k = torch.randn(2, 2, 5, 8), torch.randn(2, 2, 5, 8)
+
+    def textbook(x: torch.Tensor, start: int) -> torch.Tensor:
+        cos, sin = rope.cos_sin(start, x.shape[-2], x.dtype)
+        a, b = x.chunk(2, dim=-1)
+        return x * cos + torch.cat([-b, a], dim=-1) * sin
+
+    results = []
+    for rotate in (lambda q, k: rope(q, k, start=3), lambda q, k: (textbook(q, 3), textbook(k, 3))):
+        q_rot, k_rot = rotate(q, k)
+        (q_rot * grad_q + k_rot * grad_k).sum().backward()
+        results.append((q_rot.detach(), k_rot.detach(), qkv.grad.clone()))
+        qkv.grad = None
+    for ours, expected in zip(*results, strict=True):
+        torch.testing.assert_close(ours, expected)
+
+
 def test_rope_scaling():
     base = rope_frequencies(16, 10000.0)
     torch.testing.assert_close(rope_frequencies(16, 10000.0, {"rope_type": "linear", "factor": 4.0}), base / 4)

@@ -49,3 +49,23 @@ def test_tied_embeddings_and_bad_config():
         Llama(LlamaConfig(**{**SMALL, "n_kv_heads": 3}))
     with pytest.raises(ConfigError, match="rope_scaling"):
         Llama(LlamaConfig(**SMALL, rope_scaling={"rope_type": "linear"}))
+
+
+@pytest.mark.slow
+def test_torch_compile_gives_the_same_loss_and_gradients():
+    """The hand-written RoPE and the chunked loss have eager-only fast paths; compiled models take the plain ones."""
+    from lmforge.objectives.clm import causal_lm_loss
+
+    torch.manual_seed(0)
+    model = Llama(LlamaConfig(vocab_size=64, context_length=16, d_model=32, n_layers=1, n_heads=4, n_kv_heads=2,
+                              d_mlp=64))
+    ids = torch.randint(0, 64, (2, 16))
+    eager = causal_lm_loss(model, (ids, ids))
+    eager.backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    compiled = causal_lm_loss(torch.compile(model), (ids, ids))
+    compiled.backward()
+    torch.testing.assert_close(compiled, eager)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name], atol=1e-6, rtol=1e-4, msg=name)

@@ -102,6 +102,10 @@ class GPT(CausalLM):
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Token ids (B, T) -> next-token logits (B, T, vocab_size)."""
+        return self.lm_head(self.hidden(idx, cache))
+
+    def hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Token ids (B, T) -> the final hidden states (B, T, C) that ``lm_head`` turns into logits."""
         start = cache.length if cache is not None else 0
         T = idx.shape[1]
         x = self.tok_emb(idx)  # (B, T, C)
@@ -115,4 +119,4 @@ class GPT(CausalLM):
             x = block(x, cache, i, bias)
         if cache is not None:
             cache.advance(idx.shape[1])
-        return self.lm_head(self.norm(x))  # (B, T, vocab_size)
+        return self.norm(x)

@@ -94,9 +94,13 @@ class Llama(CausalLM):
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Token ids (B, T) -> next-token logits (B, T, vocab_size)."""
+        return self.lm_head(self.hidden(idx, cache))
+
+    def hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Token ids (B, T) -> the final hidden states (B, T, C) that ``lm_head`` turns into logits."""
         x = self.tok_emb(idx)  # (B, T, C); positions enter inside attention, through RoPE
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i)
         if cache is not None:
             cache.advance(idx.shape[1])
-        return self.lm_head(self.norm(x))  # (B, T, vocab_size)
+        return self.norm(x)

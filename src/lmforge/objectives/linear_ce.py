@@ -1,0 +1,89 @@
+"""Output projection + cross-entropy in one pass over row chunks, without the full logits tensor.
+
+A language model's last step turns N = B*T hidden vectors (N, C) into logits (N, V) and scores them
+with cross-entropy. With V in the tens of thousands the logits are the largest tensor of the whole
+training step (8 x 256 tokens x 8192 words = 64 MiB in fp32; x 49k words for SmolLM2), and the plain
+path walks it five times: the matmul writes it, log-softmax reads it and writes its own copy, the
+backward writes the gradient, and two matmuls read that.
+
+The gradient of the mean cross-entropy with respect to one row of logits z is known in closed form:
+
+    loss_i = logsumexp(z_i) - z_i[y_i]          dloss/dz_i = (softmax(z_i) - onehot(y_i)) / n
+
+(n = number of scored rows). So :func:`linear_cross_entropy` works through the rows a chunk at a time:
+logits of the chunk, their loss, their gradient (softmax minus one-hot, in place), and from it the
+chunk's share of dL/dhidden = g W and dL/dW = g^T hidden. Only a chunk of logits ever exists, it is
+still in cache when it is reused, and the forward pass has already done the backward pass's work;
+``backward`` just scales the stored gradients by the incoming one. Same loss and gradients as
+``F.cross_entropy(F.linear(hidden, weight), targets)`` (a test checks both).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IGNORE_INDEX = -100
+CHUNK_ROWS = 256  # 256 x 8192 fp32 logits = 8 MiB: big enough for fast matmuls, small enough to stay in cache
+
+
+def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
+                         ignore_index: int = IGNORE_INDEX, chunk_rows: int = CHUNK_ROWS) -> torch.Tensor:
+    """Mean cross-entropy of ``hidden @ weight.T`` against ``targets``; hidden (..., C), weight (V, C),
+    targets (...). Rows whose target is ``ignore_index`` are not scored."""
+    return _LinearCrossEntropy.apply(hidden.reshape(-1, hidden.shape[-1]), weight, targets.reshape(-1),
+                                     ignore_index, chunk_rows, torch.is_grad_enabled())
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, ignore_index: int,
+                chunk_rows: int, grad_enabled: bool) -> torch.Tensor:
+        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") and hidden.device.type == "cpu" \
+            else hidden.dtype  # fmt: skip
+        h, w = hidden.to(dtype), weight.to(dtype)  # under autocast the matmuls run in the autocast dtype
+        scored = targets != ignore_index
+        n = int(scored.sum())
+        # Not under no_grad (evaluation), where a parameter still says it requires grad; and a frozen head
+        # (LoRA fine-tuning) needs no dL/dW.
+        need_h, need_w = (grad_enabled and needed for needed in ctx.needs_input_grad[:2])
+        need_grad = need_h or need_w
+        loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        grad_h = torch.empty_like(h) if need_h else None
+        grad_w = torch.zeros(w.shape, dtype=torch.float32, device=w.device) if need_w else None
+        for start in range(0, h.shape[0], chunk_rows):
+            rows = slice(start, start + chunk_rows)
+            log_probs = torch.log_softmax((h[rows] @ w.T).float(), dim=-1)  # (R, V)
+            y, keep = targets[rows], scored[rows]
+            safe_y = torch.where(keep, y, 0)[:, None]  # (R, 1), any valid index for ignored rows
+            loss -= (log_probs.gather(1, safe_y)[:, 0] * keep).sum()
+            if not need_grad:
+                continue
+            grad = log_probs.exp_()  # softmax, in place
+            grad.scatter_add_(1, safe_y, -keep[:, None].to(grad.dtype))  # minus one-hot (not for ignored rows)
+            grad.mul_(keep[:, None] / max(n, 1))  # ignored rows get no gradient; mean over scored rows
+            grad = grad.to(dtype)
+            if need_h:
+                torch.mm(grad, w, out=grad_h[rows])  # (R, V) @ (V, C), written in place
+            if need_w and dtype == torch.float32:
+                grad_w.addmm_(grad.T, h[rows])  # (V, R) @ (R, C), accumulated in place
+            elif need_w:
+                grad_w += (grad.T @ h[rows]).float()
+        ctx.save_for_backward(grad_h, grad_w)
+        ctx.dtypes = (hidden.dtype, weight.dtype)
+        return loss / max(n, 1)
+
+    @staticmethod
+    def backward(ctx, grad_loss: torch.Tensor):
+        grad_h, grad_w = ctx.saved_tensors
+        hidden_dtype, weight_dtype = ctx.dtypes
+        grad_h = None if grad_h is None else (grad_h * grad_loss).to(hidden_dtype)
+        grad_w = None if grad_w is None else (grad_w * grad_loss).to(weight_dtype)
+        return grad_h, grad_w, None, None, None, None
+
+
+def plain_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
+                        ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """The textbook path the fused one replaces (full logits, then ``F.cross_entropy``): for tests and benchmarks."""
+    logits = F.linear(hidden, weight)
+    return F.cross_entropy(logits.flatten(0, -2).float(), targets.flatten(), ignore_index=ignore_index)
