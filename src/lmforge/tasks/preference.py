@@ -176,7 +176,7 @@ def finetune_dpo(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate,
     evaluation = HeldOutEvaluation(held_out, config.batch_size, objective, out_dir / "metrics.jsonl", console,
                                    step=lambda: trainer.step)  # read during training, once `trainer` exists
     trainer = Trainer(model, config.train, batches, out_dir, loss_fn=objective, console=console,
-                      val_batches=evaluation)
+                      val_batches=evaluation, loss_label="DPO loss, -log sigmoid(beta * margin)")
     result = trainer.fit(resume=resume)
     first, last = _head_tail_means([s.accuracy for s in objective.history] or [0.0])
     save_finetuned(model, config.adapters, source_dir, out_dir, console)

@@ -32,7 +32,8 @@ class MetricsLog:
         return [json.loads(line) for line in read_text(self.path).splitlines() if line]
 
 
-def plot_loss(records: list[dict[str, Any]], path: Path, title: str = "loss") -> None:
+def plot_loss(records: list[dict[str, Any]], path: Path, title: str = "loss",
+              ylabel: str = "cross-entropy (nats/token)") -> None:
     """Train loss per logged step and validation loss per evaluation."""
     import matplotlib
 
@@ -47,7 +48,7 @@ def plot_loss(records: list[dict[str, Any]], path: Path, title: str = "loss") ->
     if val:
         ax.plot(*zip(*val, strict=True), "o-", label="validation")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

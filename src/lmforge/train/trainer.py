@@ -104,11 +104,13 @@ class Trainer:
         loss_fn: LossFn = causal_lm_loss,
         tokens_per_byte: float | None = None,
         console: Console | None = None,
+        loss_label: str = "cross-entropy (nats/token)",
     ) -> None:
         config.validate()
         self.model, self.config, self.train_batches = model, config, train_batches
         self.val_batches, self.loss_fn = val_batches, loss_fn
         self.tokens_per_byte = tokens_per_byte  # turns nats/token into bits/byte
+        self.loss_label = loss_label  # the y axis of loss.png: what loss_fn measures
         self.out_dir = Path(out_dir)
         self.console = console or Console(stderr=True)
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2))
@@ -257,7 +259,7 @@ class Trainer:
             self.save_checkpoint()
         save_model(self.model, self.out_dir)
         records = metrics.records()
-        plot_loss(records, self.out_dir / "loss.png")
+        plot_loss(records, self.out_dir / "loss.png", ylabel=self.loss_label)
         elapsed = self._elapsed()
         speeds = [r["tok_per_s"] for r in records if "tok_per_s" in r and r["step"] > 1]
         tok_s = sum(speeds) / len(speeds) if speeds else 0.0
