@@ -5,6 +5,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from bert_parity import encoder_batch, load_strict, perturb  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from lmforge.cli.main import _register, app  # noqa: E402
@@ -19,33 +20,9 @@ HF = dict(vocab_size=120, embedding_size=16, hidden_size=48, num_hidden_layers=3
           initializer_range=0.2)  # large weights: pre-activations of O(1), where GELU variants differ
 
 
-def _inputs():
-    g = torch.Generator().manual_seed(3)
-    ids = torch.randint(0, 120, (3, 17), generator=g)
-    types = torch.cat([torch.zeros(3, 9), torch.ones(3, 8)], dim=1).long()
-    mask = torch.ones(3, 17, dtype=torch.long)
-    mask[1, 12:] = 0  # a padded row
-    return ids, types, mask
-
-
-def _perturb(model):
-    """Noise on every tensor: norms and biases are no longer 1 / 0, so a swapped or dropped one shows."""
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-    return model
-
-
-def _load(hf_cls, path):
-    """``from_pretrained`` that fails on any missing or unexpected tensor (HF would init or drop it silently)."""
-    model, info = hf_cls.from_pretrained(path, output_loading_info=True)
-    assert not info["missing_keys"] and not info["unexpected_keys"], info
-    return model.eval()
-
-
 def _check(ours, hf):
     """Our heads vs the HF model's outputs on the same (padded, two-segment) batch."""
-    ids, types, mask = _inputs()
+    ids, types, mask = encoder_batch()
     with torch.no_grad():
         out = hf(input_ids=ids, token_type_ids=types, attention_mask=mask)
         hidden = ours(ids, types, mask)
@@ -63,7 +40,7 @@ def _check(ours, hf):
 def test_random_hf_albert_imports_and_exports(cls, groups, tmp_path):
     torch.manual_seed(0)
     hf_cls = getattr(transformers, cls)
-    hf = _perturb(hf_cls(transformers.AlbertConfig(**HF, num_hidden_groups=groups))).eval()
+    hf = perturb(hf_cls(transformers.AlbertConfig(**HF, num_hidden_groups=groups)), 0.1).eval()
     hf.save_pretrained(tmp_path / "hf")
     ours = import_hf_albert(tmp_path / "hf")
     assert ours.config.share_layers == (groups == 1) and len(ours.blocks) == (1 if groups == 1 else 3)
@@ -71,7 +48,7 @@ def test_random_hf_albert_imports_and_exports(cls, groups, tmp_path):
     assert ours.config.embedding_width == 16 and ours.emb_proj is not None
     _check(ours, hf)
     assert export_hf_albert(ours, tmp_path / "back") == cls
-    _check(ours, _load(hf_cls, tmp_path / "back"))
+    _check(ours, load_strict(hf_cls, tmp_path / "back"))
 
 
 def test_lmforge_albert_exports_with_or_without_factorized_embeddings(tmp_path):
@@ -81,9 +58,9 @@ def test_lmforge_albert_exports_with_or_without_factorized_embeddings(tmp_path):
     for name, config in [("factorized", factorized),
                          ("square", BertConfig(**{**factorized.__dict__, "embedding_dim": None,
                                                   "embedding_projection": True}))]:
-        model = _perturb(Bert(config)).eval()
+        model = perturb(Bert(config), 0.1).eval()
         assert export_hf(model, tmp_path / name) == "AlbertForPreTraining"  # the CLI's dispatch
-        _check(model, _load(transformers.AlbertForPreTraining, tmp_path / name))
+        _check(model, load_strict(transformers.AlbertForPreTraining, tmp_path / name))
 
 
 def test_what_albert_cannot_hold_is_refused(tmp_path):
@@ -102,7 +79,7 @@ def test_what_albert_cannot_hold_is_refused(tmp_path):
 
 def test_albert_through_the_cli(tmp_path):
     torch.manual_seed(2)
-    hf = _perturb(transformers.AlbertForMaskedLM(transformers.AlbertConfig(**HF))).eval()
+    hf = perturb(transformers.AlbertForMaskedLM(transformers.AlbertConfig(**HF)), 0.1).eval()
     hf.save_pretrained(tmp_path / "hf")
     _register()
     runner = CliRunner()
@@ -113,4 +90,4 @@ def test_albert_through_the_cli(tmp_path):
     _check(ours, hf)
     result = runner.invoke(app, ["export", str(tmp_path / "ours"), "--out", str(tmp_path / "back")])
     assert result.exit_code == 0 and "AlbertForMaskedLM" in result.output, result.output
-    _check(ours, _load(transformers.AlbertForMaskedLM, tmp_path / "back"))
+    _check(ours, load_strict(transformers.AlbertForMaskedLM, tmp_path / "back"))

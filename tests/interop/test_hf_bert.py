@@ -5,6 +5,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from bert_parity import encoder_batch, perturb  # noqa: E402
+
 from lmforge.errors import ConfigError  # noqa: E402
 from lmforge.interop.convert import export_hf  # noqa: E402
 from lmforge.interop.hf_bert import export_hf_bert, import_hf_bert  # noqa: E402
@@ -14,25 +16,13 @@ HF = dict(vocab_size=120, hidden_size=48, num_hidden_layers=2, num_attention_hea
           max_position_embeddings=40, type_vocab_size=2, layer_norm_eps=1e-12)
 
 
-def _inputs():
-    g = torch.Generator().manual_seed(3)
-    ids = torch.randint(0, 120, (3, 17), generator=g)
-    types = torch.cat([torch.zeros(3, 9), torch.ones(3, 8)], dim=1).long()
-    mask = torch.ones(3, 17, dtype=torch.long)
-    mask[1, 12:] = 0  # a padded row
-    return ids, types, mask
-
-
-def _perturb(model):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "LayerNorm" in name or "norm" in name or name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.1)
-    return model
+def norm_or_bias(name: str) -> bool:
+    """Only these get noise here: the rest of a random HF BERT is already generic."""
+    return "LayerNorm" in name or "norm" in name or name.endswith("bias")
 
 
 def _check_pretraining_outputs(ours, hf):
-    ids, types, mask = _inputs()
+    ids, types, mask = encoder_batch()
     with torch.no_grad():
         out = hf(input_ids=ids, token_type_ids=types, attention_mask=mask)
         hidden = ours(ids, types, mask)
@@ -42,7 +32,7 @@ def _check_pretraining_outputs(ours, hf):
 
 def test_random_hf_bert_with_heads_imports_and_exports(tmp_path):
     torch.manual_seed(0)
-    hf = _perturb(transformers.BertForPreTraining(transformers.BertConfig(**HF))).eval()
+    hf = perturb(transformers.BertForPreTraining(transformers.BertConfig(**HF)), 0.1, norm_or_bias).eval()
     hf.save_pretrained(tmp_path / "hf")
     ours = import_hf_bert(tmp_path / "hf")
     assert ours.config.pretraining_heads
@@ -53,15 +43,15 @@ def test_random_hf_bert_with_heads_imports_and_exports(tmp_path):
 
 def test_lmforge_bert_exports_and_encoder_only_checkpoints_import(tmp_path):
     torch.manual_seed(1)
-    model = _perturb(Bert(BertConfig(vocab_size=120, context_length=40, d_model=48, n_layers=2, n_heads=4,
-                                     d_mlp=80, activation="gelu_tanh"))).eval()
+    model = perturb(Bert(BertConfig(vocab_size=120, context_length=40, d_model=48, n_layers=2, n_heads=4,
+                                     d_mlp=80, activation="gelu_tanh")), 0.1, norm_or_bias).eval()
     export_hf_bert(model, tmp_path / "full")
     _check_pretraining_outputs(model, transformers.BertForPreTraining.from_pretrained(tmp_path / "full").eval())
     encoder = transformers.BertModel.from_pretrained(tmp_path / "full", add_pooling_layer=False).eval()
     encoder.save_pretrained(tmp_path / "encoder")
     ours = import_hf_bert(tmp_path / "encoder")
     assert not ours.config.pretraining_heads and not ours.config.pooler
-    ids, types, mask = _inputs()
+    ids, types, mask = encoder_batch()
     with torch.no_grad():
         expected = encoder(input_ids=ids, token_type_ids=types, attention_mask=mask).last_hidden_state
         torch.testing.assert_close(ours(ids, types, mask), expected, atol=1e-4, rtol=0)
@@ -75,11 +65,12 @@ def test_albert_options_are_not_exported_as_bert(tmp_path):
 
 def test_mlm_only_bert_is_bert_for_masked_lm_both_ways(tmp_path):
     torch.manual_seed(2)
-    hf = _perturb(transformers.BertForMaskedLM(transformers.BertConfig(**HF, hidden_act="gelu_new"))).eval()
+    hf_config = transformers.BertConfig(**HF, hidden_act="gelu_new")
+    hf = perturb(transformers.BertForMaskedLM(hf_config), 0.1, norm_or_bias).eval()
     hf.save_pretrained(tmp_path / "hf")
     ours = import_hf_bert(tmp_path / "hf")  # the MLM head is kept, though the file has no next-sentence head
     assert ours.config.pretraining_heads and not ours.config.pair_head and not ours.config.pooler
-    ids, types, mask = _inputs()
+    ids, types, mask = encoder_batch()
 
     def check(hf_model):
         with torch.no_grad():

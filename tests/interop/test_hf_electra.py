@@ -6,6 +6,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from bert_parity import encoder_batch, load_strict, perturb  # noqa: E402
+
 from lmforge.errors import ConfigError  # noqa: E402
 from lmforge.interop.convert import export_hf  # noqa: E402
 from lmforge.interop.hf_electra import export_hf_electra, import_hf_electra  # noqa: E402
@@ -16,33 +18,8 @@ HF = dict(vocab_size=120, hidden_size=48, num_hidden_layers=2, num_attention_hea
           max_position_embeddings=40, type_vocab_size=2)
 
 
-def _inputs():
-    g = torch.Generator().manual_seed(3)
-    ids = torch.randint(0, 120, (3, 17), generator=g)
-    types = torch.cat([torch.zeros(3, 9), torch.ones(3, 8)], dim=1).long()
-    mask = torch.ones(3, 17, dtype=torch.long)
-    mask[1, 12:] = 0  # a padded row
-    return ids, types, mask
-
-
-def _perturb(model):
-    """Noise on every tensor: norms and biases are no longer 1 / 0, and pre-activations reach O(1),
-    where the GELU variants differ."""
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.3)
-    return model
-
-
-def _load(hf_cls, path):
-    """``from_pretrained`` that fails on any missing or unexpected tensor (HF would init or drop it silently)."""
-    model, info = hf_cls.from_pretrained(path, output_loading_info=True)
-    assert not info["missing_keys"] and not info["unexpected_keys"], info
-    return model.eval()
-
-
 def _check(ours, hf):
-    ids, types, mask = _inputs()
+    ids, types, mask = encoder_batch()
     with torch.no_grad():
         expected = hf(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
         hidden = ours(ids, types, mask)
@@ -57,24 +34,24 @@ def test_random_hf_electra_imports_and_exports(cls, embedding_size, act, tmp_pat
     torch.manual_seed(0)
     hf_cls = getattr(transformers, cls)
     config = transformers.ElectraConfig(**HF, embedding_size=embedding_size, hidden_act=act)
-    hf = _perturb(hf_cls(config)).eval()
+    hf = perturb(hf_cls(config), 0.3).eval()
     hf.save_pretrained(tmp_path / "hf")
     ours = import_hf_electra(tmp_path / "hf")
     assert ours.config.replaced_token_head == (cls == "ElectraForPreTraining")
     assert (ours.emb_proj is None) == (embedding_size == 48)
     _check(ours, hf)
     assert export_hf(ours, tmp_path / "back") == cls  # the CLI's dispatch picks ELECTRA for these options
-    _check(ours, _load(hf_cls, tmp_path / "back"))
+    _check(ours, load_strict(hf_cls, tmp_path / "back"))
 
 
 def test_lmforge_electra_pair_becomes_hf_discriminator_and_generator(tmp_path):
     disc = {"vocab_size": 120, "context_length": 40, "d_model": 48, "n_layers": 2, "n_heads": 4, "d_mlp": 80,
             "embedding_dim": 16}
     torch.manual_seed(1)
-    pair = _perturb(Electra(ElectraConfig(disc, {**disc, "d_model": 32, "d_mlp": 64}))).eval()
+    pair = perturb(Electra(ElectraConfig(disc, {**disc, "d_model": 32, "d_mlp": 64})), 0.3).eval()
     save_model(pair, tmp_path / "pair")  # the registry loads the pair back as one model
     loaded = load_model(tmp_path / "pair")
-    ids, types, mask = _inputs()
+    ids, types, mask = encoder_batch()
     with torch.no_grad():
         expected = pair(ids, types, mask)
         torch.testing.assert_close(loaded(ids, types, mask), expected, atol=0, rtol=0)
@@ -83,12 +60,12 @@ def test_lmforge_electra_pair_becomes_hf_discriminator_and_generator(tmp_path):
 
     save_model(pair.discriminator, tmp_path / "discriminator")  # what `lmforge pretrain --objective electra` keeps
     assert export_hf(load_model(tmp_path / "discriminator"), tmp_path / "hf-disc") == "ElectraForPreTraining"
-    hf_disc = _load(transformers.ElectraForPreTraining, tmp_path / "hf-disc")
+    hf_disc = load_strict(transformers.ElectraForPreTraining, tmp_path / "hf-disc")
     with torch.no_grad():
         torch.testing.assert_close(hf_disc(input_ids=ids, token_type_ids=types, attention_mask=mask).logits,
                                    expected, atol=1e-4, rtol=0)
     assert export_hf_electra(pair.generator, tmp_path / "hf-gen") == "ElectraForMaskedLM"
-    _check(pair.generator, _load(transformers.ElectraForMaskedLM, tmp_path / "hf-gen"))
+    _check(pair.generator, load_strict(transformers.ElectraForMaskedLM, tmp_path / "hf-gen"))
 
 
 def test_what_electra_cannot_hold_is_refused(tmp_path):
