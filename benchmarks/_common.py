@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -92,6 +98,35 @@ def paired_ratio(ours: Callable[[], object], theirs: Callable[[], object], pairs
         ours_times.append(t_ours)
         their_times.append(t_theirs)
     return statistics.median(ratios), min(ours_times), min(their_times)
+
+
+#: Environment for a memory-measuring child process: with a fixed malloc mmap threshold, freed blocks go back to
+#: the OS, so every step's peak is measured afresh (only for memory: it slows every large allocation).
+MEMORY_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+
+
+def _status(key: str) -> int:
+    """A ``/proc/self/status`` memory field in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{key} not found in /proc/self/status")
+
+
+def peak_extra_memory(fn: Callable[[], object]) -> int:
+    """Bytes the process's resident set grows to while ``fn`` runs, above its size before (Linux)."""
+    gc.collect()
+    before = _status("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark VmHWM to the current RSS
+    fn()
+    return _status("VmHWM") - before
+
+
+def run_json(module: str, *args: str, env: dict | None = None) -> dict:
+    """Run ``python -m module args`` in a fresh process and parse the JSON on its last line of output."""
+    out = subprocess.run([sys.executable, "-m", module, *args], env=env, check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

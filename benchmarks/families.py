@@ -19,20 +19,15 @@ fixed malloc mmap threshold so freed blocks go back to the OS and every step's p
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from benchmarks._common import markdown_table, paired_ratio
+from benchmarks._common import MEMORY_ENV, markdown_table, paired_ratio, peak_extra_memory, run_json
 from benchmarks._machine import machine_summary
 from lmforge.objectives.clm import causal_lm_loss
 
@@ -107,23 +102,6 @@ def _twins(family: str) -> Twins:
                      lambda: F.cross_entropy(ours(ids, dec).flatten(0, 1), dec.flatten()), dec, B * (T + T_DEC))
 
 
-def _status(key: str) -> int:
-    """A ``/proc/self/status`` memory field in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{key} not found in /proc/self/status")
-
-
-def peak_extra_memory(fn) -> int:
-    """Bytes the process's resident set grows to while ``fn`` runs, above its size before."""
-    gc.collect()
-    before = _status("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark VmHWM to the current RSS
-    fn()
-    return _status("VmHWM") - before
-
-
 def _steps(twins: Twins) -> dict[str, Callable[[], None]]:
     """The four timed calls: {ours, hf} x {forward, train}."""
     def forward(logits: Callable[[], torch.Tensor]) -> Callable[[], None]:
@@ -160,12 +138,6 @@ def measure_memory(family: str) -> dict:
     return {name: peak_extra_memory(steps[name]) for name in ("ours train", "hf train")}
 
 
-def _child(family: str, *flags: str, env: dict | None = None) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.families", "--family", family, *flags]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=20, help="back-to-back (ours, HF) call pairs per measurement")
@@ -177,8 +149,8 @@ def main() -> None:
         return
     rows = []
     for family in FAMILIES:
-        result = _child(family, "--pairs", str(args.pairs))
-        mem = _child(family, "--memory", env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
+        result = run_json("benchmarks.families", "--family", family, "--pairs", str(args.pairs))
+        mem = run_json("benchmarks.families", "--family", family, "--memory", env=MEMORY_ENV)
         for mode in ("forward", "train"):
             r = result[mode]
             peak = f"{mem['ours train'] / 2**20:.0f} / {mem['hf train'] / 2**20:.0f} MiB" if mode == "train" else ""
