@@ -12,10 +12,11 @@ The gradient of the mean cross-entropy with respect to one row of logits z is kn
 
 (n = number of scored rows). So :func:`linear_cross_entropy` works through the rows a chunk at a time:
 logits of the chunk, their loss, their gradient (softmax minus one-hot, in place), and from it the
-chunk's share of dL/dhidden = g W and dL/dW = g^T hidden. Only a chunk of logits ever exists, it is
-still in cache when it is reused, and the forward pass has already done the backward pass's work;
-``backward`` just scales the stored gradients by the incoming one. Same loss and gradients as
-``F.cross_entropy(F.linear(hidden, weight), targets)`` (a test checks both).
+chunk's share of dL/dhidden = g W and dL/dW = g^T hidden. Only a chunk of logits ever exists (with a
+vocabulary of a few thousand it is still in cache when it is reused), and the forward pass has already
+done the backward pass's work; ``backward`` just scales the stored gradients by the incoming one. Same
+loss and gradients as ``F.cross_entropy(F.linear(hidden, weight), targets)`` (a test checks both), except
+that a batch with every target ignored gives 0, not NaN.
 """
 
 from __future__ import annotations
