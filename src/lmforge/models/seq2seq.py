@@ -144,9 +144,9 @@ class DotAttention(Attention):
 
     Why the 1/sqrt(H) (Luong et al. had none; Vaswani et al. added it): a dot
     product of two H-wide vectors grows like sqrt(H), so unscaled scores of a
-    512-wide GRU push the softmax to one-hot early in training. Its gradient
-    then vanishes and the attention freezes on one source word for every
-    output word, after which the model translates from that word's (bi-
+    256-wide GRU pushed the softmax to one-hot early in training (eng-fra, 5 minutes). Its gradient
+    then vanished and the attention froze on one source word for every
+    output word, after which the model translated from that word's (bi-
     directional, whole-sentence) encoding as if there were no attention at all.
     """
 
