@@ -20,10 +20,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from lmforge.errors import ConfigError
-from lmforge.interop.hf_bert import ACTIVATIONS, bert_name_map, from_hf_config, to_hf_config
+from lmforge.interop.hf_bert import (
+    ACTIVATIONS,
+    bert_architecture,
+    bert_name_map,
+    from_hf_config,
+    head_prefix,
+    load_bert,
+    to_hf_config,
+)
 from lmforge.interop.hf_common import (
     Tensor,
-    from_hf_state,
     read_hf_config,
     read_hf_weights,
     rename,
@@ -32,7 +39,6 @@ from lmforge.interop.hf_common import (
     write_hf_dir,
 )
 from lmforge.models.bert import Bert, BertConfig
-from lmforge.models.registry import load_state
 
 # HF BERT name piece -> HF ALBERT name piece, applied in this order.
 BERT_TO_ALBERT = [
@@ -62,22 +68,12 @@ def albert_name_map(c: BertConfig, prefix: str) -> list[Tensor]:
     return names + [rename(f"emb_proj.{p}", f"{mapping_in}.{p}") for p in ("weight", "bias")]
 
 
-def _architecture(c: BertConfig) -> str:
-    if not c.pretraining_heads:
-        return "AlbertModel"
-    if c.pair_head:
-        return "AlbertForPreTraining"
-    if c.pooler:
-        raise ConfigError("HF AlbertForMaskedLM has no pooler: set pooler=false or keep the sentence-order head")
-    return "AlbertForMaskedLM"
-
-
 def export_hf_albert(model: Bert, out_dir: str | Path) -> str:
     """Write a directory that HF ALBERT loads; returns the transformers class to load it with."""
     c = model.config
     if model.emb_proj is None:  # E == C without a projection: ALBERT's is then the identity
         raise ConfigError("HF ALBERT always projects embeddings: set embedding_projection=true (or embedding_dim)")
-    architecture = _architecture(c)
+    architecture = bert_architecture(c, "Albert", "sentence-order")
     prefix = "" if architecture == "AlbertModel" else "albert."
     tensors = to_hf_state(model.state_dict(), albert_name_map(c, prefix), lambda entry: [c.d_model] * 3)
     config = {**to_hf_config(c), "architectures": [architecture], "model_type": "albert",
@@ -97,12 +93,9 @@ def import_hf_albert(hf_dir: str | Path) -> Bert:
         raise ConfigError(f"{source}: only inner_group_num=1 with num_hidden_groups 1 (all layers shared) or "
                           f"{layers} (none shared) are supported, got {hf.get('inner_group_num')} and {groups}")
     hf_state = read_hf_weights(hf_dir)
-    prefix = "albert." if any(k.startswith("albert.") for k in hf_state) else ""
+    prefix = head_prefix(hf_state, "albert.")
     heads = "predictions.dense.weight" in hf_state
     config = replace(from_hf_config(hf, pooler=f"{prefix}pooler.weight" in hf_state, heads=heads, source=source),
                      embedding_dim=hf.get("embedding_size", 128), share_layers=groups == 1,
                      embedding_projection=True, pair_head="sop_classifier.classifier.weight" in hf_state)
-    config.validate()
-    model = Bert(config)
-    load_state(model, from_hf_state(hf_state, albert_name_map(config, prefix), str(hf_dir)), str(hf_dir))
-    return model.eval()
+    return load_bert(config, hf_state, albert_name_map(config, prefix), hf_dir)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from lmforge.errors import ConfigError
 from lmforge.interop.hf_common import (
     Tensor,
@@ -80,17 +82,32 @@ def from_hf_config(hf: dict, pooler: bool, heads: bool, source: str = "config.js
     )
 
 
-def _architecture(c: BertConfig) -> str:
-    """The HF BERT class for ``c``, or a ConfigError naming the option HF BERT cannot hold."""
+def bert_architecture(c: BertConfig, family: str, pair_head: str) -> str:
+    """The HF class of ``family`` ("Bert", "Albert") that holds ``c``'s heads: ``{family}Model``,
+    ``...ForPreTraining`` (MLM + the ``pair_head``: next-sentence or sentence-order) or ``...ForMaskedLM``;
+    a ConfigError names what it cannot hold."""
     if c.replaced_token_head:
-        raise ConfigError("HF BERT has no replaced-token head: export the model as ELECTRA (lmforge export)")
+        raise ConfigError(f"HF {family.upper()} has no replaced-token head: "
+                          "export the model as ELECTRA (lmforge export)")
     if not c.pretraining_heads:
-        return "BertModel"
+        return f"{family}Model"
     if c.pair_head:
-        return "BertForPreTraining"
+        return f"{family}ForPreTraining"
     if c.pooler:
-        raise ConfigError("HF BertForMaskedLM has no pooler: set pooler=false or keep the next-sentence head")
-    return "BertForMaskedLM"
+        raise ConfigError(f"HF {family}ForMaskedLM has no pooler: set pooler=false or keep the {pair_head} head")
+    return f"{family}ForMaskedLM"
+
+
+def head_prefix(hf_state: dict[str, torch.Tensor], prefix: str) -> str:
+    """``prefix`` ("bert.", "albert.", "electra.") if the checkpoint was saved with a head, "" for a bare encoder."""
+    return prefix if any(k.startswith(prefix) for k in hf_state) else ""
+
+
+def load_bert(config: BertConfig, hf_state: dict[str, torch.Tensor], names: list[Tensor], hf_dir: Path) -> Bert:
+    """A Bert built from ``config`` and filled from ``hf_state`` along ``names`` (every tensor must be there)."""
+    model = Bert(config)
+    load_state(model, from_hf_state(hf_state, names, str(hf_dir)), str(hf_dir))
+    return model.eval()
 
 
 def to_hf_config(c: BertConfig) -> dict:
@@ -109,7 +126,7 @@ def to_hf_config(c: BertConfig) -> dict:
 def export_hf_bert(model: Bert, out_dir: str | Path) -> str:
     """Write a directory that HF BERT loads; returns the transformers class to load it with."""
     c = model.config
-    architecture = _architecture(c)
+    architecture = bert_architecture(c, "Bert", "next-sentence")
     prefix = "" if architecture == "BertModel" else "bert."
     tensors = to_hf_state(model.state_dict(), bert_name_map(c, prefix), lambda entry: [c.d_model] * 3)
     write_hf_dir(out_dir, {"architectures": [architecture], **to_hf_config(c)}, tensors)
@@ -120,10 +137,9 @@ def import_hf_bert(hf_dir: str | Path) -> Bert:
     """Load an HF BERT directory (config.json + safetensors); heads and pooler are taken if present."""
     hf_dir = Path(hf_dir)
     hf_state = read_hf_weights(hf_dir)
-    prefix = "bert." if any(k.startswith("bert.") for k in hf_state) else ""
+    prefix = head_prefix(hf_state, "bert.")
     config = from_hf_config(read_hf_config(hf_dir, ("bert",)), pooler=f"{prefix}pooler.dense.weight" in hf_state,
                             heads="cls.predictions.transform.dense.weight" in hf_state,
                             source=str(hf_dir / "config.json"))
-    model = Bert(replace(config, pair_head="cls.seq_relationship.weight" in hf_state))
-    load_state(model, from_hf_state(hf_state, bert_name_map(model.config, prefix), str(hf_dir)), str(hf_dir))
-    return model.eval()
+    config = replace(config, pair_head="cls.seq_relationship.weight" in hf_state)
+    return load_bert(config, hf_state, bert_name_map(config, prefix), hf_dir)

@@ -17,10 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from lmforge.errors import ConfigError
-from lmforge.interop.hf_bert import bert_name_map, from_hf_config, to_hf_config
+from lmforge.interop.hf_bert import bert_name_map, from_hf_config, head_prefix, load_bert, to_hf_config
 from lmforge.interop.hf_common import (
     Tensor,
-    from_hf_state,
     read_hf_config,
     read_hf_weights,
     rename,
@@ -29,7 +28,6 @@ from lmforge.interop.hf_common import (
     write_hf_dir,
 )
 from lmforge.models.bert import Bert, BertConfig
-from lmforge.models.registry import load_state
 
 BERT_TO_ELECTRA = [(r"^cls\.predictions\.transform\.", "generator_predictions."),  # HF BERT -> HF ELECTRA names
                    (r"^cls\.predictions\.bias$", "generator_lm_head.bias")]
@@ -83,14 +81,12 @@ def import_hf_electra(hf_dir: str | Path) -> Bert:
     source = str(hf_dir / "config.json")
     hf = read_hf_config(hf_dir, ("electra",))
     hf_state = read_hf_weights(hf_dir)
-    prefix = "electra." if any(k.startswith("electra.") for k in hf_state) else ""
+    prefix = head_prefix(hf_state, "electra.")
     generator = "generator_predictions.dense.weight" in hf_state
     if generator and not hf.get("tie_word_embeddings", True):
         raise ConfigError(f"{source}: a generator with an untied output matrix is not supported")
     config = replace(from_hf_config(hf, pooler=False, heads=generator, source=source),
                      embedding_dim=hf.get("embedding_size") or hf["hidden_size"], pair_head=False,
                      replaced_token_head="discriminator_predictions.dense.weight" in hf_state)
-    _architecture(config)
-    model = Bert(config)
-    load_state(model, from_hf_state(hf_state, electra_name_map(config, prefix), str(hf_dir)), str(hf_dir))
-    return model.eval()
+    _architecture(config)  # refuses what ELECTRA cannot hold before a model is built
+    return load_bert(config, hf_state, electra_name_map(config, prefix), hf_dir)
