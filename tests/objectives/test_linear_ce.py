@@ -65,6 +65,17 @@ def test_every_row_ignored_gives_zero_not_nan():
     assert loss.item() == 0.0 and not hidden.grad.any() and not weight.grad.any()
 
 
+def test_a_target_whose_probability_underflows_still_gets_its_exact_loss():
+    hidden, weight, targets = leaves()
+    hidden = (hidden.detach() * 60).requires_grad_()  # logits ~ +-100: many target probabilities < 1e-30
+    probs = torch.softmax(F.linear(hidden, weight), dim=-1).gather(1, targets.clamp(min=0)[:, None])
+    assert (probs < 1e-30).any()
+    expected = plain_cross_entropy(hidden, weight, targets)
+    got = linear_cross_entropy(hidden, weight, targets)
+    assert torch.isfinite(got)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-6)
+
+
 def test_under_bf16_autocast_it_stays_close_to_the_plain_path():
     hidden, weight, targets = leaves(n=64, c=32, v=80)
     with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -51,36 +51,56 @@ class _LinearCrossEntropy(torch.autograd.Function):
         need_grad = need_h or need_w
         loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
         grad_h = torch.empty_like(h) if need_h else None
-        grad_w = torch.zeros(w.shape, dtype=torch.float32, device=w.device) if need_w else None
+        grad_w = None  # dL/dW, summed over the chunks in fp32
         for start in range(0, h.shape[0], chunk_rows):
             rows = slice(start, start + chunk_rows)
-            log_probs = torch.log_softmax((h[rows] @ w.T).float(), dim=-1)  # (R, V)
+            logits = (h[rows] @ w.T).float()  # (R, V)
             y, keep = targets[rows], scored[rows]
             safe_y = torch.where(keep, y, 0)[:, None]  # (R, 1), any valid index for ignored rows
-            loss -= (log_probs.gather(1, safe_y)[:, 0] * keep).sum()
+            probs = torch.softmax(logits, dim=-1)  # (R, V): one pass fewer than log_softmax + exp
+            loss -= (_log_target_prob(probs, logits, safe_y) * keep).sum()
             if not need_grad:
                 continue
-            grad = log_probs.exp_()  # softmax, in place
-            grad.scatter_add_(1, safe_y, -keep[:, None].to(grad.dtype))  # minus one-hot (not for ignored rows)
-            grad.mul_(keep[:, None] / max(n, 1))  # ignored rows get no gradient; mean over scored rows
+            grad = probs.scatter_add_(1, safe_y, -keep[:, None].to(probs.dtype))  # softmax - one-hot, in place
+            if not bool(keep.all()):
+                grad.masked_fill_(~keep[:, None], 0.0)  # ignored rows get no gradient
             grad = grad.to(dtype)
             if need_h:
                 torch.mm(grad, w, out=grad_h[rows])  # (R, V) @ (V, C), written in place
-            if need_w and dtype == torch.float32:
-                grad_w.addmm_(grad.T, h[rows])  # (V, R) @ (R, C), accumulated in place
-            elif need_w:
-                grad_w += (grad.T @ h[rows]).float()
+            if need_w:
+                part_h = h[rows]
+                if grad_w is None:
+                    grad_w = (grad.T @ part_h).float()  # (V, R) @ (R, C)
+                elif dtype == torch.float32:
+                    grad_w.addmm_(grad.T, part_h)  # accumulated in place
+                else:
+                    grad_w += (grad.T @ part_h).float()
         ctx.save_for_backward(grad_h, grad_w)
-        ctx.dtypes = (hidden.dtype, weight.dtype)
-        return loss / max(n, 1)
+        ctx.dtypes, ctx.n = (hidden.dtype, weight.dtype), max(n, 1)
+        return loss / ctx.n
 
     @staticmethod
     def backward(ctx, grad_loss: torch.Tensor):
         grad_h, grad_w = ctx.saved_tensors
         hidden_dtype, weight_dtype = ctx.dtypes
-        grad_h = None if grad_h is None else (grad_h * grad_loss).to(hidden_dtype)
-        grad_w = None if grad_w is None else (grad_w * grad_loss).to(weight_dtype)
+        scale = grad_loss / ctx.n  # the mean's 1/n, applied once here instead of to every chunk of logits
+        grad_h = None if grad_h is None else (grad_h * scale).to(hidden_dtype)
+        grad_w = None if grad_w is None else (grad_w * scale).to(weight_dtype)
         return grad_h, grad_w, None, None, None, None
+
+
+TINY_PROB = 1e-30  # far above fp32's smallest normal number (1.2e-38), so log() of anything larger is exact
+
+
+def _log_target_prob(probs: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) per row. ``log(softmax)`` is as exact as ``log_softmax`` while p is a normal float;
+    rows whose target probability underflowed (a loss above ~69 nats) take ``logit - logsumexp`` instead."""
+    p = probs.gather(1, targets)[:, 0]
+    tiny = p < TINY_PROB
+    if bool(tiny.any()):
+        exact = logits.gather(1, targets)[:, 0] - torch.logsumexp(logits, dim=-1)
+        return torch.where(tiny, exact, p.log())
+    return p.log()
 
 
 def plain_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
