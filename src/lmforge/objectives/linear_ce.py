@@ -52,12 +52,20 @@ class _LinearCrossEntropy(torch.autograd.Function):
         loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
         grad_h = torch.empty_like(h) if need_h else None
         grad_w = None  # dL/dW, summed over the chunks in fp32
+        # Two (R, V) buffers reused by every chunk: a fresh one per chunk (8 MiB at V = 8192) would be handed back
+        # to the OS and faulted in again page by page under glibc's default allocator (~20 % of this loop).
+        logits_buf = torch.empty(min(chunk_rows, h.shape[0]), w.shape[0], dtype=torch.float32, device=h.device)
+        probs_buf = torch.empty_like(logits_buf)
         for start in range(0, h.shape[0], chunk_rows):
             rows = slice(start, start + chunk_rows)
-            logits = (h[rows] @ w.T).float()  # (R, V)
+            part_h = h[rows]
+            if dtype == torch.float32:
+                logits = torch.mm(part_h, w.T, out=logits_buf[: len(part_h)])  # (R, V)
+            else:
+                logits = (part_h @ w.T).float()
             y, keep = targets[rows], scored[rows]
             safe_y = torch.where(keep, y, 0)[:, None]  # (R, 1), any valid index for ignored rows
-            probs = torch.softmax(logits, dim=-1)  # (R, V): one pass fewer than log_softmax + exp
+            probs = torch.softmax(logits, dim=-1, out=probs_buf[: len(part_h)])  # one pass fewer than log_softmax+exp
             loss -= (_log_target_prob(probs, logits, safe_y) * keep).sum()
             if not need_grad:
                 continue
@@ -68,7 +76,6 @@ class _LinearCrossEntropy(torch.autograd.Function):
             if need_h:
                 torch.mm(grad, w, out=grad_h[rows])  # (R, V) @ (V, C), written in place
             if need_w:
-                part_h = h[rows]
                 if grad_w is None:
                     grad_w = (grad.T @ part_h).float()  # (V, R) @ (R, C)
                 elif dtype == torch.float32:
