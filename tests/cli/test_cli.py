@@ -55,6 +55,20 @@ def test_train_resume_and_export(quickstart_run, tmp_path):
     assert (tmp_path / "hf" / "config.json").is_file() and (tmp_path / "hf" / "tokenizer.json").is_file()
 
 
+def test_train_a_segment_recurrent_gpt_and_sample_from_it(quickstart_run, tmp_path):
+    out, _ = quickstart_run
+    common = ["train", "--data", out / "data", "--preset", "gpt-tiny", "--max-steps", "3", "--context-length", "32",
+              "--segment-length", "8", "--memory", "16"]
+    refused = lmforge(*common, "--out", tmp_path / "learned")
+    assert refused.returncode == 2 and "position='alibi'" in refused.stderr
+    trained = lmforge(*common, "--position", "alibi", "--out", tmp_path / "xl")
+    assert trained.returncode == 0, trained.stderr
+    config = json.loads((tmp_path / "xl" / "config.json").read_text())
+    assert (config["segment_length"], config["memory"], config["position"]) == (8, 16, "alibi")
+    sample = lmforge("sample", tmp_path / "xl", "--prompt", "ROMEO:", "--max-tokens", "40")
+    assert sample.returncode == 0 and sample.stdout.startswith("ROMEO:")
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

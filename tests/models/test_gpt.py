@@ -107,3 +107,50 @@ def test_other_position_schemes_work_with_the_cache(position):
         cache = model.new_cache(1)
         steps = [model(x[:, :5], cache)] + [model(x[:, i : i + 1], cache) for i in range(5, 12)]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def segment_twins(memory: int) -> tuple[GPT, GPT]:
+    """A plain ALiBi GPT and the same weights reading windows in segments of 4 with ``memory``."""
+    torch.manual_seed(0)
+    config = dict(SMALL, position="alibi", context_length=16)
+    plain = GPT(GPTConfig(**config)).eval()
+    segmented = GPT(GPTConfig(**config, segment_length=4, memory=memory)).eval()
+    segmented.load_state_dict(plain.state_dict())
+    return plain, segmented
+
+
+def test_with_memory_covering_the_window_segments_compute_full_attention():
+    plain, segmented = segment_twins(memory=16)
+    x = torch.randint(0, SMALL["vocab_size"], (2, 16))
+    torch.testing.assert_close(segmented(x), plain(x), atol=1e-5, rtol=1e-5)
+
+
+def test_a_shorter_memory_limits_what_a_segment_sees():
+    plain, segmented = segment_twins(memory=4)
+    x = torch.randint(0, SMALL["vocab_size"], (2, 16))
+    torch.testing.assert_close(segmented(x)[:, :8], plain(x)[:, :8], atol=1e-5, rtol=1e-5)  # saw everything
+    assert not torch.allclose(segmented(x)[:, 8:], plain(x)[:, 8:], atol=1e-3)  # the first segment is gone
+
+
+def test_the_memory_carries_information_but_no_gradient():
+    _, segmented = segment_twins(memory=4)
+    segmented.train()
+    x = torch.randint(0, SMALL["vocab_size"], (1, 8))
+    changed = x.clone()
+    changed[:, :4] = (x[:, :4] + 1) % SMALL["vocab_size"]
+    assert not torch.allclose(segmented(x)[:, 4:], segmented(changed)[:, 4:])  # segment 2 reads segment 1
+
+    embedded = segmented.tok_emb(x).detach().requires_grad_()
+    segmented.tok_emb = torch.nn.Identity()  # feed the embeddings directly, to ask for their gradient
+    segmented.hidden(embedded)[:, 4:].sum().backward()
+    assert not embedded.grad[:, :4].any() and embedded.grad[:, 4:].any()
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(segment_length=4), "position='alibi'"),
+    (dict(position="alibi", memory=4), "needs segment_length"),
+    (dict(position="alibi", segment_length=4, memory=0), "memory must be positive"),
+])
+def test_bad_segment_settings_are_explained(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        GPT(GPTConfig(**SMALL, **fields))

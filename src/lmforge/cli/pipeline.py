@@ -62,6 +62,11 @@ def train(
     n_heads: Annotated[int | None, typer.Option(help="Attention heads.")] = None,
     context_length: Annotated[int | None, typer.Option(help="Tokens per training window / max context.")] = None,
     dropout: Annotated[float | None, typer.Option(help="Dropout probability.")] = None,
+    position: Annotated[str | None, typer.Option(help="GPT positions: learned | sinusoidal | alibi.")] = None,
+    segment_length: Annotated[int | None, typer.Option(
+        help="GPT with alibi: read each window in segments of this many tokens, Transformer-XL style.")] = None,
+    memory: Annotated[int | None, typer.Option(
+        help="With --segment-length: earlier positions each segment also attends to (default: one segment).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per micro-batch.")] = None,
     grad_accum_steps: Annotated[int | None, typer.Option(help="Micro-batches per optimizer step.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
@@ -81,7 +86,8 @@ def train(
         if data is None:
             raise ConfigError("--data is required (a directory made by `lmforge prepare`), unless --resume")
         overrides = dict(n_layers=n_layers, d_model=d_model, n_heads=n_heads, context_length=context_length,
-                         dropout=dropout, batch_size=batch_size, grad_accum_steps=grad_accum_steps,
+                         dropout=dropout, position=position, segment_length=segment_length, memory=memory,
+                         batch_size=batch_size, grad_accum_steps=grad_accum_steps,
                          max_steps=max_steps, lr=lr, max_minutes=max_minutes, precision=precision,
                          compile=compile, seed=seed)
         result = train_lm(run_from_preset(load_preset(preset), data, overrides, arch), out)

@@ -4,7 +4,10 @@ embedding. Exports to / imports from Hugging Face ``GPT2LMHeadModel``.
 
 ``position`` swaps the learned table for fixed sinusoids or for ALiBi (no
 embedding at all; a distance penalty on the attention scores), to compare
-position schemes with everything else equal."""
+position schemes with everything else equal.
+
+``segment_length`` (with ALiBi) reads each window in segments with a
+Transformer-XL memory of the previous ``memory`` positions (``SegmentMemory``)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from torch import nn
 from lmforge.errors import ConfigError
 from lmforge.models.base import CausalLM, check_dropout, check_positive, init_normal
 from lmforge.models.blocks.attention import AttentionImpl, SelfAttention
-from lmforge.models.blocks.kv_cache import KVCache
+from lmforge.models.blocks.kv_cache import KVCache, SegmentMemory
 from lmforge.models.blocks.mlp import MLP, Activation
 from lmforge.models.blocks.positions import LearnedPositions, SinusoidalPositions, alibi_bias
 from lmforge.models.blocks.transformer_block import TransformerBlock
@@ -41,12 +44,24 @@ class GPTConfig:
     activation: Activation = "gelu_tanh"
     attention_impl: AttentionImpl = "sdpa"
     position: Literal["learned", "sinusoidal", "alibi"] = "learned"
+    # Transformer-XL recurrence: a window longer than segment_length is read a segment at a time, each
+    # attending to its own tokens and the detached keys/values of the previous `memory` positions
+    # (default: one segment). Needs position="alibi"; generation with a KV cache is unchanged.
+    segment_length: int | None = None
+    memory: int | None = None
 
     def validate(self) -> None:
         check_positive(self, "vocab_size", "context_length", "d_model", "n_layers", "n_heads")
         if self.d_model % self.n_heads:
             raise ConfigError(f"GPTConfig: d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         check_dropout(self)
+        if self.memory is not None and self.segment_length is None:
+            raise ConfigError("GPTConfig: memory is carried from segment to segment; it needs segment_length")
+        if self.segment_length is not None:
+            check_positive(self, "segment_length", *(["memory"] if self.memory is not None else []))
+            if self.position != "alibi":
+                raise ConfigError(f"GPTConfig: segment recurrence needs position='alibi' (relative positions), "
+                                  f"not {self.position!r}: remembered keys have no absolute position to reuse")
 
     @property
     def mlp_width(self) -> int:
@@ -104,8 +119,12 @@ class GPT(CausalLM):
         """Token ids (B, T) -> next-token logits (B, T, vocab_size)."""
         return self.lm_head(self.hidden(idx, cache))
 
-    def hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def hidden(self, idx: torch.Tensor, cache: KVCache | SegmentMemory | None = None) -> torch.Tensor:
         """Token ids (B, T) -> the final hidden states (B, T, C) that ``lm_head`` turns into logits."""
+        segment = self.config.segment_length
+        if cache is None and segment is not None and idx.shape[1] > segment:
+            memory = SegmentMemory(self.config.memory or segment)
+            return torch.cat([self.hidden(part, memory) for part in idx.split(segment, dim=1)], dim=1)
         start = cache.length if cache is not None else 0
         T = idx.shape[1]
         x = self.tok_emb(idx)  # (B, T, C)
