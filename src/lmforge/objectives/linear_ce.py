@@ -54,8 +54,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_w = None  # dL/dW, summed over the chunks in fp32
         # Two (R, V) buffers reused by every chunk: a fresh one per chunk (8 MiB at V = 8192) would be handed back
         # to the OS and faulted in again page by page under glibc's default allocator (~20 % of this loop).
-        logits_buf = torch.empty(min(chunk_rows, h.shape[0]), w.shape[0], dtype=torch.float32, device=h.device)
-        probs_buf = torch.empty_like(logits_buf)
+        probs_buf = torch.empty(min(chunk_rows, h.shape[0]), w.shape[0], dtype=torch.float32, device=h.device)
+        logits_buf = torch.empty_like(probs_buf) if dtype == torch.float32 else None  # else: .float() makes one
         for start in range(0, h.shape[0], chunk_rows):
             rows = slice(start, start + chunk_rows)
             part_h = h[rows]
