@@ -11,9 +11,9 @@ The gradient of the mean cross-entropy with respect to one row of logits z is kn
     loss_i = logsumexp(z_i) - z_i[y_i]          dloss/dz_i = (softmax(z_i) - onehot(y_i)) / n
 
 (n = number of scored rows). So :func:`linear_cross_entropy` works through the rows a chunk at a time:
-logits of the chunk, their loss, their gradient (softmax minus one-hot, in place), and from it the
-chunk's share of dL/dhidden = g W and dL/dW = g^T hidden. Only a chunk of logits ever exists (with a
-vocabulary of a few thousand it is still in cache when it is reused), and the forward pass has already
+logits of the chunk, their softmax (in place), the loss from log p(target), the gradient (softmax minus
+one-hot, in place again), and from it the chunk's share of dL/dhidden = g W and dL/dW = g^T hidden. Only
+one chunk of logits ever exists, in one buffer that every chunk reuses, and the forward pass has already
 done the backward pass's work; ``backward`` just scales the stored gradients by the incoming one. Same
 loss and gradients as ``F.cross_entropy(F.linear(hidden, weight), targets)`` (a test checks both), except
 that a batch with every target ignored gives 0, not NaN.
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 IGNORE_INDEX = -100
-CHUNK_ROWS = 512  # 512 x 8192 fp32 logits = 16 MiB: matmuls this tall run ~2 % faster than 256-row ones
+CHUNK_ROWS = 512  # 512 x 8192 fp32 logits = 16 MiB; taller chunks, faster matmuls (5 % over 256 rows at V 8192)
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
