@@ -69,7 +69,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
             y, keep = targets[rows], scored[rows]
             safe_y = torch.where(keep, y, 0)[:, None]  # (R, 1), any valid index for ignored rows
             target_logits = logits.gather(1, safe_y)[:, 0]
-            probs = torch.softmax(logits, dim=-1, out=logits)  # in place; one pass fewer than log_softmax + exp
+            # In place (the kernel reads each row before it writes it; the parity tests would notice otherwise),
+            # and one pass fewer than log_softmax + exp.
+            probs = torch.softmax(logits, dim=-1, out=logits)
             log_p = _log_target_prob(probs, safe_y, target_logits, lambda tiny: (part_h[tiny] @ w.T).float())
             loss -= (log_p * keep).sum()
             if not need_grad:
