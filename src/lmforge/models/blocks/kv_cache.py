@@ -58,7 +58,7 @@ class SegmentMemory:
 
     A long window is read in segments; while reading segment s, every layer also attends to the keys and
     values of the last ``size`` positions before it (from segments s-1, s-2, ...), *detached*: the
-    gradient stops at the segment boundary, so a step's backward pass costs one segment's attention, yet a
+    gradient stops at the segment boundary and attention costs T x (size + T) scores per segment, yet a
     token sees up to ``size`` tokens further back. (The paper keeps each layer's input and re-projects it;
     keeping the projected keys/values gives the same forward pass.) Positions must be relative (ALiBi): the
     remembered keys are compared with queries whose absolute positions they never saw.
