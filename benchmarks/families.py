@@ -50,56 +50,52 @@ class Twins:
         return F.cross_entropy(self.hf_logits().flatten(0, 1), self.targets.flatten())
 
 
+def _ours(family: str) -> torch.nn.Module:
+    """The benchmarked lmforge model of each family (random weights, seeded by the caller)."""
+    if family == "gpt":
+        from lmforge.models.gpt import GPT, GPTConfig
+
+        return GPT(GPTConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=4))
+    if family == "llama":
+        from lmforge.models.llama import Llama, LlamaConfig
+
+        return Llama(LlamaConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=8,
+                                 n_kv_heads=2, d_mlp=688))
+    if family == "bert":
+        from lmforge.models.bert import Bert, BertConfig
+
+        return Bert(BertConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=4, d_mlp=1024,
+                               dropout=0.0))
+    from lmforge.models.t5 import T5, T5Config
+
+    return T5(T5Config(vocab_size=VOCAB, d_model=256, d_head=32, d_mlp=1024, n_layers=3, n_heads=8, dropout=0.0))
+
+
 def _twins(family: str) -> Twins:
     import transformers
+
+    from lmforge.interop.convert import export_hf
 
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, VOCAB, (B, T), generator=g)
-    with tempfile.TemporaryDirectory() as d:
-        if family in ("gpt", "llama"):
-            if family == "gpt":
-                from lmforge.interop.hf_gpt2 import export_hf_gpt2 as export
-                from lmforge.models.gpt import GPT, GPTConfig
+    ours = _ours(family)
+    with tempfile.TemporaryDirectory() as d:  # the HF twin: lmforge's own export, loaded by transformers
+        hf = getattr(transformers, export_hf(ours, d)).from_pretrained(d)
+    if family in ("gpt", "llama"):
+        return Twins(ours, hf, lambda: ours(ids), lambda: hf(input_ids=ids).logits,
+                     lambda: causal_lm_loss(ours, (ids, ids)), ids, B * T)
+    if family == "bert":
+        mask = torch.ones_like(ids)
 
-                ours = GPT(GPTConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=4))
-                hf_class = transformers.GPT2LMHeadModel
-            else:
-                from lmforge.interop.hf_llama import export_hf_llama as export
-                from lmforge.models.llama import Llama, LlamaConfig
+        def bert_logits() -> torch.Tensor:
+            return ours.mlm_logits(ours(ids, attention_mask=mask))
 
-                ours = Llama(LlamaConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=8,
-                                         n_kv_heads=2, d_mlp=688))
-                hf_class = transformers.LlamaForCausalLM
-            export(ours, d)
-            hf = hf_class.from_pretrained(d)
-            return Twins(ours, hf, lambda: ours(ids), lambda: hf(input_ids=ids).logits,
-                         lambda: causal_lm_loss(ours, (ids, ids)), ids, B * T)
-        if family == "bert":
-            from lmforge.interop.hf_bert import export_hf_bert
-            from lmforge.models.bert import Bert, BertConfig
-
-            ours = Bert(BertConfig(vocab_size=VOCAB, context_length=T, d_model=256, n_layers=4, n_heads=4,
-                                   d_mlp=1024, dropout=0.0))
-            export_hf_bert(ours, d)
-            hf = transformers.BertForPreTraining.from_pretrained(d)
-            mask = torch.ones_like(ids)
-
-            def bert_logits() -> torch.Tensor:
-                return ours.mlm_logits(ours(ids, attention_mask=mask))
-
-            return Twins(ours, hf, bert_logits, lambda: hf(input_ids=ids, attention_mask=mask).prediction_logits,
-                         lambda: F.cross_entropy(bert_logits().flatten(0, 1), ids.flatten()), ids, B * T)
-        from lmforge.interop.hf_t5 import export_hf_t5
-        from lmforge.models.t5 import T5, T5Config
-
-        ours = T5(T5Config(vocab_size=VOCAB, d_model=256, d_head=32, d_mlp=1024, n_layers=3, n_heads=8,
-                           dropout=0.0))
-        export_hf_t5(ours, d)
-        hf = transformers.T5ForConditionalGeneration.from_pretrained(d)
-        dec = ids[:, :T_DEC]
-        return Twins(ours, hf, lambda: ours(ids, dec), lambda: hf(input_ids=ids, decoder_input_ids=dec).logits,
-                     lambda: F.cross_entropy(ours(ids, dec).flatten(0, 1), dec.flatten()), dec, B * (T + T_DEC))
+        return Twins(ours, hf, bert_logits, lambda: hf(input_ids=ids, attention_mask=mask).prediction_logits,
+                     lambda: F.cross_entropy(bert_logits().flatten(0, 1), ids.flatten()), ids, B * T)
+    dec = ids[:, :T_DEC]
+    return Twins(ours, hf, lambda: ours(ids, dec), lambda: hf(input_ids=ids, decoder_input_ids=dec).logits,
+                 lambda: F.cross_entropy(ours(ids, dec).flatten(0, 1), dec.flatten()), dec, B * (T + T_DEC))
 
 
 def _steps(twins: Twins) -> dict[str, Callable[[], None]]:
