@@ -21,8 +21,6 @@ that a batch with every target ignored gives 0, not NaN.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
@@ -72,7 +70,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             # In place (the kernel reads each row before it writes it; the parity tests would notice otherwise),
             # and one pass fewer than log_softmax + exp.
             probs = torch.softmax(logits, dim=-1, out=logits)
-            log_p = _log_target_prob(probs, safe_y, target_logits, lambda tiny: (part_h[tiny] @ w.T).float())
+            log_p = _log_target_prob(probs, safe_y, target_logits, part_h, w)
             loss -= (log_p * keep).sum()
             if not need_grad:
                 continue
@@ -107,15 +105,15 @@ TINY_PROB = 1e-30  # far above fp32's smallest normal number (1.2e-38), so log()
 
 
 def _log_target_prob(probs: torch.Tensor, targets: torch.Tensor, target_logits: torch.Tensor,
-                     logits_of: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+                     hidden: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """log p(target) per row. ``log(softmax)`` is as exact as ``log_softmax`` while p is a normal float;
-    rows whose target probability underflowed (a loss above ~69 nats) recompute their logits
-    (``logits_of(row_mask)``) and take ``logit - logsumexp`` instead."""
+    rows whose target probability underflowed (a loss above ~69 nats) recompute their logits from
+    ``hidden`` and ``weight`` and take ``logit - logsumexp`` instead."""
     p = probs.gather(1, targets)[:, 0]
     tiny = p < TINY_PROB
     log_p = p.log()
     if bool(tiny.any()):
-        log_p[tiny] = target_logits[tiny] - torch.logsumexp(logits_of(tiny), dim=-1)
+        log_p[tiny] = target_logits[tiny] - torch.logsumexp((hidden[tiny] @ weight.T).float(), dim=-1)
     return log_p
 
 
