@@ -35,26 +35,31 @@ from lmforge.train.lm import LMRun, train_lm
 from lmforge.train.trainer import TrainConfig
 
 WINDOW, PIECE, EVAL_WINDOWS = 256, 64, 400
+TOKENS_PER_STEP = 768  # every run: batch size = TOKENS_PER_STEP // its window
 BASE = {"family": "gpt", "d_model": 128, "n_layers": 4, "n_heads": 4, "position": "alibi"}
-RUNS: dict[str, tuple[dict, int]] = {  # name -> (model config, windows per batch)
-    "plain-64": ({**BASE, "context_length": PIECE}, 12),
-    "segments": ({**BASE, "context_length": WINDOW, "segment_length": PIECE, "memory": PIECE}, 3),
-    "plain-256": ({**BASE, "context_length": WINDOW}, 3),
+RUNS: dict[str, dict] = {  # name -> model config
+    "plain-64": {**BASE, "context_length": PIECE},
+    "segments": {**BASE, "context_length": WINDOW, "segment_length": PIECE, "memory": PIECE},
+    "plain-256": {**BASE, "context_length": WINDOW},
 }
 
 
-@torch.no_grad()
-def quarter_losses(model: torch.nn.Module, data_dir: Path, piece: int | None) -> list[float]:
-    """Mean loss (nats/char) in each 64-char quarter of the first validation windows; ``piece`` cuts each
-    window into pieces read separately (None: the whole window at once)."""
+def validation_windows(data_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``EVAL_WINDOWS`` validation windows of ``WINDOW`` chars: inputs and targets, (N, WINDOW)."""
     val = np.concatenate([np.asarray(shard) for shard in open_shards(data_dir, "val")]).astype(np.int64)
     n = min(EVAL_WINDOWS, (len(val) - 1) // WINDOW)
-    inputs = torch.from_numpy(val[: n * WINDOW].reshape(n, WINDOW))
-    targets = torch.from_numpy(val[1 : n * WINDOW + 1].reshape(n, WINDOW))
+    return (torch.from_numpy(val[: n * WINDOW].reshape(n, WINDOW)),
+            torch.from_numpy(val[1 : n * WINDOW + 1].reshape(n, WINDOW)))
+
+
+@torch.no_grad()
+def quarter_losses(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, alone: bool) -> list[float]:
+    """Mean loss (nats/char) in each 64-char quarter of the windows, read whole or (``alone``) as 64-char
+    pieces read separately."""
     model.eval()
     losses = []
     for x, y in zip(inputs.split(50), targets.split(50), strict=True):
-        logits = model(x) if piece is None else torch.cat([model(part) for part in x.split(piece, dim=1)], dim=1)
+        logits = torch.cat([model(part) for part in x.split(PIECE, dim=1)], dim=1) if alone else model(x)
         losses.append(F.cross_entropy(logits.transpose(1, 2), y, reduction="none"))  # (B, T)
     per_position = torch.cat(losses)
     return [per_position[:, q * PIECE : (q + 1) * PIECE].mean().item() for q in range(WINDOW // PIECE)]
@@ -68,18 +73,21 @@ def main() -> None:
     print(machine_summary())
     console = Console(stderr=True)
     data_dir = prepare_char_data(args.work)
+    inputs, targets = validation_windows(data_dir)
     rows = []
-    for name, (model_config, batch_size) in RUNS.items():
+    for name, model_config in RUNS.items():
         console.rule(name)
         train = TrainConfig(max_steps=args.steps, lr=1e-3, min_lr=1e-4, warmup_steps=100, eval_interval=args.steps,
                             checkpoint_interval=10**9, seed=1)
+        batch_size = TOKENS_PER_STEP // model_config["context_length"]
         result = train_lm(LMRun(str(data_dir), model_config, train, batch_size, eval_batches=80), args.work / name,
                           console=console)
         model = load_model(args.work / name)
-        whole, alone = quarter_losses(model, data_dir, None), quarter_losses(model, data_dir, PIECE)
+        whole = quarter_losses(model, inputs, targets, alone=False)
+        alone = quarter_losses(model, inputs, targets, alone=True)
         rows.append([name, f"{result.val_loss:.3f}", " / ".join(f"{v:.3f}" for v in whole),
                      " / ".join(f"{v:.3f}" for v in alone), f"{result.elapsed_s:.0f}"])
-    print(f"\n{args.steps} steps of {12 * PIECE} tokens per model; quarters = 64-char quarters of "
+    print(f"\n{args.steps} steps of {TOKENS_PER_STEP} tokens per model; quarters = 64-char quarters of "
           f"{WINDOW}-char validation windows\n")
     print(markdown_table(["model", "final val loss", "quarters, whole window", "quarters, 64-char pieces alone",
                           "train s"], rows))
