@@ -25,8 +25,9 @@ import torch
 
 from benchmarks._common import markdown_table
 from benchmarks._machine import machine_summary
+from lmforge.data.annotated import read_conll, read_squad
 from lmforge.tasks.backbone import load_backbone, minilm_dir
-from lmforge.tasks.data import read_conll, read_squad, read_text_labels, split_examples, split_squad_by_article
+from lmforge.tasks.data import read_text_labels, split_examples, split_squad_by_article
 from lmforge.tasks.training import FinetuneConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -56,7 +56,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
 
 def test_eval_commands(tmp_path):
     squad = DATA / "squad_v11" / "squad_v11_dev_part1_2articles_6paras.json"
-    from lmforge.tasks.data import read_squad
+    from lmforge.data.annotated import read_squad
 
     questions = read_squad(squad)
     preds = {q.id: q.answers[0] for q in questions}

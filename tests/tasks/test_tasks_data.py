@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lmforge.data.annotated import read_conll, read_squad
 from lmforge.errors import DataError
-from lmforge.tasks.data import (
-    read_conll,
-    read_jsonl,
-    read_squad,
-    read_text_labels,
-    split_examples,
-    split_squad_by_article,
-)
+from lmforge.tasks.data import read_jsonl, read_text_labels, split_examples, split_squad_by_article
 
 DATA = Path(__file__).parents[1] / "data"
 WNUT_TRAIN = DATA / "wnut17" / "wnut17train_first300.conll"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from lmforge.data.annotated import read_conll
 from lmforge.evaluate.seqeval_like import entity_report
 from lmforge.tasks.codec import Codec
-from lmforge.tasks.data import read_conll
 from lmforge.tasks.ner import IGNORE, encode_sentence, finetune_ner, predict_tags, spacy_tags, tag_set
 from lmforge.tasks.training import FinetuneConfig
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
+from lmforge.data.annotated import read_squad
 from lmforge.evaluate.squad import squad_scores
 from lmforge.tasks.codec import Codec
-from lmforge.tasks.data import read_squad
 from lmforge.tasks.heads import TaskConfig, TaskModel, backbone_config
 from lmforge.tasks.qa import best_span, finetune_qa, make_windows, predict_answers
 from lmforge.tasks.training import FinetuneConfig

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmforge.data.annotated import read_conll, read_squad
 from lmforge.errors import DataError
 from lmforge.evaluate.bleu import corpus_bleu
 from lmforge.evaluate.rouge import corpus_rouge
 from lmforge.evaluate.seqeval_like import EntityScores, entity_report
 from lmforge.evaluate.squad import squad_scores
 from lmforge.io import read_json, read_text
-from lmforge.tasks.data import read_conll, read_squad
 
 
 def score_squad(dataset: Path, predictions: Path) -> dict[str, float]:

@@ -27,13 +27,13 @@ import torch.nn.functional as F
 from rich.console import Console
 from torch import nn
 
+from lmforge.data.annotated import QAExample
 from lmforge.errors import ConfigError
 from lmforge.evaluate.squad import squad_scores
 from lmforge.io import write_json
 from lmforge.tasks.backbone import TOKENIZER_FILE
 from lmforge.tasks.batching import ExampleBatches, in_batches, pad, steps_for
 from lmforge.tasks.codec import WORD, Codec
-from lmforge.tasks.data import QAExample
 from lmforge.tasks.heads import TaskConfig, TaskModel, backbone_config
 from lmforge.tasks.training import FinetuneConfig, run_trainer
 from lmforge.tokenizers import Tokenizer

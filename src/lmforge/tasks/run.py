@@ -11,9 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from lmforge.data.annotated import read_conll, read_squad
 from lmforge.tasks.backbone import load_backbone, minilm_dir
 from lmforge.tasks.classify import ClassifyResult, finetune_classifier
-from lmforge.tasks.data import read_conll, read_squad, read_text_labels, split_examples, split_squad_by_article
+from lmforge.tasks.data import read_text_labels, split_examples, split_squad_by_article
 from lmforge.tasks.heads import Pooling
 from lmforge.tasks.ner import NerResult, finetune_ner
 from lmforge.tasks.qa import QAResult, finetune_qa
