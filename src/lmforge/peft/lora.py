@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from lmforge.errors import ConfigError
+from lmforge.peft.modules import replace_module
+from lmforge.peft.nf4 import NF4Linear
 
 
 @dataclass
@@ -119,18 +121,11 @@ class LoraLinear(nn.Module):
         return out
 
 
-def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, leaf = name.rpartition(".")
-    setattr(model.get_submodule(parent_name) if parent_name else model, leaf, module)
-
-
 def apply_lora(model: nn.Module, config: LoraConfig) -> list[str]:
     """Freeze every parameter of ``model`` and wrap the matching linear layers in :class:`LoraLinear`.
 
     Returns the wrapped module names. Raises when no layer matches (a typo would otherwise train nothing).
     """
-    from lmforge.peft.nf4 import NF4Linear
-
     config.validate()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -141,7 +136,7 @@ def apply_lora(model: nn.Module, config: LoraConfig) -> list[str]:
         raise ConfigError(f"LoRA target_modules {config.target_modules} match no linear layer; "
                           f"linear layer names in this model: {linear}")
     for name in names:
-        _set_module(model, name, LoraLinear(model.get_submodule(name), config.r, config.alpha, config.dropout))
+        replace_module(model, name, LoraLinear(model.get_submodule(name), config.r, config.alpha, config.dropout))
     return names
 
 
@@ -163,7 +158,7 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
     """Replace every adapter by a plain linear layer holding the merged weight; the model is then an
     ordinary lmforge model again (its state dict loads with :func:`lmforge.models.registry.load_model`)."""
     for name, layer in lora_layers(model).items():
-        _set_module(model, name, layer.merged_linear())
+        replace_module(model, name, layer.merged_linear())
     for p in model.parameters():
         p.requires_grad_(True)
     return model
@@ -181,5 +176,5 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     for p in model.parameters():
         seen.setdefault(id(p), p)
     total = sum(p.numel() for p in seen.values())
-    total += sum(m.num_quantized for m in model.modules() if hasattr(m, "num_quantized"))
+    total += sum(m.num_quantized for m in model.modules() if isinstance(m, NF4Linear))
     return sum(p.numel() for p in seen.values() if p.requires_grad), total

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmforge.errors import ConfigError
+from lmforge.peft.modules import replace_module
 
 DQ_BLOCK = 256  # absmaxes per second-level block (double quantization)
 
@@ -160,11 +161,9 @@ def quantize_model(model: nn.Module, skip: tuple[str, ...] = ("lm_head",), block
     The LM head is skipped by default: it is usually tied to the embedding table, which stays in full
     precision (embeddings are looked up, not multiplied, and quantizing them saves little compute).
     """
-    from lmforge.peft.lora import _set_module
-
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and not n.endswith(skip)]
     for name in names:
-        _set_module(model, name, NF4Linear(model.get_submodule(name), block_size, double_quant))
+        replace_module(model, name, NF4Linear(model.get_submodule(name), block_size, double_quant))
     for p in model.parameters():
         p.requires_grad_(False)
     return names
