@@ -1,6 +1,9 @@
+import json
+
 import pytest
 import torch
 
+from lmforge.errors import ConfigError
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.train import precision
 from lmforge.train.schedule import cosine_lr, make_optimizer, param_groups
@@ -28,27 +31,78 @@ def test_cosine_schedule_shape():
     assert cosine_lr(2.0, 1.0, 0.1, 0.1) == pytest.approx(0.1)
 
 
-def test_auto_precision_never_picks_bf16_without_native_support(monkeypatch):
-    monkeypatch.setattr(precision, "cpu_model_and_flags", lambda: ("AVX2 CPU", {"avx2", "fma"}))
-    monkeypatch.setattr(precision, "probe_bf16_speedup", lambda: pytest.fail("no probe needed"))
-    assert precision.resolve_precision("auto").precision == "fp32"
-
-
-@pytest.mark.parametrize("speedup,expected", [(1.9, "bf16"), (1.02, "fp32"), (0.14, "fp32")])
-def test_auto_precision_follows_the_measurement(monkeypatch, speedup, expected):
-    monkeypatch.setattr(precision, "cpu_model_and_flags", lambda: ("AMX CPU", {"avx512_bf16", "amx_bf16"}))
-    monkeypatch.setattr(precision, "probe_bf16_speedup", lambda: speedup)
-    choice = precision.resolve_precision("auto")
-    assert choice.precision == expected and f"{speedup:.2f}" in choice.reason
-
-
 def test_explicit_and_bad_precision():
     assert precision.resolve_precision("bf16").precision == "bf16"
-    from lmforge.errors import ConfigError
-
     with pytest.raises(ConfigError, match="auto, fp32, bf16"):
         precision.resolve_precision("fp8")
 
 
-def test_probe_returns_a_positive_ratio():
-    assert precision.probe_bf16_speedup(seconds=0.05) > 0
+def _fake_cpu(monkeypatch, flags):
+    monkeypatch.setattr(precision, "cpu_model_and_flags", lambda: ("Test CPU", set(flags)))
+
+
+def _timer(seconds: dict[str, float], calls: list[str] | None = None) -> precision.StepTimer:
+    """A step that 'takes' the given seconds per precision, recording the order it was asked for."""
+    def time_step(p):
+        if calls is not None:
+            calls.append(p)
+        return seconds[p]
+    return precision.StepTimer("test shape", time_step)
+
+
+@pytest.mark.auto_precision
+def test_auto_never_measures_without_native_bf16(monkeypatch):
+    _fake_cpu(monkeypatch, {"avx2", "fma"})
+    timer = precision.StepTimer("x", lambda p: pytest.fail("no timing on an AVX2-only CPU"))
+    assert precision.resolve_precision("auto", timer).precision == "fp32"
+
+
+@pytest.mark.auto_precision
+@pytest.mark.parametrize("bf16_s,expected,ratio", [(0.5, "bf16", "2.00"), (0.95, "bf16", "1.05"),
+                                                   (0.96, "fp32", "1.04"), (1.27, "fp32", "0.79")])
+def test_auto_picks_bf16_only_when_measured_at_least_5_percent_faster(monkeypatch, bf16_s, expected, ratio):
+    _fake_cpu(monkeypatch, {"avx512_bf16"})
+    choice = precision.resolve_precision("auto", _timer({"fp32": 1.0, "bf16": bf16_s}))
+    assert choice.precision == expected
+    assert choice.reason == f"bf16 {ratio}x of fp32 on this model's step (measured): {expected}"
+
+
+def test_the_measurement_warms_up_alternates_and_takes_medians():
+    calls: list[str] = []
+    times = {"fp32": iter([9.0, 1.0, 1.0, 5.0, 1.0, 1.0]), "bf16": iter([9.0, 2.0, 0.1, 2.0, 2.0, 2.0])}
+    speedup = precision.measure_bf16_speedup(lambda p: calls.append(p) or next(times[p]), repeats=5)
+    assert calls == ["fp32", "bf16"] * 6  # one warm-up each, then interleaved
+    assert speedup == pytest.approx(0.5)  # medians 1.0 / 2.0: the 9 s warm-ups and the outliers do not count
+
+
+@pytest.mark.auto_precision
+def test_the_decision_is_cached_per_shape_and_a_corrupt_cache_is_ignored(monkeypatch):
+    _fake_cpu(monkeypatch, {"amx_bf16"})
+    calls: list[str] = []
+    first = precision.resolve_precision("auto", _timer({"fp32": 1.0, "bf16": 0.5}, calls))
+    again = precision.resolve_precision("auto", _timer({"fp32": 1.0, "bf16": 0.5}, calls))
+    assert calls and len(calls) == 12 and again.precision == first.precision == "bf16"
+    assert "(cached)" in again.reason
+    other_shape = precision.StepTimer("another shape", lambda p: calls.append(p) or 1.0)
+    assert precision.resolve_precision("auto", other_shape).precision == "fp32" and len(calls) == 24
+    precision.cache_path().write_text("{not json")
+    assert "(measured)" in precision.resolve_precision("auto", _timer({"fp32": 1.0, "bf16": 0.5})).reason
+    assert len(json.loads(precision.cache_path().read_text())) == 1  # rewritten whole
+
+
+@pytest.mark.auto_precision
+@pytest.mark.parametrize("forced", ["fp32", "bf16"])
+def test_the_environment_forces_what_auto_returns(monkeypatch, forced):
+    _fake_cpu(monkeypatch, {"avx2"})
+    monkeypatch.setenv(precision.AUTO_ENV, forced)
+    timer = precision.StepTimer("x", lambda p: pytest.fail("a forced choice needs no timing"))
+    choice = precision.resolve_precision("auto", timer)
+    assert choice == precision.PrecisionChoice(forced, f"forced by {precision.AUTO_ENV}")
+    assert precision.resolve_precision("fp32").precision == "fp32"  # an explicit precision is never overridden
+
+
+@pytest.mark.auto_precision
+def test_a_bad_forced_value_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv(precision.AUTO_ENV, "fp16")
+    with pytest.raises(ConfigError, match="LMFORGE_AUTO_PRECISION must be fp32 or bf16, got 'fp16'"):
+        precision.resolve_precision("auto")

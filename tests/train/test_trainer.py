@@ -119,3 +119,82 @@ def test_invalid_config_is_explained(char_data_dir, tmp_path):
 
     with pytest.raises(ConfigError, match="min_lr"):
         Trainer(GPT(GPTConfig(**MODEL)), TrainConfig(lr=1e-3, min_lr=1e-2), None, tmp_path)
+
+
+class RecordingLoss:
+    """A loss that keeps statistics of the batches it sees, as DPO's objective does."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, model, batch):
+        from lmforge.objectives.clm import causal_lm_loss
+
+        self.calls += 1
+        return causal_lm_loss(model, batch)
+
+
+@pytest.mark.auto_precision
+def test_auto_times_the_models_own_step_and_leaves_no_trace(char_data_dir, tmp_path, monkeypatch):
+    import random
+
+    from lmforge.train import precision
+
+    monkeypatch.setattr(precision, "cpu_model_and_flags", lambda: ("Test CPU", {"avx512_bf16"}))
+    model = GPT(GPTConfig(**MODEL))  # dropout draws from the torch RNG during the timed steps
+    batches = RandomWindowSampler(open_shards(char_data_dir, "train"), 16, 4, seed=5)
+    loss = RecordingLoss()
+    trainer = Trainer(model, TrainConfig(precision="auto"), batches, tmp_path, loss_fn=loss)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    data_state, torch_rng, python_rng = batches.state_dict(), torch.get_rng_state(), random.getstate()
+    model.eval()
+
+    choice = trainer._resolve_precision()
+
+    assert choice.precision in ("fp32", "bf16") and "x of fp32 on this model's step (measured)" in choice.reason
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters()) and not model.training
+    assert torch.equal(torch.get_rng_state(), torch_rng) and random.getstate() == python_rng
+    assert batches.state_dict() == data_state and loss.calls == 0  # the loss the run keeps saw none of it
+    cached = json.loads(precision.cache_path().read_text())
+    (entry,) = cached.values()
+    assert entry["shape"].startswith("GPT ") and "(4, 16)" in entry["shape"]
+    assert "(cached)" in trainer._resolve_precision().reason
+
+
+def test_lr_follows_steps_unless_the_run_is_budgeted_by_time_alone(tmp_path):
+    from lmforge.errors import ConfigError
+    from lmforge.presets import load_preset
+    from lmforge.train.lm import run_from_preset
+
+    model = GPT(GPTConfig(**MODEL))
+    budgeted = dict(max_steps=100, warmup_steps=10, max_minutes=1.0)
+    steps = Trainer(model, TrainConfig(**budgeted, schedule="steps"), None, tmp_path)
+    timed = Trainer(model, TrainConfig(**budgeted, schedule="time"), None, tmp_path)
+    assert steps.lr_at(50, elapsed_s=59.0) == steps.lr_at(50, elapsed_s=0.0)
+    assert timed.lr_at(50, elapsed_s=59.0) < timed.lr_at(50, elapsed_s=0.0)
+    assert TrainConfig(max_minutes=1.0).schedule == "time" and TrainConfig().schedule == "steps"
+    preset = load_preset("gpt-char-quickstart")  # a time budget and a max_steps cap of its own
+    assert run_from_preset(preset, "d", {}).train.schedule == "time"
+    assert run_from_preset(preset, "d", {"max_minutes": 2.0}).train.schedule == "time"
+    assert run_from_preset(preset, "d", {"max_steps": 20}).train.schedule == "steps"
+    with pytest.raises(ConfigError, match="schedule"):
+        Trainer(model, TrainConfig(schedule="epochs"), None, tmp_path)  # type: ignore[arg-type]
+
+
+def test_the_same_command_with_the_same_seed_repeats_exactly(char_data_dir, tmp_path):
+    """`lmforge train --preset gpt-char-quickstart --max-steps 20 --precision fp32 --seed S`, as the CLI builds it."""
+    from lmforge.presets import load_preset
+    from lmforge.train.lm import run_from_preset, train_lm
+
+    def run(seed, name):
+        overrides = {"max_steps": 20, "precision": "fp32", "seed": seed}
+        train_lm(run_from_preset(load_preset("gpt-char-quickstart"), char_data_dir, overrides), tmp_path / name)
+        records = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        return [(r["step"], r["loss"], r["lr"]) for r in records if "loss" in r]
+
+    first, again, other = run(0, "a"), run(0, "b"), run(1, "c")
+    assert [step for step, _, _ in first] == [1, 10, 20]
+    assert first == again  # every logged loss and learning rate, from step 1 on
+    assert other[0][1] != first[0][1]  # the seed reaches the initial weights
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["train"]["schedule"] == "steps"

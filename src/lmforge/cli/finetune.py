@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from lmforge.cli.options import max_minutes_help
+
 app = typer.Typer(help="Fine-tune a model: instruction tuning (sft, dpo) and task heads.", no_args_is_help=True)
 
 
@@ -30,9 +32,9 @@ ItTargets = Annotated[list[str] | None, typer.Option("--target", help="LoRA laye
 ItEval = Annotated[int, typer.Option(help="Records held out from the end of the data for before/after.")]
 ItLimit = Annotated[int | None, typer.Option(help="Use only the first N training records.")]
 ItMaxLen = Annotated[int, typer.Option(help="Tokens per example (longer chats are cut).")]
-ItSteps = Annotated[int, typer.Option(help="Optimizer steps.")]
+ItSteps = Annotated[int | None, typer.Option(help="Optimizer steps (default 100).")]
 ItBatch = Annotated[int, typer.Option(help="Rows (SFT) or preference pairs (DPO) per step.")]
-ItMinutes = Annotated[float | None, typer.Option(help="Time budget; the LR schedule ends with it.")]
+ItMinutes = Annotated[float | None, typer.Option(help=max_minutes_help("steps"))]
 ItResume = Annotated[bool, typer.Option(help="Continue the run in --out from its latest checkpoint.")]
 ItSeed = Annotated[int, typer.Option(help="Random seed.")]
 DEFAULT_TARGETS = ["qkv", "proj", "up", "down", "gate_up"]
@@ -45,12 +47,14 @@ def _adapters(method: str, rank: int, alpha: float, dropout: float, targets: lis
     return AdapterConfig(method, LoraConfig(rank, alpha, dropout, targets or DEFAULT_TARGETS))
 
 
-def _train_config(steps: int, lr: float, max_minutes: float | None, seed: int):
-    from lmforge.train.trainer import TrainConfig
+def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed: int):
+    from lmforge.train.trainer import TrainConfig, lr_schedule_for
 
-    return TrainConfig(max_steps=steps, lr=lr, min_lr=lr / 10, warmup_steps=max(1, steps // 10),
-                       eval_interval=max(1, steps // 4), checkpoint_interval=max(1, steps // 2),
-                       log_interval=max(1, min(10, steps // 10)), max_minutes=max_minutes, seed=seed)
+    total = steps if steps is not None else 100
+    return TrainConfig(max_steps=total, lr=lr, min_lr=lr / 10, warmup_steps=max(1, total // 10),
+                       eval_interval=max(1, total // 4), checkpoint_interval=max(1, total // 2),
+                       log_interval=max(1, min(10, total // 10)), max_minutes=max_minutes,
+                       schedule=lr_schedule_for(max_minutes, steps), seed=seed)
 
 
 @app.command()
@@ -59,7 +63,7 @@ def sft(
                                        "input (optional), output.")],
     model: ItModel, out: ItOut, method: ItMethod = "lora", rank: ItRank = 8, alpha: ItAlpha = 16.0,
     dropout: ItDropout = 0.05, target: ItTargets = None, eval_examples: ItEval = 50, limit: ItLimit = None,
-    max_len: ItMaxLen = 256, steps: ItSteps = 100, batch_size: ItBatch = 8,
+    max_len: ItMaxLen = 256, steps: ItSteps = None, batch_size: ItBatch = 8,
     lr: Annotated[float, typer.Option(help="Peak learning rate (LoRA likes ~1e-3, full fine-tuning ~1e-4).")] = 1e-3,
     packing: Annotated[bool, typer.Option(help="Pack several short examples per row.")] = True,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0,
@@ -82,7 +86,7 @@ def dpo(
                                        "(optional), chosen, rejected.")],
     model: ItModel, out: ItOut, method: ItMethod = "lora", rank: ItRank = 8, alpha: ItAlpha = 16.0,
     dropout: ItDropout = 0.0, target: ItTargets = None, eval_examples: ItEval = 50, limit: ItLimit = None,
-    max_len: ItMaxLen = 256, steps: ItSteps = 100, batch_size: ItBatch = 4,
+    max_len: ItMaxLen = 256, steps: ItSteps = None, batch_size: ItBatch = 4,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-4,
     beta: Annotated[float, typer.Option(help="DPO beta: how strongly the policy is tied to the reference.")] = 0.1,
     eval_every: Annotated[int | None, typer.Option(min=1, help="Held-out accuracy and reward margin every N steps "
@@ -116,14 +120,12 @@ def summarize(
     max_len: Annotated[int, typer.Option(help="Tokens per example; long documents are cut, never the summary.")] = 384,
     max_new_tokens: Annotated[int, typer.Option(help="Longest generated summary, in tokens.")] = 64,
     lead: Annotated[int, typer.Option(help="Sentences in the lead-N baseline.")] = 1,
-    steps: ItSteps = 100, batch_size: ItBatch = 8,
+    steps: ItSteps = None, batch_size: ItBatch = 8,
     lr: Annotated[float, typer.Option(help="Peak learning rate (LoRA likes ~1e-3, full fine-tuning ~1e-4).")] = 1e-3,
     packing: Annotated[bool, typer.Option(help="Pack several short examples per row.")] = True,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0,
 ) -> None:
     """Summarization as an instruction fine-tune; prints ROUGE-1/2/L before/after next to a lead-N baseline."""
-    import dataclasses
-
     from lmforge.tasks.sft import SFTConfig, hold_out, load_chat_model
     from lmforge.tasks.summarize import SummarizeConfig, finetune_summarization, read_summaries
 
@@ -134,7 +136,8 @@ def summarize(
         train, held_out = records[:limit] if limit else records, read_summaries(eval_data)[:eval_examples]
     net, tokenizer, template = load_chat_model(model)
     # ROUGE and answer perplexity are measured before and after; the trainer's validation loss only at the end
-    train_config = dataclasses.replace(_train_config(steps, lr, max_minutes, seed), eval_interval=steps)
+    train_config = _train_config(steps, lr, max_minutes, seed)
+    train_config.eval_interval = train_config.max_steps
     sft = SFTConfig(max_len, batch_size, packing, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_summarization(net, tokenizer, template, train, held_out, out,
                                     SummarizeConfig(sft, max_new_tokens, lead), source_dir=model, resume=resume)
@@ -151,7 +154,7 @@ Out = Annotated[Path, typer.Option("--out", "-o", help="Output model dir (config
 Epochs = Annotated[float, typer.Option(help="Passes over the training data.")]
 Lr = Annotated[float, typer.Option(help="Peak learning rate (warm-up, then cosine decay).")]
 BatchSize = Annotated[int, typer.Option(help="Examples per optimizer step.")]
-MaxMinutes = Annotated[float | None, typer.Option(help="Time budget; training stops (and the schedule ends) then.")]
+MaxMinutes = Annotated[float | None, typer.Option(help=max_minutes_help())]
 MaxSteps = Annotated[int | None, typer.Option(help="Optimizer steps (overrides --epochs).")]
 Seed = Annotated[int, typer.Option(help="Seed for the split, shuffling and the head's initialisation.")]
 

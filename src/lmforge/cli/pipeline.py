@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lmforge.cli.options import PRECISION_HELP, max_minutes_help
 from lmforge.presets import available_presets, load_preset
 
 QUICKSTART_DIR = Path("runs/quickstart")
@@ -20,10 +21,10 @@ def quickstart(
     out: Annotated[Path, typer.Option(help="Where the run (model, tokenizer, data, metrics) goes.")] = QUICKSTART_DIR,
     tokenizer: Annotated[str, typer.Option(help="char (nats/char) or bpe (byte-level BPE, 4,096 tokens).")] = "char",
     vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size (ignored for char).")] = 4096,
-    max_minutes: Annotated[float | None, typer.Option(help="Training time budget in minutes (default 8).")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help=max_minutes_help(default="Default 8."))] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
     preset: Annotated[str | None, typer.Option(help=PRESETS_HELP)] = None,
-    precision: Annotated[str | None, typer.Option(help="auto | fp32 | bf16 (auto: bf16 only where faster).")] = None,
+    precision: Annotated[str | None, typer.Option(help=PRECISION_HELP)] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted quickstart in --out.")] = False,
 ) -> None:
     """Train a tokenizer and a small GPT on the bundled Shakespeare in minutes on a CPU, then sample from it."""
@@ -71,8 +72,8 @@ def train(
     grad_accum_steps: Annotated[int | None, typer.Option(help="Micro-batches per optimizer step.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    max_minutes: Annotated[float | None, typer.Option(help="Time budget; the LR schedule ends with it.")] = None,
-    precision: Annotated[str | None, typer.Option(help="auto | fp32 | bf16.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help=max_minutes_help())] = None,
+    precision: Annotated[str | None, typer.Option(help=PRECISION_HELP)] = None,
     compile: Annotated[bool | None, typer.Option(help="torch.compile the model (~40 s warm-up, ~10% faster).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
 ) -> None:

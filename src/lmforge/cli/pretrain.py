@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lmforge.cli.options import max_minutes_help
+
 
 class Objective(StrEnum):
     clm = "clm"
@@ -32,7 +34,7 @@ def pretrain(
     batch_size: Annotated[int | None, typer.Option(help="Examples per batch.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (default 300).")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    max_minutes: Annotated[float | None, typer.Option(help="Time budget; the LR schedule ends with it.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help=max_minutes_help())] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
 ) -> None:
     """Pretrain a small Transformer with one of the classic objectives, using the one Trainer.

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lmforge.cli.options import max_minutes_help
+
 MODEL = Annotated[Path, typer.Option(help="Translator directory (from `lmforge translate-train`).")]
 BEAM = Annotated[int, typer.Option(help="Beam size; 1 = greedy decoding.")]
 LENGTH_PENALTY = Annotated[float, typer.Option(help="Beam ranking: log p / ((5+len)/6)^alpha; 0 = raw log p.")]
@@ -42,8 +44,8 @@ def train(
     dropout: Annotated[float, typer.Option(help="Dropout probability.")] = 0.2,
     teacher_forcing: Annotated[float, typer.Option(help="Teacher-forcing ratio in [0, 1].")] = 1.0,
     batch_size: Annotated[int, typer.Option(help="Pairs per batch.")] = 64,
-    max_steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 3000,
-    max_minutes: Annotated[float | None, typer.Option(help="Time budget; the LR schedule ends with it.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (default 3000).")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help=max_minutes_help())] = None,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-3,
     limit: Annotated[int | None, typer.Option(help="Use only the first N pairs.")] = None,
     min_freq: Annotated[int, typer.Option(help="Words seen fewer times in training become <unk>.")] = 2,
@@ -54,15 +56,17 @@ def train(
     """Train an encoder-decoder translator (80/10/10 train/dev/test split by source sentence); prints test BLEU."""
     from lmforge.models.seq2seq import Seq2SeqConfig
     from lmforge.models.seq2seq_train import DataConfig, train_translator
-    from lmforge.train.trainer import TrainConfig
+    from lmforge.train.trainer import TrainConfig, lr_schedule_for
 
     model_config = Seq2SeqConfig(emb_dim=emb_dim, hidden_size=hidden_size, n_layers=n_layers, cell=cell,  # type: ignore[arg-type]
                                  bidirectional=bidirectional, attention=attention,  # type: ignore[arg-type]
                                  dropout=dropout, teacher_forcing_ratio=teacher_forcing)
     model_config.validate()
-    train_config = TrainConfig(max_steps=max_steps, max_minutes=max_minutes, lr=lr, min_lr=lr / 10,
-                               warmup_steps=min(100, max_steps // 10), eval_interval=200, log_interval=20,
-                               checkpoint_interval=1000, precision="fp32", seed=seed)
+    steps = max_steps if max_steps is not None else 3000
+    train_config = TrainConfig(max_steps=steps, max_minutes=max_minutes, lr=lr, min_lr=lr / 10,
+                               warmup_steps=min(100, steps // 10), eval_interval=200, log_interval=20,
+                               checkpoint_interval=1000, schedule=lr_schedule_for(max_minutes, max_steps),
+                               precision="fp32", seed=seed)
     data_config = DataConfig(str(data), limit, min_freq=min_freq, batch_size=batch_size, split_seed=split_seed)
     translator, result, split = train_translator(data_config, model_config, train_config, out, resume=resume)
     bleu = translator.bleu(split.test)

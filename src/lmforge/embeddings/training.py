@@ -54,6 +54,7 @@ from lmforge.errors import ConfigError
 from lmforge.io import read_json, read_text, write_json
 from lmforge.models.registry import save_model
 from lmforge.progress import progress_bar
+from lmforge.seeding import seed_everything
 from lmforge.train.metrics import MetricsLog, plot_loss
 
 Method = Literal["skipgram", "cbow", "glove", "fasttext"]
@@ -216,7 +217,7 @@ def train_embeddings(run: EmbeddingRun, out_dir: str | os.PathLike[str],
                      console: Console | None = None) -> TrainedEmbeddings:
     """Train ``run`` into ``out_dir`` (see the module docstring for what is written there)."""
     out_dir = Path(out_dir)
-    torch.manual_seed(run.seed)  # table initialisation; the batches have their own seeded RNGs
+    seed_everything(run.seed)  # table initialisation; the batches have their own seeded RNGs
     vocab, corpus = corpus_for(run)
     model, batches = build(run, vocab, corpus)
     out_dir.mkdir(parents=True, exist_ok=True)

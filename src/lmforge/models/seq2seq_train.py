@@ -20,6 +20,7 @@ from lmforge.errors import ConfigError
 from lmforge.io import read_json, write_json
 from lmforge.models.seq2seq import Seq2Seq, Seq2SeqConfig, seq2seq_loss
 from lmforge.models.seq2seq_translate import Translator, save_vocabs
+from lmforge.seeding import seed_everything
 from lmforge.train.trainer import TrainConfig, Trainer, TrainResult
 
 DATA_FILE = "data.json"
@@ -55,6 +56,7 @@ def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config
     model_config = dataclasses.replace(model_config, src_vocab_size=len(source_vocab),
                                        tgt_vocab_size=len(target_vocab), pad_id=Vocab.pad_id,
                                        bos_id=Vocab.bos_id, eos_id=Vocab.eos_id)
+    seed_everything(train_config.seed)  # the initial weights are the run's first random draw
     model = Seq2Seq(model_config)
     train = PairBatches(encode_pairs(split.train, source_vocab, target_vocab), data.batch_size, train_config.seed)
     dev = batches_in_order(encode_pairs(split.dev, source_vocab, target_vocab), data.batch_size) if split.dev else None

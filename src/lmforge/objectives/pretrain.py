@@ -42,6 +42,7 @@ from lmforge.objectives.electra import electra_loss
 from lmforge.objectives.masking import SpecialIds, mlm_mask, span_counts
 from lmforge.objectives.mlm import mlm_nsp_corruption, mlm_nsp_loss
 from lmforge.objectives.span import span_corruption, span_loss
+from lmforge.seeding import seed_everything
 from lmforge.tokenizers import train_tokenizer
 from lmforge.train.checkpoint import latest_checkpoint
 from lmforge.train.lm import LMRun, run_from_preset
@@ -131,8 +132,9 @@ def pretrain(
     context = _context(objective, run.model)
     n_spans = span_counts(context)[1]
     special = SpecialIds(meta.vocab_size, n_sentinels=n_spans + 1 if objective == "span" else 0)
-    model = _model(objective, run.model, special)
     seed = run.train.seed
+    seed_everything(seed)  # the initial weights are the run's first random draw
+    model = _model(objective, run.model, special)
     train, loss_fn = _batches(objective, open_shards(run.data_dir, "train"), context, run.batch_size, special, seed)
     val_shards = open_shards(run.data_dir, "val")
 

@@ -18,6 +18,7 @@ from torch import nn
 from lmforge.classic.metrics import Report, classification_report
 from lmforge.errors import DataError
 from lmforge.io import write_json
+from lmforge.seeding import seed_everything
 from lmforge.tasks.backbone import TOKENIZER_FILE
 from lmforge.tasks.batching import ExampleBatches, in_batches, pad, steps_for
 from lmforge.tasks.codec import Codec
@@ -83,6 +84,7 @@ def finetune_classifier(backbone: nn.Module, tokenizer: Tokenizer, train: list[T
                         f"(known: {labels})")
     codec = Codec.for_tokenizer(tokenizer)
     pooling = pooling or ("mean" if codec.bert_style else "last")  # MiniLM was trained with mean pooling
+    seed_everything(config.seed)  # the head's initial weights are the run's first random draw
     model = TaskModel(TaskConfig(backbone_config(backbone), "classify", labels, pooling, config.dropout), backbone)
     index = {name: i for i, name in enumerate(labels)}
     encoded = list(zip(encode_texts(codec, [e.text for e in train], max_len), [index[e.label] for e in train],

@@ -23,6 +23,7 @@ from lmforge.data.annotated import TaggedSentence
 from lmforge.errors import DataError
 from lmforge.evaluate.seqeval_like import EntityScores, entity_report
 from lmforge.io import write_json
+from lmforge.seeding import seed_everything
 from lmforge.tasks.backbone import TOKENIZER_FILE
 from lmforge.tasks.batching import ExampleBatches, in_batches, pad, steps_for
 from lmforge.tasks.codec import Codec
@@ -114,6 +115,7 @@ def finetune_ner(backbone: nn.Module, tokenizer: Tokenizer, train: list[TaggedSe
     if unknown:
         raise DataError(f"test sentence at line {unknown[0][0]}: tag {unknown[0][1]!r} never occurs in training")
     codec = Codec.for_tokenizer(tokenizer)
+    seed_everything(config.seed)  # the head's initial weights are the run's first random draw
     model = TaskModel(TaskConfig(backbone_config(backbone), "token", tags, "none", config.dropout), backbone)
     encoded = [encode_sentence(codec, s.tokens, [index[t] for t in s.tags], max_len) for s in train]
     batches = ExampleBatches(encoded, config.batch_size, _collate(codec.pad_id), seed=config.seed)

@@ -21,6 +21,7 @@ from torch import nn
 from lmforge.io import write_json
 from lmforge.objectives.dpo import DPOBatch, DPOObjective, answer_logps
 from lmforge.peft import count_parameters
+from lmforge.seeding import seed_everything
 from lmforge.tasks.batching import ExampleBatches, in_batches
 from lmforge.tasks.sft import (
     IGNORE,
@@ -166,6 +167,7 @@ def finetune_dpo(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate,
     max_len = min(config.max_len, model.context_length)
     train, held_out, _ = encode_splits(encode_preferences, train_records, eval_records, tokenizer, template,
                                        max_len, console, "preference pairs")
+    seed_everything(config.train.seed)  # LoRA's initial A matrices are the run's first random draw
     config.adapters.apply(model)
     trainable, total = count_parameters(model)
     console.print(f"{len(train)} training / {len(held_out)} held-out pairs · trainable {trainable:,} of {total:,} "

@@ -31,6 +31,7 @@ from lmforge.data.annotated import QAExample
 from lmforge.errors import ConfigError
 from lmforge.evaluate.squad import squad_scores
 from lmforge.io import write_json
+from lmforge.seeding import seed_everything
 from lmforge.tasks.backbone import TOKENIZER_FILE
 from lmforge.tasks.batching import ExampleBatches, in_batches, pad, steps_for
 from lmforge.tasks.codec import WORD, Codec
@@ -191,6 +192,7 @@ def finetune_qa(backbone: nn.Module, tokenizer: Tokenizer, train: list[QAExample
     codec = Codec.for_tokenizer(tokenizer)
     if not codec.bert_style:
         raise ConfigError("extractive QA needs a bidirectional encoder with [CLS]/[SEP] (e.g. MiniLM / BERT)")
+    seed_everything(config.seed)  # the head's initial weights are the run's first random draw
     model = TaskModel(TaskConfig(backbone_config(backbone), "qa", ["start", "end"], "none", config.dropout), backbone)
     windows, _ = make_windows(codec, train, max_len, stride)
     batches = ExampleBatches(windows, config.batch_size, _collate(codec.pad_id), seed=config.seed)

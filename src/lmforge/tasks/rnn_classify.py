@@ -33,6 +33,7 @@ from lmforge.models.blocks.recurrent import CellType, RecurrentStack
 from lmforge.models.config import config_from_dict
 from lmforge.models.registry import CONFIG_FILE, WEIGHTS_FILE, load_weights
 from lmforge.models.streaming import check_config
+from lmforge.seeding import seed_everything
 from lmforge.text.tokenize import word_tokenize
 from lmforge.train.trainer import TrainConfig, Trainer
 
@@ -207,7 +208,7 @@ def train_rnn_classifier(
         raise DataError(f"need as many labels as texts, and at least one (got {len(texts)} and {len(labels)})")
     classes = sorted(set(labels))
     vocab = WordVocab.build(texts, min_count=2, also=frozenset(vectors.index) if vectors is not None else frozenset())
-    torch.manual_seed(seed)
+    seed_everything(seed)  # before the embeddings and cells are initialised
     d_embed = model_fields.pop("d_embed", 50)
     d_embed = vectors.dim if vectors is not None else d_embed
     model = RNNClassifier(RNNClassifierConfig(len(vocab), len(classes), cell, d_embed, **model_fields))

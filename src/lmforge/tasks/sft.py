@@ -37,6 +37,7 @@ from lmforge.io import read_json, write_json
 from lmforge.models.registry import save_model
 from lmforge.peft import LoraConfig, apply_lora, count_parameters, merge_and_unload, quantize_model
 from lmforge.peft.hf_format import save_peft_adapter
+from lmforge.seeding import seed_everything
 from lmforge.tasks.batching import ExampleBatches, in_batches
 from lmforge.tasks.data import read_jsonl
 from lmforge.tokenizers import Tokenizer
@@ -247,6 +248,7 @@ def finetune_sft(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate,
     max_len = min(config.max_len, model.context_length)
     train, held_out, dropped = encode_splits(encode_instructions, train_records, eval_records, tokenizer, template,
                                              max_len, console, "examples")
+    seed_everything(config.train.seed)  # LoRA's initial A matrices are the run's first random draw
     config.adapters.apply(model)
     trainable, total = count_parameters(model)
     ppl_before = answer_perplexity(model, held_out, config.batch_size)

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from torch import nn
 
-from lmforge.train.trainer import BatchSource, LossFn, TrainConfig, Trainer, TrainResult
+from lmforge.train.trainer import BatchSource, LossFn, TrainConfig, Trainer, TrainResult, lr_schedule_for
 
 
 @dataclass
@@ -20,7 +20,7 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     dropout: float = 0.1
-    max_minutes: float | None = None  # time budget; the schedule then ends with the budget
+    max_minutes: float | None = None  # time budget; without max_steps the schedule ends with it
     max_steps: int | None = None  # overrides epochs
     seed: int = 0
     precision: str = "fp32"
@@ -35,6 +35,7 @@ def run_trainer(model: nn.Module, batches: BatchSource, loss_fn: LossFn, out_dir
         max_steps=steps, lr=config.lr, min_lr=config.lr / 10, warmup_steps=max(1, int(config.warmup_fraction * steps)),
         weight_decay=config.weight_decay, beta2=0.999, eval_interval=max(steps, 1), log_interval=10,
         checkpoint_interval=steps, keep_checkpoints=1, max_minutes=config.max_minutes,
+        schedule=lr_schedule_for(config.max_minutes, config.max_steps),
         precision=config.precision, seed=config.seed,  # type: ignore[arg-type]
     )
     return Trainer(model, train_config, batches, out_dir, val_batches=val_batches, loss_fn=loss_fn,

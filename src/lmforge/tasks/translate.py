@@ -28,6 +28,7 @@ from lmforge.data.seq2seq_batches import PairBatch, PairBatches, Vocab
 from lmforge.io import write_json
 from lmforge.models.seq2seq_train import DataConfig, encode_pairs, load_split
 from lmforge.models.t5 import T5, T5Config
+from lmforge.seeding import seed_everything
 from lmforge.tasks.batching import steps_for
 from lmforge.tasks.training import FinetuneConfig, run_trainer
 
@@ -89,6 +90,7 @@ def finetune_translation(data: DataConfig, model_config: T5Config, out_dir: str 
     vocab = Vocab.build((tokenize(t) for p in split.train for t in (p.source, p.target)), data.min_freq)
     model_config = dataclasses.replace(model_config, vocab_size=len(vocab), pad_id=Vocab.pad_id,
                                        decoder_start_id=Vocab.bos_id)
+    seed_everything(config.seed)  # the initial weights are the run's first random draw
     model = T5(model_config)
     examples = encode_pairs(split.train, vocab, vocab)
     batches = PairBatches(examples, config.batch_size, config.seed)

@@ -20,8 +20,9 @@ from lmforge.data.shards import TOKENIZER_FILE, load_meta, open_shards
 from lmforge.errors import ConfigError
 from lmforge.io import read_json, write_json
 from lmforge.models.registry import build_model
+from lmforge.seeding import seed_everything
 from lmforge.train.checkpoint import latest_checkpoint
-from lmforge.train.trainer import TrainConfig, Trainer, TrainResult
+from lmforge.train.trainer import TrainConfig, Trainer, TrainResult, lr_schedule_for
 
 RUN_FILE = "run.json"
 VAL_SEED = 1234  # validation windows are the same at every evaluation, so losses are comparable
@@ -49,6 +50,8 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
 
     ``arch`` names a model family; unless it is the preset's own, the model is that
     family's config defaults and the preset contributes only the training settings.
+    The LR schedule follows time only when no ``max_steps`` override was given and the
+    run has a time budget (a preset's ``max_steps`` is a cap, not the user's choice).
     """
     model = dict(preset["model"])
     if arch is not None and arch != model.get("family"):
@@ -65,6 +68,7 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
             train[key] = value
         else:
             model[key] = value
+    train["schedule"] = lr_schedule_for(train.get("max_minutes"), overrides.get("max_steps"))
     try:
         train_config = TrainConfig(**train)
     except TypeError as e:
@@ -76,6 +80,7 @@ def train_lm(run: LMRun, out_dir: str | Path, resume: bool = False, console: Con
     out_dir = Path(out_dir)
     meta = load_meta(run.data_dir)
     model_config = {**run.model, "vocab_size": meta.vocab_size}
+    seed_everything(run.train.seed)  # the initial weights are the run's first random draw
     model = build_model(model_config, source="model config")
     block = model.context_length
     train = RandomWindowSampler(open_shards(run.data_dir, "train"), block, run.batch_size, seed=run.train.seed)

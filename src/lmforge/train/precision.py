@@ -1,30 +1,58 @@
-"""Choose fp32 or bf16 by what this CPU can actually do.
+"""Choose fp32 or bf16 by what this model's own training step does on this CPU.
 
 bf16 halves memory traffic and, on CPUs with native bf16 dot products
-(AVX-512-BF16, AMX), roughly doubles matmul speed. On AVX2-only CPUs PyTorch
-emulates it, and a bf16 matmul was measured ~7x *slower* than fp32. So "auto"
-never assumes: it checks the instruction set, then times both.
+(AVX-512-BF16, AMX), can double the speed of large matmuls. On AVX2-only CPUs
+PyTorch emulates it and a bf16 step is many times *slower*, so "auto" answers
+fp32 there without measuring. Where bf16 is native, a large-matmul probe still
+does not predict a small model's step (0.8M parameters: bf16 was 0.79x of fp32
+on an AVX-512-BF16 EPYC, while large matmuls were 2x faster), so "auto" times a
+few real training steps of both and keeps bf16 only when it is clearly faster.
+The decision is cached per CPU, torch version and model/batch shape, because
+the timing costs a few steps and the answer does not change between runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
 import platform
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import torch
 
+from lmforge.errors import ConfigError
+from lmforge.io import write_json
+
 Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+AUTO_ENV = "LMFORGE_AUTO_PRECISION"
+MIN_BF16_SPEEDUP = 1.05  # bf16 must be this much faster: timing noise must not pick a slower precision
 
 
 @dataclass(frozen=True)
 class PrecisionChoice:
     precision: Precision
     reason: str
+
+
+@dataclass(frozen=True)
+class StepTimer:
+    """Times one training step of a model in a given precision, with no lasting side effects.
+
+    ``signature`` names what was timed (model kind and size, batch shapes), so a
+    cached decision is reused only for the same shape of work.
+    """
+
+    signature: str
+    time_step: Callable[[Precision], float]  # seconds for one forward + loss + backward
 
 
 def cpu_model_and_flags() -> tuple[str, set[str]]:
@@ -43,47 +71,98 @@ def cpu_model_and_flags() -> tuple[str, set[str]]:
     return model, flags
 
 
-def _time_matmuls(dtype: torch.dtype | None, seconds: float) -> float:
-    """Matmuls per second for a training-sized linear layer, forward + backward."""
-    x = torch.randn(512, 512, requires_grad=True)
-    w = torch.randn(512, 1024, requires_grad=True)
-    ctx = torch.autocast("cpu", dtype=dtype) if dtype is not None else contextlib.nullcontext()
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds or count < 3:
-        with ctx:
-            y = x @ w
-        y.float().sum().backward()
-        count += 1
-    return count / elapsed
+def forced_auto_precision() -> Precision | None:
+    """What ``LMFORGE_AUTO_PRECISION`` says auto must return, if it is set."""
+    value = os.environ.get(AUTO_ENV, "").strip()
+    if not value:
+        return None
+    if value not in PRECISIONS:
+        raise ConfigError(f"{AUTO_ENV} must be fp32 or bf16, got {value!r}")
+    return value  # type: ignore[return-value]
 
 
-def probe_bf16_speedup(seconds: float = 0.5) -> float:
-    """How many times faster bf16 autocast runs than fp32 here (>1 means faster)."""
-    _time_matmuls(None, 0.05)  # warm up threads and allocator
-    fp32 = _time_matmuls(None, seconds)
-    bf16 = _time_matmuls(torch.bfloat16, seconds)
-    return bf16 / fp32
+def resolve_precision(requested: str, timer: StepTimer | None = None, device: str = "cpu") -> PrecisionChoice:
+    """Turn ``auto|fp32|bf16`` into a concrete choice with a human-readable reason.
 
-
-def resolve_precision(requested: str, device: str = "cpu") -> PrecisionChoice:
-    """Turn ``auto|fp32|bf16`` into a concrete choice with a human-readable reason."""
-    if requested in ("fp32", "bf16"):
+    ``timer`` runs the model's own training step; "auto" needs it wherever bf16 is native.
+    """
+    if requested in PRECISIONS:
         return PrecisionChoice(requested, "requested")  # type: ignore[arg-type]
     if requested != "auto":
-        from lmforge.errors import ConfigError
-
         raise ConfigError(f"precision must be one of auto, fp32, bf16; got {requested!r}")
+    return resolve_auto(timer, device)
+
+
+def resolve_auto(timer: StepTimer | None, device: str = "cpu") -> PrecisionChoice:
+    """What "auto" means here: the forced value, the device's answer, or the faster measured step."""
+    forced = forced_auto_precision()
+    if forced is not None:
+        return PrecisionChoice(forced, f"forced by {AUTO_ENV}")
     if device != "cpu":
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
             return PrecisionChoice("bf16", "GPU supports bf16")
         return PrecisionChoice("fp32", "device has no bf16 support")
-    _, flags = cpu_model_and_flags()
+    model, flags = cpu_model_and_flags()
     if flags and not any(f in flags for f in BF16_CPU_FLAGS):
         return PrecisionChoice("fp32", "CPU lacks AVX-512-BF16/AMX, where bf16 is emulated and slow")
-    speedup = probe_bf16_speedup()
-    if speedup >= 1.1:
-        return PrecisionChoice("bf16", f"bf16 measured {speedup:.2f}x faster than fp32 here")
-    return PrecisionChoice("fp32", f"bf16 measured only {speedup:.2f}x of fp32 speed here")
+    if timer is None:
+        return PrecisionChoice("fp32", "no training step to time")
+    key = _cache_key(model, flags, timer.signature)
+    cached = _read_cache().get(key)
+    if isinstance(cached, dict) and isinstance(cached.get("bf16_speedup"), (int, float)):
+        return _choice(float(cached["bf16_speedup"]), "cached")
+    speedup = measure_bf16_speedup(timer.time_step)
+    cache = _read_cache()
+    cache[key] = {"bf16_speedup": speedup, "cpu": model, "torch": torch.__version__, "shape": timer.signature}
+    with contextlib.suppress(OSError):  # an unwritable cache only costs a re-measurement next time
+        write_json(cache_path(), cache)
+    return _choice(speedup, "measured")
+
+
+def measure_bf16_speedup(time_step: Callable[[Precision], float], repeats: int = 5,
+                         budget_s: float = 20.0) -> float:
+    """bf16's speed as a multiple of fp32's (>1: bf16 faster), from median step times.
+
+    One warm-up step each (allocator, kernel selection), then the two precisions
+    alternate so that drift (other processes, clock changes) hits both alike.
+    Slow steps stop after ``budget_s`` once three pairs are in.
+    """
+    for precision in PRECISIONS:
+        time_step(precision)
+    times: dict[Precision, list[float]] = {p: [] for p in PRECISIONS}
+    start = time.perf_counter()
+    for i in range(repeats):
+        if i >= 3 and time.perf_counter() - start > budget_s:
+            break
+        for precision in PRECISIONS:
+            times[precision].append(time_step(precision))
+    return statistics.median(times["fp32"]) / statistics.median(times["bf16"])
+
+
+def _choice(speedup: float, how: str) -> PrecisionChoice:
+    precision: Precision = "bf16" if speedup >= MIN_BF16_SPEEDUP else "fp32"
+    return PrecisionChoice(precision, f"bf16 {speedup:.2f}x of fp32 on this model's step ({how}): {precision}")
+
+
+def cache_path() -> Path:
+    """``$XDG_CACHE_HOME/lmforge/precision.json`` (``~/.cache`` when unset)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "lmforge" / "precision.json"
+
+
+def _cache_key(cpu: str, flags: set[str], signature: str) -> str:
+    """One key per CPU model + flags + torch version + thread count + shape of the timed work."""
+    parts = [cpu, " ".join(sorted(flags)), torch.__version__, str(torch.get_num_threads()), signature]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _read_cache() -> dict:
+    """The cached decisions; a missing, unreadable or corrupt cache is an empty one."""
+    try:
+        cache = json.loads(cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
 
 
 def autocast(precision: Precision, device: str = "cpu") -> contextlib.AbstractContextManager:

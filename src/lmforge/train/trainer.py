@@ -13,6 +13,7 @@ Per optimizer step::
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import math
 import signal
@@ -32,12 +33,14 @@ from lmforge.errors import ConfigError
 from lmforge.models.registry import save_model
 from lmforge.objectives.clm import causal_lm_loss
 from lmforge.progress import progress_bar
+from lmforge.seeding import rng_states, seed_everything, set_rng_states
 from lmforge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from lmforge.train.metrics import MetricsLog, plot_loss
-from lmforge.train.precision import PrecisionChoice, autocast, resolve_precision
+from lmforge.train.precision import Precision, PrecisionChoice, StepTimer, autocast, resolve_precision
 from lmforge.train.schedule import cosine_lr, make_optimizer
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
+Schedule = Literal["steps", "time"]
 
 
 class BatchSource(Protocol):
@@ -63,18 +66,49 @@ class TrainConfig:
     log_interval: int = 10
     checkpoint_interval: int = 500
     keep_checkpoints: int = 2
-    max_minutes: float | None = None  # time budget; the LR schedule then ends when the budget does
+    max_minutes: float | None = None  # time budget: training stops when it is spent
+    # what the LR schedule follows: "steps" (repeatable) or "time" (ends with the budget; see lr_schedule_for).
+    # None: "time" when max_minutes is set, as max_steps' default is no one's choice.
+    schedule: Schedule | None = None
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     compile: bool = False
     seed: int = 1337
 
+    def __post_init__(self) -> None:
+        if self.schedule is None:
+            self.schedule = lr_schedule_for(self.max_minutes, None)
+
     def validate(self) -> None:
+        if self.schedule not in ("steps", "time"):
+            raise ConfigError(f"schedule must be 'steps' or 'time', got {self.schedule!r}")
         if self.max_steps <= 0 or self.grad_accum_steps <= 0:
             raise ConfigError("max_steps and grad_accum_steps must be positive")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
             raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0 (got lr={self.lr}, min_lr={self.min_lr})")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ConfigError(f"max_minutes must be positive, got {self.max_minutes}")
+
+
+def lr_schedule_for(max_minutes: float | None, explicit_max_steps: int | None) -> Schedule:
+    """What the LR follows, given a run's time budget and the step count its user asked for (None: not asked).
+
+    Only a run budgeted by time alone follows the clock (so a slower CPU still finishes its schedule);
+    with explicit steps the LR follows steps, so the same command with the same seed repeats exactly.
+    """
+    return "time" if max_minutes is not None and explicit_max_steps is None else "steps"
+
+
+def _shapes(batch: Any) -> str:
+    """The tensor shapes and dtypes in a batch (tensors, sequences, dicts, dataclasses), for a cache key."""
+    if isinstance(batch, torch.Tensor):
+        return f"{tuple(batch.shape)}:{str(batch.dtype).removeprefix('torch.')}"
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        batch = {f.name: getattr(batch, f.name) for f in dataclasses.fields(batch)}
+    if isinstance(batch, dict):
+        return "{" + ", ".join(f"{k}: {_shapes(v)}" for k, v in batch.items()) + "}"
+    if isinstance(batch, (tuple, list)):
+        return "(" + ", ".join(_shapes(v) for v in batch) + ")"
+    return type(batch).__name__
 
 
 @dataclass
@@ -117,13 +151,51 @@ class Trainer:
         self.step = 0
         self.elapsed_before = 0.0  # seconds spent in earlier (resumed-from) sessions
         self.tokens_seen = 0
-        self.precision = resolve_precision(config.precision)
+        self.precision = PrecisionChoice("fp32", "not yet resolved")  # fit() resolves config.precision
+
+    # ----------------------------------------------------------------- precision
+    def _resolve_precision(self) -> PrecisionChoice:
+        """``config.precision`` made concrete; "auto" may time this model's own training step."""
+        if self.config.precision != "auto":
+            return resolve_precision(self.config.precision)
+        with self._untouched():
+            batch = self.train_batches.next_batch()
+            loss_fn = copy.deepcopy(self.loss_fn)  # an objective that keeps statistics (DPO) must not see these steps
+            trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+            signature = (f"{type(self.model).__name__} {sum(p.numel() for p in self.model.parameters())} params "
+                         f"({trainable} trainable), loss {getattr(loss_fn, '__qualname__', type(loss_fn).__name__)}, "
+                         f"batch {_shapes(batch)}")
+
+            def time_step(precision: Precision) -> float:
+                start = time.perf_counter()
+                with autocast(precision):
+                    loss = loss_fn(self.model, batch)
+                loss.backward()
+                elapsed = time.perf_counter() - start
+                self.model.zero_grad(set_to_none=True)
+                return elapsed
+
+            return resolve_precision("auto", StepTimer(signature, time_step))
+
+    @contextlib.contextmanager
+    def _untouched(self):
+        """Run steps that leave no trace: weights (no optimizer step), grads, RNGs and data position as they were."""
+        data_state = copy.deepcopy(self.train_batches.state_dict())
+        rngs, was_training = rng_states(), self.model.training
+        self.model.train()
+        try:
+            yield
+        finally:
+            self.model.zero_grad(set_to_none=True)
+            self.model.train(was_training)
+            self.train_batches.load_state_dict(data_state)
+            set_rng_states(rngs)
 
     # ----------------------------------------------------------------- schedule
     def lr_at(self, step: int, elapsed_s: float) -> float:
         c = self.config
         progress = step / c.max_steps
-        if c.max_minutes is not None:
+        if c.schedule == "time" and c.max_minutes is not None:
             progress = max(progress, elapsed_s / (60 * c.max_minutes))
         return cosine_lr(progress, c.lr, c.min_lr, c.warmup_steps / c.max_steps)
 
@@ -172,7 +244,7 @@ class Trainer:
     # ----------------------------------------------------------------- the loop
     def fit(self, resume: bool = False) -> TrainResult:
         c = self.config
-        torch.manual_seed(c.seed)
+        seed_everything(c.seed)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             ckpt = latest_checkpoint(self.out_dir / "checkpoints")
@@ -180,6 +252,7 @@ class Trainer:
                 raise ConfigError(f"--resume: no checkpoint found in {self.out_dir / 'checkpoints'}")
             self._restore(load_checkpoint(ckpt, self.model))
             self.console.print(f"resumed from {ckpt} (step {self.step})")
+        self.precision = self._resolve_precision()
         self.console.print(f"precision: [bold]{self.precision.precision}[/bold] ({self.precision.reason})")
         metrics = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if resume else None)
         forward_model = torch.compile(self.model) if c.compile else self.model
