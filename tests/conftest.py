@@ -2,19 +2,54 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from lmforge.assets import tinyshakespeare_path
+from lmforge.train import precision
 
 FIXTURES = Path(__file__).parent / "data"
+
+def pytest_addoption(parser):
+    parser.addoption("--auto-precision", choices=precision.PRECISIONS, default=None,
+                     help=f"Force what --precision auto returns (sets {precision.AUTO_ENV}); without it a test that "
+                          "leaves its precision to auto fails.")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "auto_precision: a test of auto precision itself (fakes CPU flags and "
+                                       "timings); exempt from the pin-the-precision guard")
+    forced = config.getoption("--auto-precision")
+    if forced:
+        os.environ[precision.AUTO_ENV] = forced  # also reaches CLI runs in subprocesses
 
 
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
     torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _pin_the_precision(request, monkeypatch, tmp_path_factory):
+    """What a test checks must not depend on the CPU it runs on, so no test may leave its precision to auto.
+
+    ``--auto-precision fp32|bf16`` runs the suite with auto forced either way instead. Tests of auto itself
+    (marker ``auto_precision``) get no forced value and a cache of their own.
+    """
+    if request.node.get_closest_marker("auto_precision"):
+        monkeypatch.delenv(precision.AUTO_ENV, raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    elif not request.config.getoption("--auto-precision"):
+        def refuse(*args, **kwargs):
+            pytest.fail("this test reached --precision auto: pin the precision (fp32 unless bf16 is the point), "
+                        "or run pytest with --auto-precision fp32|bf16", pytrace=False)
+        monkeypatch.setattr(precision, "resolve_auto", refuse)
+        # a CLI run in a subprocess that reaches auto stops at this value, naming it, with exit status 2
+        monkeypatch.setenv(precision.AUTO_ENV, "pin-the-precision")
     yield
 
 
