@@ -15,7 +15,7 @@ def lmforge(*args, input=None, cwd=None):
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("qs") / "run"
-    result = lmforge("quickstart", "--preset", "gpt-tiny", "--out", out, "--max-steps", "20")
+    result = lmforge("quickstart", "--preset", "gpt-tiny", "--out", out, "--max-steps", "20", "--precision", "fp32")
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -42,7 +42,8 @@ def test_info_sample_and_chat(quickstart_run):
 def test_train_resume_and_export(quickstart_run, tmp_path):
     out, _ = quickstart_run
     run = tmp_path / "run"
-    first = lmforge("train", "--data", out / "data", "--out", run, "--preset", "gpt-tiny", "--max-steps", "10")
+    first = lmforge("train", "--data", out / "data", "--out", run, "--preset", "gpt-tiny", "--max-steps", "10",
+                    "--precision", "fp32")
     assert first.returncode == 0, first.stderr
     settings = json.loads((run / "run.json").read_text())
     settings["train"]["max_steps"] = 15  # extend the finished run, then continue it
@@ -58,7 +59,7 @@ def test_train_resume_and_export(quickstart_run, tmp_path):
 def test_train_a_segment_recurrent_gpt_and_sample_from_it(quickstart_run, tmp_path):
     out, _ = quickstart_run
     common = ["train", "--data", out / "data", "--preset", "gpt-tiny", "--max-steps", "3", "--context-length", "32",
-              "--segment-length", "8", "--memory", "16"]
+              "--segment-length", "8", "--memory", "16", "--precision", "fp32"]
     refused = lmforge(*common, "--out", tmp_path / "learned")
     assert refused.returncode == 2 and "position='alibi'" in refused.stderr
     trained = lmforge(*common, "--position", "alibi", "--out", tmp_path / "xl")
@@ -106,7 +107,8 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(quickstart_run, tmp_path
     out, _ = quickstart_run
     run = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "lmforge.cli.main", "train", "--data", str(out / "data"),
-                             "--out", str(run), "--preset", "gpt-tiny", "--max-steps", "100000"],
+                             "--out", str(run), "--preset", "gpt-tiny", "--max-steps", "100000",
+                             "--precision", "fp32"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (run / "metrics.jsonl").exists() and time.time() < deadline:

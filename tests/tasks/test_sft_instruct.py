@@ -65,7 +65,7 @@ def chat_model_dir(tmp_path_factory) -> Path:
 
 def _train_config(steps: int, lr: float) -> TrainConfig:
     return TrainConfig(max_steps=steps, lr=lr, min_lr=lr / 10, warmup_steps=2, eval_interval=steps,
-                       checkpoint_interval=steps, log_interval=5, seed=0)
+                       checkpoint_interval=steps, log_interval=5, precision="fp32", seed=0)
 
 
 def test_only_answer_tokens_carry_labels(chat_model_dir):
@@ -130,7 +130,7 @@ def test_dpo_raises_preference_accuracy_and_logs_held_out_accuracy_at_every_eval
     records = read_preferences(PREFERENCES)
     lora = AdapterConfig("lora", LoraConfig(r=8, alpha=16, target_modules=["qkv", "proj", "up", "down"]))
     train = TrainConfig(max_steps=30, lr=5e-3, min_lr=5e-4, warmup_steps=2, eval_interval=10, checkpoint_interval=30,
-                        log_interval=5, seed=0)
+                        log_interval=5, precision="fp32", seed=0)
     config = DPOConfig(beta=0.1, max_len=192, batch_size=4, train=train, adapters=lora)
     result = finetune_dpo(model, tokenizer, template, records[:40], records[100:], tmp_path, config,
                           source_dir=chat_model_dir, console=QUIET)
@@ -173,7 +173,7 @@ def test_cli_dpo_reports_held_out_accuracy_during_training(chat_model_dir, tmp_p
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["dpo", "--data", str(PREFERENCES), "--model", str(chat_model_dir), "--out",
                                       str(out), "--steps", "4", "--eval-every", "2", "--eval-examples", "8",
-                                      "--limit", "16", "--max-len", "128"])
+                                      "--limit", "16", "--max-len", "128", "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     assert "step 2: held-out preference accuracy" in result.output
     assert "step 4: held-out preference accuracy" in result.output
@@ -186,7 +186,7 @@ def test_cli_sft_with_qlora_and_errors(chat_model_dir, tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(app, ["sft", "--data", str(INSTRUCTIONS), "--model", str(chat_model_dir), "--out", str(out),
                                  "--method", "qlora", "--steps", "3", "--batch-size", "4", "--eval-examples", "8",
-                                 "--limit", "16", "--max-len", "128"])
+                                 "--limit", "16", "--max-len", "128", "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     assert "answer perplexity on 8 held-out examples" in result.output
     assert (out / "adapter" / "adapter_model.safetensors").is_file()

@@ -40,7 +40,8 @@ def test_summarize_command(model_dir, tmp_path):
     result = CliRunner().invoke(app, [
         "summarize", "--data", str(ACLSUM / "train.jsonl"), "--eval-data", str(ACLSUM / "test.jsonl"),
         "--model", str(model_dir), "--out", str(out), "--method", "lora", "--limit", "12", "--eval-examples", "3",
-        "--steps", "2", "--batch-size", "4", "--max-len", "128", "--max-new-tokens", "8", "--lead", "2"])
+        "--steps", "2", "--batch-size", "4", "--max-len", "128", "--max-new-tokens", "8", "--lead", "2",
+        "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     assert "ROUGE F1 % on 3 held-out documents" in result.output and "| lead-2 baseline |" in result.output
     saved = json.loads((out / "summarize_result.json").read_text(encoding="utf-8"))
@@ -50,7 +51,7 @@ def test_summarize_command(model_dir, tmp_path):
     # without --eval-data, the last --eval-examples records of --data are held out
     held = CliRunner().invoke(app, ["summarize", "--data", str(ACLSUM / "val.jsonl"), "--model", str(model_dir),
                                     "--out", str(tmp_path / "run2"), "--eval-examples", "2", "--limit", "4",
-                                    "--steps", "1", "--max-len", "128", "--max-new-tokens", "4"])
+                                    "--steps", "1", "--max-len", "128", "--max-new-tokens", "4", "--precision", "fp32"])
     assert held.exit_code == 0, held.output
     assert "on 2 held-out documents" in held.output
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lmforge.cli.options import max_minutes_help
+from lmforge.cli.options import PRECISION_HELP, max_minutes_help
 
 app = typer.Typer(help="Fine-tune a model: instruction tuning (sft, dpo) and task heads.", no_args_is_help=True)
 
@@ -37,6 +37,7 @@ ItBatch = Annotated[int, typer.Option(help="Rows (SFT) or preference pairs (DPO)
 ItMinutes = Annotated[float | None, typer.Option(help=max_minutes_help("steps"))]
 ItResume = Annotated[bool, typer.Option(help="Continue the run in --out from its latest checkpoint.")]
 ItSeed = Annotated[int, typer.Option(help="Random seed.")]
+ItPrecision = Annotated[str, typer.Option(help=PRECISION_HELP)]
 DEFAULT_TARGETS = ["qkv", "proj", "up", "down", "gate_up"]
 
 
@@ -47,14 +48,15 @@ def _adapters(method: str, rank: int, alpha: float, dropout: float, targets: lis
     return AdapterConfig(method, LoraConfig(rank, alpha, dropout, targets or DEFAULT_TARGETS))
 
 
-def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed: int):
+def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed: int, precision: str):
     from lmforge.train.trainer import TrainConfig, lr_schedule_for
 
     total = steps if steps is not None else 100
     return TrainConfig(max_steps=total, lr=lr, min_lr=lr / 10, warmup_steps=max(1, total // 10),
                        eval_interval=max(1, total // 4), checkpoint_interval=max(1, total // 2),
                        log_interval=max(1, min(10, total // 10)), max_minutes=max_minutes,
-                       schedule=lr_schedule_for(max_minutes, steps), seed=seed)
+                       schedule=lr_schedule_for(max_minutes, steps), precision=precision,  # type: ignore[arg-type]
+                       seed=seed)
 
 
 @app.command()
@@ -66,14 +68,14 @@ def sft(
     max_len: ItMaxLen = 256, steps: ItSteps = None, batch_size: ItBatch = 8,
     lr: Annotated[float, typer.Option(help="Peak learning rate (LoRA likes ~1e-3, full fine-tuning ~1e-4).")] = 1e-3,
     packing: Annotated[bool, typer.Option(help="Pack several short examples per row.")] = True,
-    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0,
+    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
 ) -> None:
     """Instruction-tune a chat model; loss only on answer tokens; prints answer perplexity before/after."""
     from lmforge.tasks.sft import SFTConfig, finetune_sft, hold_out, load_chat_model, read_instructions
 
     train, held_out = hold_out(read_instructions(data), eval_examples, limit)
     net, tokenizer, template = load_chat_model(model)
-    config = SFTConfig(max_len, batch_size, packing, _train_config(steps, lr, max_minutes, seed),
+    config = SFTConfig(max_len, batch_size, packing, _train_config(steps, lr, max_minutes, seed, precision),
                        _adapters(method, rank, alpha, dropout, target))
     result = finetune_sft(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
@@ -91,7 +93,7 @@ def dpo(
     beta: Annotated[float, typer.Option(help="DPO beta: how strongly the policy is tied to the reference.")] = 0.1,
     eval_every: Annotated[int | None, typer.Option(min=1, help="Held-out accuracy and reward margin every N steps "
                                                           "(default: steps / 4) and at the end.")] = None,
-    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0,
+    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
 ) -> None:
     """Direct preference optimization (start from an SFT model); logs held-out preference accuracy during training."""
     from lmforge.tasks.preference import DPOConfig, finetune_dpo, read_preferences
@@ -99,7 +101,7 @@ def dpo(
 
     train, held_out = hold_out(read_preferences(data), eval_examples, limit)
     net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision)
     train_config.eval_interval = eval_every or train_config.eval_interval
     config = DPOConfig(beta, 0.0, max_len, batch_size, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_dpo(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
@@ -123,7 +125,7 @@ def summarize(
     steps: ItSteps = None, batch_size: ItBatch = 8,
     lr: Annotated[float, typer.Option(help="Peak learning rate (LoRA likes ~1e-3, full fine-tuning ~1e-4).")] = 1e-3,
     packing: Annotated[bool, typer.Option(help="Pack several short examples per row.")] = True,
-    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0,
+    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
 ) -> None:
     """Summarization as an instruction fine-tune; prints ROUGE-1/2/L before/after next to a lead-N baseline."""
     from lmforge.tasks.sft import SFTConfig, hold_out, load_chat_model
@@ -136,7 +138,7 @@ def summarize(
         train, held_out = records[:limit] if limit else records, read_summaries(eval_data)[:eval_examples]
     net, tokenizer, template = load_chat_model(model)
     # ROUGE and answer perplexity are measured before and after; the trainer's validation loss only at the end
-    train_config = _train_config(steps, lr, max_minutes, seed)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision)
     train_config.eval_interval = train_config.max_steps
     sft = SFTConfig(max_len, batch_size, packing, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_summarization(net, tokenizer, template, train, held_out, out,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lmforge.cli.options import max_minutes_help
+from lmforge.cli.options import PRECISION_HELP, max_minutes_help
 
 
 class Objective(StrEnum):
@@ -35,6 +35,7 @@ def pretrain(
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (default 300).")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help=max_minutes_help())] = None,
+    precision: Annotated[str | None, typer.Option(help=PRECISION_HELP)] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
 ) -> None:
     """Pretrain a small Transformer with one of the classic objectives, using the one Trainer.
@@ -44,7 +45,8 @@ def pretrain(
     from lmforge.objectives.pretrain import pretrain as run_pretrain
 
     overrides = dict(n_layers=n_layers, d_model=d_model, n_heads=n_heads, context_length=context_length,
-                     batch_size=batch_size, max_steps=max_steps, lr=lr, max_minutes=max_minutes, seed=seed)
+                     batch_size=batch_size, max_steps=max_steps, lr=lr, max_minutes=max_minutes, precision=precision,
+                     seed=seed)
     result = run_pretrain(objective.value, out, data, overrides, resume=resume)
     Console().print(f"{objective.value}: {result.steps} steps, final val loss {result.val_loss:.4f} "
                     f"({result.elapsed_s:.0f} s); model in {out}")
