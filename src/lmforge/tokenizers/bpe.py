@@ -15,15 +15,16 @@ regex in step 2 ends up dominating the cost.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import chain, pairwise, repeat
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Any
 
 from lmforge.errors import ConfigError, LmforgeError
 from lmforge.io import read_json, read_text, write_json
 from lmforge.tokenizers.base import AllowedSpecial, Tokenizer
-from lmforge.tokenizers.bpe_train import count_words, learn_bpe, merge_pair
+from lmforge.tokenizers.bpe_train import count_words, learn_bpe
 from lmforge.tokenizers.hf_json import (
     bpe_model_json,
     component_type,
@@ -42,25 +43,58 @@ from lmforge.tokenizers.pretokenize import (
 )
 
 DEFAULT_SPECIALS = ("<|endoftext|>",)
-_INF = float("inf")
 
 
-def apply_merges(
-    parts: list[int],
-    ranks: dict[tuple[int, int], int],
-    merges: list[tuple[int, int]],
-    merged: dict[tuple[int, int], int],
-) -> list[int]:
-    """Run BPE on one word's initial token ids: repeatedly merge the adjacent pair with the
-    lowest rank (``ranks[pair]``, learned earliest) into ``merged[pair]`` until no pair is a merge."""
-    rank_of = ranks.get
-    while len(parts) > 1:
-        rank = min(map(rank_of, pairwise(parts), repeat(_INF)))
-        if rank == _INF:
-            break  # no adjacent pair is a known merge: done
-        a, b = pair = merges[rank]
-        parts = merge_pair(parts, a, b, merged[pair])  # every occurrence, left to right
-    return parts
+class MergeTable:
+    """A BPE's learned merges as token ids, and the one loop that replays them on a word.
+
+    Built from ``(left id, right id, merged id)`` in rank order; a pair listed twice
+    takes its *last* rank, as HF ``tokenizers`` does. Both the byte-level GPT-2
+    tokenizer and the ``tokenizer.json`` BPE model (:mod:`lmforge.tokenizers.subword_models`)
+    encode through :meth:`apply`, so they cannot drift apart.
+    """
+
+    def __init__(self, merges: Iterable[tuple[int, int, int]]) -> None:
+        self.merged: dict[tuple[int, int], int] = {}  # (left id, right id) -> merged id, in rank order
+        for left, right, new in merges:
+            self.merged.pop((left, right), None)
+            self.merged[left, right] = new
+        self.pairs: list[tuple[int, int]] = list(self.merged)  # rank -> pair (dicts keep insertion order)
+        self.ranks: dict[tuple[int, int], int] = {pair: rank for rank, pair in enumerate(self.pairs)}
+
+    def apply(self, parts: list[int]) -> list[int]:
+        """BPE on one word's initial ids: merge the adjacent pair with the lowest rank (learned
+        earliest; the leftmost among equals) until no adjacent pair is a merge, as HF's
+        ``Word::merge_all``.
+
+        A heap holds candidate merges ``(rank, position)`` and the symbols live in a linked
+        list, so a merge is O(1) and a word of n symbols costs O(n log n) (rescanning all
+        pairs after each merge would be O(n^2) on long words). Entries made stale by an
+        earlier merge are recognised and skipped.
+        """
+        ranks, merged = self.ranks, self.merged
+        heap = [(ranks[p], i) for i, p in enumerate(pairwise(parts)) if p in ranks]
+        if not heap:
+            return parts  # no adjacent pair is a merge (a single byte, or an unusual word)
+        heapq.heapify(heap)
+        n = len(parts)
+        ids, prev, nxt = list(parts), list(range(-1, n - 1)), [*range(1, n), -1]
+        alive = [True] * n
+        pop, push = heapq.heappop, heapq.heappush
+        while heap:
+            rank, pos = pop(heap)
+            right = nxt[pos]
+            if not alive[pos] or right == -1 or ranks.get((ids[pos], ids[right])) != rank:
+                continue  # stale: one of the two symbols has changed since this entry was pushed
+            ids[pos] = merged[ids[pos], ids[right]]
+            alive[right] = False
+            nxt[pos] = nxt[right]
+            if nxt[pos] != -1:
+                prev[nxt[pos]] = pos
+            for left in (prev[pos], pos):  # the two new neighbouring pairs
+                if left != -1 and nxt[left] != -1 and (r := ranks.get((ids[left], ids[nxt[left]]))) is not None:
+                    push(heap, (r, left))
+        return [t for t, keep in zip(ids, alive, strict=True) if keep]
 
 
 class WordCache(dict[str, tuple[int, ...]]):
@@ -116,20 +150,16 @@ class ByteLevelBPE(Tokenizer):
                 raise ConfigError(f"special token {s!r} has id {i}, which the vocab already uses")
             self._id_to_bytes[i] = s.encode("utf-8")
 
-        # (left id, right id) -> rank (index into self.merges), and -> id of the merged token.
-        self._merged: dict[tuple[int, int], int] = {}
+        triples = []
         for k, (left, right) in enumerate(merges):
             ids = [self._token_ids.get(t) for t in (left, right, left + right)]
             if None in ids:
                 raise ConfigError(
                     f"merge #{k} ({left!r}, {right!r}) uses or makes a token that is not in the vocab"
                 )
-            pair = (ids[0], ids[1])
-            # A pair listed twice takes its *last* position, as HF tokenizers does.
-            self._merged.pop(pair, None)
-            self._merged[pair] = ids[2]
-        self.merges: list[tuple[int, int]] = list(self._merged)  # dicts keep insertion order
-        self._ranks: dict[tuple[int, int], int] = {pair: rank for rank, pair in enumerate(self.merges)}
+            triples.append(tuple(ids))
+        self._merges = MergeTable(triples)
+        self.merges: list[tuple[int, int]] = self._merges.pairs  # (left id, right id) in rank order
         self._init_cache()
 
     def _init_cache(self) -> None:
@@ -288,7 +318,7 @@ class ByteLevelBPE(Tokenizer):
                 "text and cannot be encoded as UTF-8"
             ) from None
         byte_ids = self._byte_ids
-        return tuple(apply_merges([byte_ids[b] for b in data], self._ranks, self.merges, self._merged))
+        return tuple(self._merges.apply([byte_ids[b] for b in data]))
 
     # ---------------------------------------------------------------- decode
     def decode_bytes(self, ids: Iterable[int]) -> bytes:

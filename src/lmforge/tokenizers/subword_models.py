@@ -16,14 +16,12 @@ Every model caches ``word -> ids``: natural text repeats its words.
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from lmforge.errors import ConfigError
-from lmforge.tokenizers.bpe import WordCache, apply_merges
+from lmforge.tokenizers.bpe import MergeTable, WordCache
 
 _CACHE_LIMIT = 500_000
-_LONG_WORD = 64  # longer words use the O(n log n) heap merge instead of rescanning all pairs
 
 
 class _CachedModel:
@@ -129,26 +127,21 @@ class BPEModel(_CachedModel):
         self.vocab, self.prefix, self.suffix = vocab, prefix, suffix
         self.unk_id = _unk_id(vocab, unk_token, "BPE")
         self.fuse_unk, self.byte_fallback, self.ignore_merges = fuse_unk, byte_fallback, ignore_merges
-        self._merged: dict[tuple[int, int], int] = {}  # (left id, right id) -> merged id, in rank order
+        triples = []
         for k, (a, b) in enumerate(merges):
             new = a + b[len(prefix):]  # "##"-style prefixes are dropped from the right part, as in HF
             ids = (vocab.get(a), vocab.get(b), vocab.get(new))
             if None in ids:
                 raise ConfigError(f"BPE merge #{k} ({a!r}, {b!r}) uses or makes a token that is not in the vocab")
-            self._merged.pop((ids[0], ids[1]), None)  # a pair listed twice takes its last rank, as in HF
-            self._merged[ids[0], ids[1]] = ids[2]
-        self._merges = list(self._merged)
-        self._ranks = {pair: rank for rank, pair in enumerate(self._merges)}
+            triples.append(ids)
+        self._merges = MergeTable(triples)
         self._byte_ids = [vocab.get(f"<0x{b:02X}>") for b in range(256)]
         super().__init__()
 
     def _encode_word(self, word: str) -> tuple[int, ...]:
         if self.ignore_merges and word in self.vocab:
             return (self.vocab[word],)
-        parts = self._initial_ids(word)
-        if len(parts) > _LONG_WORD:
-            return tuple(heap_merges(parts, self._ranks, self._merged))
-        return tuple(apply_merges(parts, self._ranks, self._merges, self._merged))
+        return tuple(self._merges.apply(self._initial_ids(word)))
 
     def _initial_ids(self, word: str) -> list[int]:
         """One id per character (with prefix/suffix), byte tokens or ``unk`` for unknown ones."""
@@ -189,34 +182,6 @@ class BPEModel(_CachedModel):
             spec.get("end_of_word_suffix") or "", bool(spec.get("fuse_unk")), bool(spec.get("byte_fallback")),
             bool(spec.get("ignore_merges")),
         )
-
-
-def heap_merges(parts: list[int], ranks: dict[tuple[int, int], int], merged: dict[tuple[int, int], int]) -> list[int]:
-    """BPE for long words in O(n log n), exactly as HF's ``Word::merge_all``.
-
-    A heap holds candidate merges ``(rank, position)``; the lowest rank (then
-    the leftmost) merges first. Symbols live in a linked list, so a merge is
-    O(1); entries made stale by an earlier merge are recognised and skipped.
-    """
-    n = len(parts)
-    ids, prev, nxt = list(parts), list(range(-1, n - 1)), [*range(1, n), -1]
-    alive = [True] * n
-    heap = [(ranks[p], i) for i, p in enumerate(zip(parts, parts[1:], strict=False)) if p in ranks]
-    heapq.heapify(heap)
-    while heap:
-        rank, pos = heapq.heappop(heap)
-        right = nxt[pos]
-        if not alive[pos] or right == -1 or ranks.get((ids[pos], ids[right])) != rank:
-            continue  # stale: one of the two symbols has changed since this entry was pushed
-        ids[pos] = merged[ids[pos], ids[right]]
-        alive[right] = False
-        nxt[pos] = nxt[right]
-        if nxt[pos] != -1:
-            prev[nxt[pos]] = pos
-        for left in (prev[pos], pos):  # the two new neighbouring pairs
-            if left != -1 and nxt[left] != -1 and (r := ranks.get((ids[left], ids[nxt[left]]))) is not None:
-                heapq.heappush(heap, (r, left))
-    return [t for t, keep in zip(ids, alive, strict=True) if keep]
 
 
 def build_model(spec: dict[str, Any], where: str) -> BPEModel | WordPieceModel | WordLevelModel:
