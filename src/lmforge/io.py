@@ -8,9 +8,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from lmforge.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 # Read once at import: the only portable way to read the umask is to set it and put it back,
 # which is not safe to do while other threads create files.
@@ -82,3 +85,38 @@ def read_text(path: str | os.PathLike[str]) -> str:
             f"{path}: byte offset {e.start} (line {line}): byte 0x{data[e.start]:02x} is not valid UTF-8; "
             "convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
         ) from None
+
+
+def read_json_lines(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line of a JSON-lines file.
+
+    A line that is not JSON, or is JSON but not an object, is an error naming the line:
+    JSONL files are appended to line by line, so a killed writer or a hand edit damages
+    one line, and the user needs to know which.
+    """
+    path = Path(path)
+    rows = []
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}: line {number}, column {e.colno}: invalid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}: line {number}: expected a JSON object, got {type(obj).__name__}")
+        rows.append((number, obj))
+    return rows
+
+
+def read_safetensors(path: str | os.PathLike[str], what: str = "weights file") -> dict[str, torch.Tensor]:
+    """All tensors of a ``.safetensors`` file; a missing or damaged file is one line naming it."""
+    import safetensors.torch  # imported here: torch is slow to import and most readers here do not need it
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path}")
+    try:
+        return safetensors.torch.load_file(str(path))
+    except safetensors.SafetensorError as e:
+        raise DataError(f"{path}: not a readable safetensors file ({e}); was it truncated?") from None

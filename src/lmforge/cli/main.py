@@ -7,10 +7,13 @@ which is printed as one clear line (no traceback) with exit status 2.
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Sequence
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lmforge.errors import LmforgeError
 
@@ -23,8 +26,9 @@ app = typer.Typer(
 )
 
 
+@functools.cache
 def _register() -> None:
-    """Attach every area's commands, in the order of the roadmap."""
+    """Attach every area's commands, in the order of the roadmap (once, however often :func:`run` is called)."""
     from lmforge.cli import (
         attention,
         classic,
@@ -65,16 +69,53 @@ def _register() -> None:
     app.command()(attention.attention)
 
 
-def main() -> None:
+def _print_error(message: str) -> None:
+    """One line on stderr; the message is escaped because paths and usage strings contain ``[...]``."""
+    Console(stderr=True).print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _usage_error_line(e: typer.TyperException) -> str:
+    """``lmforge CMD: MESSAGE (see 'lmforge CMD --help')`` for an argument mistake.
+
+    Click's own report is a usage line, a hint and the message in a box: several lines
+    for one mistake, unlike every other error lmforge reports.
+    """
+    message = " ".join(e.format_message().split())
+    ctx = getattr(e, "ctx", None)  # usage errors carry the command they were raised in
+    if ctx is None:
+        return message
+    return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run ``lmforge`` with ``args`` (default: the process's) and return its exit status.
+
+    Typer runs in click's non-standalone mode, so argument errors arrive here as
+    exceptions and are reported like every :class:`LmforgeError`: one line, status 2.
+    """
     _register()
     try:
-        app()
+        status = app(args=args, prog_name="lmforge", standalone_mode=False)
+    except typer.TyperException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # the help text is already printed (as typer itself checks)
+            return e.exit_code
+        _print_error(_usage_error_line(e))
+        return e.exit_code
+    except typer.Abort:
+        Console(stderr=True).print("[yellow]aborted[/yellow]")
+        return 1
     except LmforgeError as e:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _print_error(str(e))
+        return 2
     except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]interrupted[/yellow]")
-        sys.exit(130)
+        return 130
+    # Non-standalone click returns typer.Exit's code, or the command's own return value (None).
+    return status if isinstance(status, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())
 
 
 if __name__ == "__main__":

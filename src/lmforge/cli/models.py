@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ def info(model_dir: Annotated[Path, typer.Argument(help="Model directory or trai
     """Show a model's family, size, configuration, tokenizer and training results."""
     from lmforge.models.registry import load_model
     from lmforge.tokenizers import load_tokenizer
+    from lmforge.train.metrics import read_metrics
 
     model = load_model(model_dir)
     table = Table(title=str(model_dir), show_header=False)
@@ -27,7 +27,7 @@ def info(model_dir: Annotated[Path, typer.Argument(help="Model directory or trai
         table.add_row("tokenizer", f"{type(tok).__name__}, {tok.vocab_size} tokens")
     metrics = model_dir / "metrics.jsonl"
     if metrics.is_file():
-        evals = [r for r in map(json.loads, metrics.read_text().splitlines()) if "val_loss" in r]
+        evals = [r for r in read_metrics(metrics) if "val_loss" in r]
         if evals:
             last = evals[-1]
             bpb = f" · {last['val_bpb']:.4f} bits/byte" if last.get("val_bpb") else ""

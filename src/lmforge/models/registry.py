@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from lmforge.errors import ConfigError
-from lmforge.io import atomic_write, read_json, write_json
+from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 from lmforge.models.bert import Bert
 from lmforge.models.bigram import BigramLM
 from lmforge.models.config import config_from_dict, config_to_dict
@@ -58,7 +58,7 @@ def unique_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def load_weights(model: nn.Module, path: Path) -> None:
     """Load a safetensors file into ``model``."""
-    load_state(model, safetensors.torch.load_file(str(path)), str(path))
+    load_state(model, read_safetensors(path, "model weights"), str(path))
 
 
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lmforge.io import atomic_write, read_text
+from lmforge.io import atomic_write, read_json_lines
 
 
 class MetricsLog:
@@ -18,18 +18,21 @@ class MetricsLog:
         if resume_step is None:
             path.unlink(missing_ok=True)
         elif path.exists():
-            kept = [line for line in read_text(path).splitlines() if line and json.loads(line)["step"] <= resume_step]
+            kept = [r for r in read_metrics(path) if r["step"] <= resume_step]
             with atomic_write(path) as f:
-                f.write("".join(line + "\n" for line in kept))
+                f.write("".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
     def records(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in read_text(self.path).splitlines() if line]
+        return read_metrics(self.path) if self.path.exists() else []
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Every record of a ``metrics.jsonl``; a damaged line is an error that names it."""
+    return [record for _, record in read_json_lines(path)]
 
 
 def plot_loss(records: list[dict[str, Any]], path: Path, title: str = "loss",
