@@ -4,12 +4,17 @@ with exit status 2: never a traceback, never a multi-line box, never a silent sc
 import json
 
 import pytest
+import safetensors.torch
 import torch
 import typer.main
 
 from lmforge.cli.main import _register, app, run
+from lmforge.interop.convert import export_hf
 from lmforge.models.gpt import GPT, GPTConfig
+from lmforge.models.llama import Llama, LlamaConfig
 from lmforge.models.registry import save_model
+
+INDEX = "model.safetensors.index.json"
 
 
 def lmforge(capsys, *args) -> str:
@@ -75,3 +80,39 @@ def test_a_truncated_weights_file_is_named(capsys, model_dir):
     weights = model_dir / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-7])
     assert f"{weights}: not a readable safetensors file" in lmforge(capsys, "info", model_dir)
+
+
+@pytest.fixture
+def sharded_hf_dir(tmp_path):
+    """A tiny HF Llama checkpoint split into two shards with a ``model.safetensors.index.json``."""
+    torch.manual_seed(0)
+    directory = tmp_path / "hf"
+    export_hf(Llama(LlamaConfig(vocab_size=16, context_length=8, d_model=8, n_layers=1, n_heads=2, n_kv_heads=2,
+                                d_mlp=16)), directory)
+    state = safetensors.torch.load_file(str(directory / "model.safetensors"))
+    (directory / "model.safetensors").unlink()
+    names = sorted(state)
+    weight_map = {}
+    for k, part in enumerate((names[: len(names) // 2], names[len(names) // 2:]), start=1):
+        shard = f"model-0000{k}-of-00002.safetensors"
+        safetensors.torch.save_file({n: state[n] for n in part}, str(directory / shard))
+        weight_map.update(dict.fromkeys(part, shard))
+    (directory / INDEX).write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return directory
+
+
+def test_a_sharded_checkpoint_imports(capsys, sharded_hf_dir, tmp_path):
+    assert run(["import-hf", str(sharded_hf_dir), "--out", str(tmp_path / "model")]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda d: (d / INDEX).write_text('{"weight_map": {"a": '), f"{INDEX}: line 1, column 22: invalid JSON"),
+    (lambda d: (d / INDEX).write_text('{"metadata": {}}'), f"{INDEX}: expected a non-empty 'weight_map' object"),
+    (lambda d: (d / "model-00002-of-00002.safetensors").unlink(),
+     f"{INDEX}: names 1 shard file(s) missing beside it, e.g. 'model-00002-of-00002.safetensors'"),
+    (lambda d: (d / "model-00001-of-00002.safetensors").write_bytes(b"\0" * 8),
+     "model-00001-of-00002.safetensors: not a readable safetensors file"),
+], ids=["bad JSON", "no weight_map", "missing shard", "truncated shard"])
+def test_a_damaged_sharded_checkpoint_is_one_line(capsys, sharded_hf_dir, tmp_path, damage, message):
+    damage(sharded_hf_dir)
+    assert message in lmforge(capsys, "import-hf", sharded_hf_dir, "--out", tmp_path / "model")

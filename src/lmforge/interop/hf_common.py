@@ -9,7 +9,6 @@ concatenated along the output dimension on import and split on export.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import safetensors.torch
 import torch
 
 from lmforge.errors import ConfigError
-from lmforge.io import atomic_write, read_json, write_json
+from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,26 @@ def read_hf_weights(hf_dir: Path) -> dict[str, torch.Tensor]:
     """All tensors of ``model.safetensors`` (or of a sharded ``model.safetensors.index.json``)."""
     single, index = hf_dir / "model.safetensors", hf_dir / "model.safetensors.index.json"
     if single.is_file():
-        return safetensors.torch.load_file(str(single))
+        return read_safetensors(single, "HF weights")
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
         state: dict[str, torch.Tensor] = {}
-        for shard in shards:
-            state.update(safetensors.torch.load_file(str(hf_dir / shard)))
+        for shard in _index_shards(index):
+            state.update(read_safetensors(hf_dir / shard, f"shard named in {index}"))
         return state
     raise ConfigError(f"{hf_dir}: no model.safetensors (only safetensors weights are loaded, never pickles)")
+
+
+def _index_shards(index: Path) -> list[str]:
+    """The shard files a sharded checkpoint's index names, each checked to exist before any is read."""
+    doc = read_json(index, "sharded checkpoint index")
+    weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ConfigError(f"{index}: expected a non-empty 'weight_map' object {{tensor name: shard file}}")
+    shards = sorted(set(map(str, weight_map.values())))
+    missing = [s for s in shards if not (index.parent / s).is_file()]
+    if missing:
+        raise ConfigError(f"{index}: names {len(missing)} shard file(s) missing beside it, e.g. {missing[0]!r}")
+    return shards
 
 
 def from_hf_state(hf_state: dict[str, torch.Tensor], names: list[Tensor], source: str) -> dict[str, torch.Tensor]:
