@@ -134,8 +134,10 @@ def test_dpo_raises_preference_accuracy_and_logs_held_out_accuracy_at_every_eval
     config = DPOConfig(beta=0.1, max_len=192, batch_size=4, train=train, adapters=lora)
     result = finetune_dpo(model, tokenizer, template, records[:40], records[100:], tmp_path, config,
                           source_dir=chat_model_dir, console=QUIET)
-    assert result.train_accuracy_last > result.train_accuracy_first + 0.3
+    # against chance (0.5) and the untrained policy (= the reference: every held-out margin 0), not against the
+    # first steps' training accuracy, which bf16 rounding lifts to ~0.7 before any learning (fp32: ~0.46)
     assert result.train_accuracy_last >= 0.9
+    assert result.final["eval_accuracy"] > 0.5 and result.final["eval_reward_margin"] > 0.05
     assert [e["step"] for e in result.evals] == [10, 20, 30]
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r for r in lines if "eval_accuracy" in r] == result.evals
