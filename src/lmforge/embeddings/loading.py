@@ -8,7 +8,7 @@ from pathlib import Path
 from lmforge.embeddings.corpus import Vocab
 from lmforge.embeddings.fasttext import FastText, FastTextConfig, FastTextVectors
 from lmforge.embeddings.pretrained import PRETRAINED
-from lmforge.embeddings.vectors import VOCAB_FILE, WordVectors, load_vector_folder, load_word2vec_text
+from lmforge.embeddings.vectors import VOCAB_FILE, WordVectors, load_vector_folder, load_word2vec
 from lmforge.errors import DataError
 from lmforge.io import read_json
 from lmforge.models.config import config_from_dict
@@ -28,7 +28,7 @@ def load_fasttext(directory: str | os.PathLike[str]) -> FastTextVectors:
 
 def load_vectors(source: str | os.PathLike[str]) -> WordVectors:
     """``source`` is a pretrained name (e.g. ``glove-6b-50d``), a folder written by
-    ``lmforge embeddings train`` (or :meth:`WordVectors.save`), or a word2vec text file."""
+    ``lmforge embeddings train`` (or :meth:`WordVectors.save`), or a word2vec file (text or binary)."""
     if str(source) in PRETRAINED:
         return PRETRAINED[str(source)]()
     path = Path(source)
@@ -38,6 +38,6 @@ def load_vectors(source: str | os.PathLike[str]) -> WordVectors:
             return load_fasttext(path)
         return load_vector_folder(path)
     if path.is_file():
-        return load_word2vec_text(path)
-    raise DataError(f"{source}: not found; give a vectors folder, a word2vec text file, "
+        return load_word2vec(path)
+    raise DataError(f"{source}: not found; give a vectors folder, a word2vec file (.txt or .bin), "
                     f"or a pretrained name ({', '.join(PRETRAINED)})")

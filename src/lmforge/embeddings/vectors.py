@@ -9,7 +9,8 @@ Files (never pickle):
 - a folder with ``vectors.safetensors`` (one tensor ``"vectors"``, (V, D) float32)
   and ``vocab.json`` (``{"words": [...], "counts": [...]}``);
 - the word2vec text format (``"V D"`` header, then ``word x1 ... xD`` per line),
-  which gensim, fastText and most tools read.
+  which gensim, fastText and most tools read; the binary variant (``word`` + raw float32)
+  is read too, because that is how many published vectors come.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import safetensors.torch
 import torch
 
 from lmforge.errors import DataError
-from lmforge.io import atomic_write, read_json, write_json
+from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 
 VECTORS_FILE = "vectors.safetensors"
 VOCAB_FILE = "vocab.json"
@@ -121,30 +122,80 @@ class WordVectors:
                 f.write(word + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
 
 
-def load_word2vec_text(path: str | os.PathLike[str]) -> WordVectors:
-    """Read the word2vec text format, with errors naming the line."""
+def load_word2vec(path: str | os.PathLike[str]) -> WordVectors:
+    """Read a word2vec file, text or binary: both start with the same ``"V D"`` line, so the
+    first record tells them apart. Errors name the line (text) or the byte offset (binary)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"file not found: {path}")
-    with path.open(encoding="utf-8") as f:
-        header = f.readline().split()
-        if len(header) != 2 or not all(h.isdigit() for h in header):
-            raise DataError(f"{path}: line 1: expected the header 'VOCAB_SIZE DIM', got {' '.join(header)!r}")
-        n, dim = map(int, header)
-        words, rows = [], np.empty((n, dim), dtype=np.float32)
-        for lineno, line in enumerate(f, start=2):
-            parts = line.rstrip("\n").split(" ")
-            if len(parts) != dim + 1:
-                raise DataError(f"{path}: line {lineno}: expected a word and {dim} numbers, got {len(parts)} fields")
-            if len(words) == n:
-                raise DataError(f"{path}: line {lineno}: more rows than the {n} announced in the header")
-            try:
-                rows[len(words)] = np.array(parts[1:], dtype=np.float32)
-            except ValueError:
-                raise DataError(f"{path}: line {lineno}: not a number in the vector of {parts[0]!r}") from None
-            words.append(parts[0])
+    with path.open("rb") as f:
+        header = f.readline()
+        fields = header.split()
+        if len(fields) != 2 or not all(h.isdigit() for h in fields):
+            shown = header[:60].decode("utf-8", errors="replace").strip()
+            raise DataError(f"{path}: line 1: expected the word2vec header 'VOCAB_SIZE DIM', got {shown!r}")
+        n, dim = map(int, fields)
+        body = f.read()
+    if _first_record_is_text(body, dim):
+        return _parse_text(path, body, n, dim)
+    return _parse_binary(path, body, len(header), n, dim)
+
+
+def _first_record_is_text(body: bytes, dim: int) -> bool:
+    """Whether the first record is ``word x1 ... xD`` in text. In the binary format the word is
+    followed by raw float32 bytes, which essentially never read as ``dim`` numbers and a newline."""
+    line, newline, _ = body[: 256 + 32 * dim].partition(b"\n")
+    parts = line.split(b" ")
+    if not newline or len(parts) != dim + 1:
+        return False
+    try:
+        np.array(parts[1:], dtype=np.float32)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_text(path: Path, body: bytes, n: int, dim: int) -> WordVectors:
+    words, rows = [], np.empty((n, dim), dtype=np.float32)
+    for lineno, raw in enumerate(body.splitlines(), start=2):
+        try:
+            parts = raw.decode("utf-8").split(" ")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: line {lineno}, column {e.start + 1}: not valid UTF-8") from None
+        if len(parts) != dim + 1:
+            raise DataError(f"{path}: line {lineno}: expected a word and {dim} numbers, got {len(parts)} fields")
+        if len(words) == n:
+            raise DataError(f"{path}: line {lineno}: more rows than the {n} announced in the header")
+        try:
+            rows[len(words)] = np.array(parts[1:], dtype=np.float32)
+        except ValueError:
+            raise DataError(f"{path}: line {lineno}: not a number in the vector of {parts[0]!r}") from None
+        words.append(parts[0])
     if len(words) != n:
         raise DataError(f"{path}: the header announces {n} words but the file has {len(words)}")
+    return WordVectors(words, rows)
+
+
+def _parse_binary(path: Path, body: bytes, offset: int, n: int, dim: int) -> WordVectors:
+    """Records ``word<space>`` + ``dim`` little-endian float32; word2vec.c ends each with a newline,
+    gensim's ``save_word2vec_format(binary=True)`` does not. ``offset``: where ``body`` starts in the file."""
+    what = f"{path}: binary word2vec file ({n} words of {dim} float32 announced)"
+    words, rows = [], np.empty((n, dim), dtype=np.float32)
+    pos, size = 0, 4 * dim
+    while len(words) < n:
+        while body[pos : pos + 1] == b"\n":
+            pos += 1
+        space = body.find(b" ", pos)
+        if space == -1 or len(body) - (space + 1) < size:
+            raise DataError(f"{what}: the file ends after {len(words)} words")
+        try:
+            words.append(body[pos:space].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise DataError(f"{what}: byte offset {offset + pos}: word {len(words) + 1} is not valid UTF-8") from None
+        rows[len(words) - 1] = np.frombuffer(body, dtype="<f4", count=dim, offset=space + 1)
+        pos = space + 1 + size
+    if body[pos:].strip(b"\n"):
+        raise DataError(f"{what}: byte offset {offset + pos}: {len(body) - pos} bytes after the last word")
     return WordVectors(words, rows)
 
 
@@ -153,7 +204,7 @@ def load_vector_folder(directory: str | os.PathLike[str]) -> WordVectors:
     vocab = read_json(directory / VOCAB_FILE, "vocabulary")
     if not (directory / VECTORS_FILE).is_file():
         raise DataError(f"{directory}: expected {VECTORS_FILE} beside {VOCAB_FILE}")
-    tensors = safetensors.torch.load_file(str(directory / VECTORS_FILE))
+    tensors = read_safetensors(directory / VECTORS_FILE, "word vectors")
     if "vectors" not in tensors:
         raise DataError(f"{directory / VECTORS_FILE}: no tensor named 'vectors' (found {sorted(tensors)})")
     return WordVectors(vocab.get("words", []), tensors["vectors"], vocab.get("counts"))
