@@ -58,7 +58,10 @@ def read_json(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
     if not path.is_file():
         raise DataError(f"{what} not found: {path}")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if not text.strip():
+            raise DataError(f"{path}: the file is empty (expected {what})")
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON ({e.msg})") from None
     except UnicodeDecodeError as e:

@@ -116,3 +116,43 @@ def test_a_sharded_checkpoint_imports(capsys, sharded_hf_dir, tmp_path):
 def test_a_damaged_sharded_checkpoint_is_one_line(capsys, sharded_hf_dir, tmp_path, damage, message):
     damage(sharded_hf_dir)
     assert message in lmforge(capsys, "import-hf", sharded_hf_dir, "--out", tmp_path / "model")
+
+
+SQUAD = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": "Paris is in France.", "qas": [
+    {"id": "q1", "question": "Where is Paris?", "answers": [{"text": "France", "answer_start": 12}]},
+    {"id": "q2", "question": "What is in France?", "answers": [{"text": "Paris", "answer_start": 0}]},
+]}]}]}
+
+
+@pytest.mark.parametrize("predictions,message", [
+    ("", "the file is empty (expected SQuAD predictions)"),
+    ("{}", "no prediction for 2 of the 2 questions in"),
+    ('{"q1": "France"}', "no prediction for 1 of the 2 questions in"),
+    ('{"q1": "", "q2": " "}', "all 2 predictions are empty; nothing to score"),
+], ids=["empty file", "empty object", "one missing", "all blank"])
+def test_squad_predictions_that_cannot_be_scored_are_refused(capsys, tmp_path, predictions, message):
+    (tmp_path / "dev.json").write_text(json.dumps(SQUAD))
+    (tmp_path / "pred.json").write_text(predictions)
+    assert message in lmforge(capsys, "eval", "squad", tmp_path / "dev.json", tmp_path / "pred.json")
+
+
+@pytest.mark.parametrize("command", ["rouge", "bleu"])
+@pytest.mark.parametrize("references,predictions,message", [
+    ("a cat sat\nthe dog ran\nbirds fly\n", "", "pred.txt: 0 lines but"),
+    ("a cat sat\nthe dog ran\nbirds fly\n", "a cat sat\n", "has 3: 2 predictions missing"),
+    ("a cat sat\nthe dog ran\n", "\n\n", "pred.txt: all 2 predictions are empty; nothing to score"),
+    ("a cat sat\n", "a cat sat\nthe dog ran\n", "has 1: 1 lines too many"),
+    ("", "", "refs.txt: the file is empty; expected one reference per line"),
+], ids=["empty", "short", "blank", "long", "no references"])
+def test_line_predictions_that_cannot_be_scored_are_refused(capsys, tmp_path, command, references, predictions,
+                                                             message):
+    (tmp_path / "refs.txt").write_text(references)
+    (tmp_path / "pred.txt").write_text(predictions)
+    assert message in lmforge(capsys, "eval", command, tmp_path / "refs.txt", tmp_path / "pred.txt")
+
+
+def test_a_partly_blank_prediction_file_is_scored(capsys, tmp_path):
+    (tmp_path / "refs.txt").write_text("a cat sat\nthe dog ran\n")
+    (tmp_path / "pred.txt").write_text("a cat sat\n\n")
+    assert run(["eval", "rouge", str(tmp_path / "refs.txt"), str(tmp_path / "pred.txt")]) == 0
+    assert "rouge1 50.00" in capsys.readouterr().out

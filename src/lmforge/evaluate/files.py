@@ -28,8 +28,11 @@ def score_squad(dataset: Path, predictions: Path) -> dict[str, float]:
         raise DataError(f"{predictions}: expected a JSON object {{question id: answer text}}")
     missing = [q.id for q in questions if q.id not in answers]
     if missing:
-        raise DataError(f"{predictions}: no prediction for {len(missing)} question(s), e.g. id {missing[0]!r}")
-    return squad_scores([str(answers[q.id]) for q in questions], [q.answers for q in questions])
+        raise DataError(f"{predictions}: no prediction for {len(missing)} of the {len(questions)} questions in "
+                        f"{dataset}, e.g. id {missing[0]!r}")
+    texts = [str(answers[q.id]) for q in questions]
+    _require_some_prediction(predictions, texts)
+    return squad_scores(texts, [q.answers for q in questions])
 
 
 def score_ner(gold: Path, predicted: Path) -> EntityScores:
@@ -42,10 +45,23 @@ def score_ner(gold: Path, predicted: Path) -> EntityScores:
     return entity_report([s.tags for s in g], [s.tags for s in p])
 
 
+def _require_some_prediction(predictions: Path, texts: list[str]) -> None:
+    """Refuse a prediction file whose every prediction is blank: it scores 0, which reads as a
+    (very bad) result when it is really a broken pipeline. A few blank outputs are scored as given."""
+    if not any(t.strip() for t in texts):
+        raise DataError(f"{predictions}: all {len(texts)} predictions are empty; nothing to score")
+
+
 def _lines(references: Path, predictions: Path) -> tuple[list[str], list[str]]:
     refs, preds = read_text(references).splitlines(), read_text(predictions).splitlines()
-    if len(refs) != len(preds):
-        raise DataError(f"{predictions}: {len(preds)} lines but {references} has {len(refs)} (one per example)")
+    if not refs:
+        raise DataError(f"{references}: the file is empty; expected one reference per line")
+    if len(preds) != len(refs):
+        gap = (f"{len(refs) - len(preds)} predictions missing" if len(preds) < len(refs)
+               else f"{len(preds) - len(refs)} lines too many")
+        raise DataError(f"{predictions}: {len(preds)} lines but {references} has {len(refs)}: {gap} "
+                        "(one prediction per line, in the same order)")
+    _require_some_prediction(predictions, preds)
     return refs, preds
 
 
