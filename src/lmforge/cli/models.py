@@ -50,15 +50,17 @@ def export(
 
     from lmforge.interop.convert import TOKENIZER_FILES, export_hf
     from lmforge.models.registry import load_model
-    from lmforge.tokenizers import load_tokenizer
+    from lmforge.tokenizers import CharTokenizer, load_tokenizer
 
     model = load_model(model_dir)
-    eos = None
+    has_tokenizer = (model_dir / "tokenizer.json").is_file() and model.family == "gpt"
+    tokenizer = load_tokenizer(model_dir / "tokenizer.json") if has_tokenizer else None
+    eos = tokenizer.eos_id if tokenizer is not None else None
     out.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "tokenizer.json").is_file() and model.family == "gpt":
-        eos = load_tokenizer(model_dir / "tokenizer.json").eos_id
     for name in TOKENIZER_FILES:
         if (model_dir / name).is_file():
             shutil.copyfile(model_dir / name, out / name)
+    if isinstance(tokenizer, CharTokenizer):  # rewritten: files saved before it refused unknown characters in HF
+        tokenizer.save(out / "tokenizer.json")
     hf_class = export_hf(model, out, eos_id=eos)
     Console().print(f"exported to {out} (transformers: {hf_class}.from_pretrained({str(out)!r}))")

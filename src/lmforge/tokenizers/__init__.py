@@ -22,7 +22,7 @@ from lmforge.tokenizers.base import AllowedSpecial, Tokenizer
 from lmforge.tokenizers.bpe import ByteLevelBPE
 from lmforge.tokenizers.char import CharTokenizer
 from lmforge.tokenizers.gguf import gguf_tokenizer_json
-from lmforge.tokenizers.hf_json import BPE_NEUTRAL_OPTIONS, component_type, resolve_json_path
+from lmforge.tokenizers.hf_json import component_type, resolve_json_path, unsupported_bpe_option
 from lmforge.tokenizers.pipeline import HFTokenizer
 from lmforge.tokenizers.wordpiece import bert_wordpiece_from_vocab, train_wordpiece
 
@@ -66,7 +66,7 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
 def _plain_bpe(doc: dict[str, Any]) -> bool:
     """A BPE model with no options and only special added tokens: what lmforge's own classes represent."""
     model = doc["model"]
-    options_neutral = all(model.get(k, v) == v for k, v in BPE_NEUTRAL_OPTIONS.items())
+    options_neutral = unsupported_bpe_option(model) is None
     added_special = all(t.get("special", False) for t in doc.get("added_tokens") or [])
     return model.get("type", "BPE") == "BPE" and options_neutral and added_special and doc.get("normalizer") is None
 

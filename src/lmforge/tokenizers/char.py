@@ -9,7 +9,8 @@ HF representation: a ``BPE`` model with no merges and no pre-tokenizer
 splits text into single characters and looks each one up - exactly our
 encoding - and a ``Fuse`` decoder joins them back without spaces. (It is
 ~3x faster in HF than a WordLevel model behind a per-character Split.)
-One difference: HF silently drops unknown characters where we raise.
+Its ``unk_token`` names no vocab entry, so HF raises on an unknown character
+as we do, instead of silently dropping it (what it does with no ``unk_token``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lmforge.errors import ConfigError, DataError, LmforgeError
 from lmforge.io import read_json, write_json
 from lmforge.tokenizers.base import AllowedSpecial, Tokenizer
 from lmforge.tokenizers.hf_json import (
+    REFUSE_UNKNOWN,
     bpe_model_json,
     component_type,
     parse_added_tokens,
@@ -126,7 +128,8 @@ class CharTokenizer(Tokenizer):
     # ------------------------------------------------------------------ files
     def to_hf_json(self) -> dict[str, Any]:
         vocab = {**self._stoi, **self.special_tokens}
-        return tokenizer_json(bpe_model_json(vocab, []), self.special_tokens, None, {"type": "Fuse"})
+        model = {**bpe_model_json(vocab, []), "unk_token": REFUSE_UNKNOWN}
+        return tokenizer_json(model, self.special_tokens, None, {"type": "Fuse"})
 
     def save(self, path: str | Path) -> None:
         write_json(resolve_json_path(path), self.to_hf_json())

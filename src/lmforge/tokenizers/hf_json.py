@@ -28,6 +28,21 @@ BPE_NEUTRAL_OPTIONS: dict[str, Any] = {
     "ignore_merges": False,
 }
 
+# With no ``unk_token`` HF's BPE silently drops a character it cannot encode; with an ``unk_token``
+# that is itself missing from the vocab it raises instead: the refusal lmforge's tokenizers make.
+# lmforge writes this name, and reads any missing unk_token as the same refusal.
+REFUSE_UNKNOWN = "<unk: not in the vocabulary, refused>"
+
+
+def unsupported_bpe_option(model: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """``(key, value, neutral)`` for the first BPE option lmforge does not implement, else ``None``."""
+    for key, neutral in BPE_NEUTRAL_OPTIONS.items():
+        value = model.get(key, neutral)
+        refuses_unknown = key == "unk_token" and value not in (model.get("vocab") or {})
+        if value != neutral and not refuses_unknown:
+            return key, value, neutral
+    return None
+
 
 def tokenizer_json(
     model: dict[str, Any],
@@ -97,13 +112,11 @@ def parse_added_tokens(doc: dict[str, Any], path: Path) -> dict[str, int]:
 def parse_bpe_model(doc: dict[str, Any], path: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Validate a BPE model section and return ``(vocab, merges)`` as strings."""
     model = doc["model"]
-    for key, neutral in BPE_NEUTRAL_OPTIONS.items():
-        value = model.get(key, neutral)
-        if value != neutral:
-            raise ConfigError(
-                f"{path}: model.{key} = {value!r} is not supported (lmforge implements plain BPE; "
-                f"expected {neutral!r})"
-            )
+    if unsupported := unsupported_bpe_option(model):
+        key, value, neutral = unsupported
+        raise ConfigError(
+            f"{path}: model.{key} = {value!r} is not supported (lmforge implements plain BPE; expected {neutral!r})"
+        )
     vocab = model.get("vocab")
     if not isinstance(vocab, dict):
         raise ConfigError(f"{path}: model.vocab must be an object mapping token -> id")
