@@ -9,7 +9,6 @@ CSV/TSV parsing is shared with :mod:`lmforge.classic.data` (same quoting rules, 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 from lmforge.classic.data import read_labeled, stratified_split
 from lmforge.data.annotated import QAExample
 from lmforge.errors import DataError
-from lmforge.io import read_text
+from lmforge.io import read_json_lines
 
 
 @dataclass
@@ -30,23 +29,14 @@ class TextExample:
 def read_jsonl(path: str | os.PathLike[str], required: dict[str, type] | None = None) -> list[tuple[int, dict]]:
     """``(line, object)`` per non-blank line; each object must have the ``required`` fields with those types."""
     path = Path(path)
-    rows = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}: line {number}, column {e.colno}: invalid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}: line {number}: expected a JSON object, got {type(obj).__name__}")
+    rows = read_json_lines(path)
+    for number, obj in rows:
         for name, kind in (required or {}).items():
             if name not in obj:
                 raise DataError(f"{path}: line {number}: missing field {name!r} (fields present: {sorted(obj)})")
             if not isinstance(obj[name], kind):
                 raise DataError(f"{path}: line {number}: field {name!r} should be a {kind.__name__}, "
                                 f"got {type(obj[name]).__name__}")
-        rows.append((number, obj))
     if not rows:
         raise DataError(f"{path}: no examples (the file is empty)")
     return rows
