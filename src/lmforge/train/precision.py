@@ -119,21 +119,21 @@ def resolve_auto(timer: StepTimer | None, device: str = "cpu") -> PrecisionChoic
     return _choice(speedup, "measured")
 
 
-def measure_bf16_speedup(time_step: Callable[[Precision], float], repeats: int = 5,
-                         budget_s: float = 20.0) -> float:
+def measure_bf16_speedup(time_step: Callable[[Precision], float], min_pairs: int = 3, max_pairs: int = 30,
+                         seconds: float = 3.0) -> float:
     """bf16's speed as a multiple of fp32's (>1: bf16 faster), from median step times.
 
     One warm-up step each (allocator, kernel selection), then the two precisions
-    alternate so that drift (other processes, clock changes) hits both alike.
-    Slow steps stop after ``budget_s`` once three pairs are in.
+    alternate so that drift (other processes, clock changes) hits both alike. Pairs
+    continue for ``seconds`` (at least ``min_pairs``, at most ``max_pairs``): a fast
+    step gets many samples against noise, a slow one costs only a few steps.
     """
     for precision in PRECISIONS:
         time_step(precision)
     times: dict[Precision, list[float]] = {p: [] for p in PRECISIONS}
     start = time.perf_counter()
-    for i in range(repeats):
-        if i >= 3 and time.perf_counter() - start > budget_s:
-            break
+    while len(times["fp32"]) < max_pairs and (len(times["fp32"]) < min_pairs
+                                              or time.perf_counter() - start < seconds):
         for precision in PRECISIONS:
             times[precision].append(time_step(precision))
     return statistics.median(times["fp32"]) / statistics.median(times["bf16"])
