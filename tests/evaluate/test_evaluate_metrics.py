@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lmforge.evaluate.bleu import corpus_bleu
 from lmforge.evaluate.rouge import corpus_rouge, rouge_multi, rouge_scores
 from lmforge.evaluate.seqeval_like import entity_report, get_entities
 from lmforge.evaluate.squad import squad_scores
@@ -145,12 +144,3 @@ def test_seqeval_like_equals_seqeval_on_random_sequences(mode):
 def test_seqeval_like_rejects_misaligned_input():
     with pytest.raises(ValueError, match="sentence 0"):
         entity_report([["O", "B-PER"]], [["O"]])
-
-
-# ----------------------------------------------------------------------------- BLEU
-
-
-def test_bleu_perfect_and_zero():
-    pytest.importorskip("sacrebleu")
-    assert corpus_bleu(["the cat sat on the mat"], ["the cat sat on the mat"])["bleu"] == pytest.approx(100.0)
-    assert corpus_bleu(["a b c d"], ["w x y z"])["bleu"] == pytest.approx(0.0)
