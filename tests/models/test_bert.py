@@ -28,7 +28,7 @@ def test_every_token_sees_the_future_but_not_padding():
     assert not torch.allclose(model(ids)[0, 0], model(changed)[0, 0])  # bidirectional
     mask = torch.tensor([[1] * 6 + [0] * 2])
     torch.testing.assert_close(model(ids, attention_mask=mask)[0, :6], model(changed, attention_mask=mask)[0, :6])
-    emb = model.sentence_embedding(ids, mask)
+    emb = model.embed(ids, mask)
     torch.testing.assert_close(emb, model(ids[:, :6]).mean(1), atol=1e-5, rtol=1e-5)
     assert mean_pool(torch.ones(1, 3, 2), torch.tensor([[1, 0, 0]])).tolist() == [[1.0, 1.0]]
 

@@ -8,15 +8,25 @@ from rich.console import Console
 
 from lmforge.data.seq2seq_batches import collate
 from lmforge.errors import ConfigError
+from lmforge.infer import seq2seq as decoding
+from lmforge.infer.seq2seq import Hypothesis
 from lmforge.models.registry import load_model
 from lmforge.models.seq2seq import Seq2Seq, Seq2SeqConfig, seq2seq_loss
-from lmforge.models.seq2seq_decode import beam_search, greedy_decode
 from lmforge.models.seq2seq_train import DataConfig, train_translator
 from lmforge.models.seq2seq_translate import Translator, plot_attention
 from lmforge.train.trainer import TrainConfig
 
 ENG_FRA = Path(__file__).parents[1] / "data" / "eng_fra" / "eng-fra_first20k_train.txt"
 KINDS = ["bahdanau", "dot", "general", "none"]
+
+
+def greedy_decode(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor) -> list[Hypothesis]:
+    """The shared encoder-decoder greedy decoding with the translator's end and length limit."""
+    return decoding.greedy_decode(model, src, src_lens, model.config.eos_id, model.length_limit)
+
+
+def beam_search(model: Seq2Seq, src: torch.Tensor, beam_size: int, length_penalty: float = 0.0) -> list[Hypothesis]:
+    return decoding.beam_search(model, src, model.config.eos_id, model.length_limit, beam_size, length_penalty)
 
 
 def tiny(attention: str = "bahdanau", cell: str = "gru", **kw) -> Seq2Seq:

@@ -1,4 +1,6 @@
-"""Open a model directory for generation: model + tokenizer + engine."""
+"""Open a model directory: the model (``models.registry.load_model``), checked for what the caller
+needs, and the ``tokenizer.json`` trained with it. Every command and the server load through here,
+so a directory that cannot do what was asked is refused in one line, before anything runs."""
 
 from __future__ import annotations
 
@@ -6,13 +8,25 @@ from pathlib import Path
 
 from lmforge.errors import ConfigError
 from lmforge.infer.engine import GenerationEngine
+from lmforge.models.base import Capability, ModelBase
 from lmforge.models.registry import load_model
 from lmforge.tokenizers import Tokenizer, load_tokenizer
 
+TOKENIZER_FILE = "tokenizer.json"
 
-def load_for_generation(model_dir: str | Path) -> tuple[GenerationEngine, Tokenizer]:
+
+def load_model_dir(model_dir: str | Path, *any_of: Capability) -> tuple[ModelBase, Tokenizer]:
+    """The model and its tokenizer; with ``any_of``, a model that has none of those capabilities is refused."""
     model_dir = Path(model_dir)
     model = load_model(model_dir)
-    if not (model_dir / "tokenizer.json").is_file():
-        raise ConfigError(f"{model_dir}: no tokenizer.json next to the model; copy the tokenizer it was trained with")
-    return GenerationEngine(model), load_tokenizer(model_dir / "tokenizer.json")
+    if any_of:
+        model.require(model_dir, *any_of)
+    if not (model_dir / TOKENIZER_FILE).is_file():
+        raise ConfigError(f"{model_dir}: no {TOKENIZER_FILE} next to the model; copy the tokenizer it was trained with")
+    return model, load_tokenizer(model_dir / TOKENIZER_FILE)
+
+
+def load_for_generation(model_dir: str | Path) -> tuple[GenerationEngine, Tokenizer]:
+    """A decoder-only LM ready to sample or chat with (an encoder or encoder-decoder is refused)."""
+    model, tokenizer = load_model_dir(model_dir, Capability.GENERATE)
+    return GenerationEngine(model), tokenizer

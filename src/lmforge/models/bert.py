@@ -17,7 +17,7 @@ ELECTRA option: ``replaced_token_head``, the discriminator's per-token
 
 Outputs: ``forward`` gives the hidden states (B, T, C); the heads are separate
 methods (:meth:`mlm_logits`, :meth:`pool`, :meth:`nsp_logits`,
-:meth:`sentence_embedding`, :meth:`replaced_logits`) so each objective takes what it needs.
+:meth:`embed`, :meth:`replaced_logits`) so each objective takes what it needs.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmforge.errors import ConfigError
-from lmforge.models.base import ModelBase, check_dropout, check_positive, init_normal
+from lmforge.models.base import Capability, ModelBase, check_dropout, check_positive, init_normal, mean_pool
 from lmforge.models.blocks.attention import AttentionImpl, SelfAttention, optional_padding_bias
 from lmforge.models.blocks.mlp import MLP, Activation, activation_fn
 from lmforge.models.blocks.positions import LearnedPositions
@@ -78,6 +78,7 @@ class BertConfig:
 class Bert(ModelBase):
     family = FAMILY
     config_class = BertConfig
+    capabilities = frozenset({Capability.EMBED})
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
@@ -144,7 +145,7 @@ class Bert(ModelBase):
         """ELECTRA discriminator, (B, T, C) -> (B, T): > 0 means "this token was replaced"."""
         return self.rtd_head(hidden).squeeze(-1)
 
-    def sentence_embedding(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def embed(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean of the hidden states over real tokens (sentence-transformers' pooling), (B, C)."""
         hidden = self(ids, attention_mask=attention_mask)
         return mean_pool(hidden, attention_mask)
@@ -159,9 +160,3 @@ class ActivationLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
-
-
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """(B, T, C), (B, T) -> (B, C): average over positions where the mask is 1."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

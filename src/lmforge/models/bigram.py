@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lmforge.models.streaming import StreamingLM, StreamState, check_config
+from lmforge.models.base import StreamingLM, StreamState, check_positive
 
 
 @dataclass
@@ -25,7 +25,7 @@ class BigramConfig:
     context_length: int = 64  # training window only: the model itself looks one token back
 
     def validate(self) -> None:
-        check_config(self, ("vocab_size", "context_length"))
+        check_positive(self, "vocab_size", "context_length")
 
 
 class BigramLM(StreamingLM):

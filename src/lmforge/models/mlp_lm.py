@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lmforge.models.streaming import StreamingLM, StreamState, check_config
+from lmforge.models.base import StreamingLM, StreamState, check_dropout, check_positive
 
 
 @dataclass
@@ -31,7 +31,8 @@ class MLPLMConfig:
     dropout: float = 0.0
 
     def validate(self) -> None:
-        check_config(self, ("vocab_size", "context_length", "n_context", "d_embed", "d_hidden"))
+        check_positive(self, "vocab_size", "context_length", "n_context", "d_embed", "d_hidden")
+        check_dropout(self)
 
 
 class MLPLM(StreamingLM):

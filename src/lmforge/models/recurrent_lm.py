@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lmforge.models.base import StreamingLM, StreamState, check_dropout, check_positive
 from lmforge.models.blocks.recurrent import CellType, RecurrentImpl, RecurrentStack
-from lmforge.models.streaming import StreamingLM, StreamState, check_config
 
 
 @dataclass
@@ -29,7 +29,8 @@ class RecurrentLMConfig:
     impl: RecurrentImpl = "torch"  # "reference": our gate-by-gate Python loop (same weights, slower)
 
     def validate(self) -> None:
-        check_config(self, ("vocab_size", "context_length", "d_embed", "d_hidden", "n_layers"))
+        check_positive(self, "vocab_size", "context_length", "d_embed", "d_hidden", "n_layers")
+        check_dropout(self)
 
 
 class RecurrentLM(StreamingLM):

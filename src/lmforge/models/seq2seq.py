@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import torch
@@ -38,6 +39,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lmforge.errors import ConfigError
+from lmforge.models.base import Capability, ModelBase, check_dropout, check_positive
 
 FAMILY = "seq2seq"
 Cell = Literal["gru", "lstm"]
@@ -64,11 +66,9 @@ class Seq2SeqConfig:
     eos_id: int = 3
 
     def validate(self) -> None:
-        for name in ("src_vocab_size", "tgt_vocab_size", "emb_dim", "hidden_size", "n_layers", "max_target_len"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"Seq2SeqConfig.{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"Seq2SeqConfig.dropout must be in [0, 1), got {self.dropout}")
+        check_positive(self, "src_vocab_size", "tgt_vocab_size", "emb_dim", "hidden_size", "n_layers",
+                       "max_target_len")
+        check_dropout(self)
         if not 0.0 <= self.teacher_forcing_ratio <= 1.0:
             raise ConfigError(f"Seq2SeqConfig.teacher_forcing_ratio must be in [0, 1], got "
                               f"{self.teacher_forcing_ratio}")
@@ -256,9 +256,12 @@ class Decoder(nn.Module):
         return self.out(self.dropout(h_tilde)), state, attn
 
 
-class Seq2Seq(nn.Module):
+class Seq2Seq(ModelBase):
+    """The encoder-decoder; :mod:`lmforge.infer.seq2seq` decodes it through the ``EncoderDecoder`` methods below."""
+
     family = FAMILY
     config_class = Seq2SeqConfig
+    capabilities = frozenset({Capability.SEQ2SEQ})
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__()
@@ -296,8 +299,32 @@ class Seq2Seq(nn.Module):
                 word = torch.where(use_truth, tgt_in[:, t + 1 : t + 2], step_logits.argmax(-1))
         return torch.cat(logits, dim=1)
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+    # ------------------------------------------------------------------ EncoderDecoder, for infer.seq2seq
+    @property
+    def decoder_start_id(self) -> int:
+        return self.config.bos_id
+
+    def length_limit(self, src_len: int) -> int:
+        """Translations rarely exceed twice the source length; the hard cap is the config's max_target_len."""
+        return min(self.config.max_target_len, 2 * src_len + 10)
+
+    def start_decoding(self, src: torch.Tensor, src_lens: torch.Tensor | None,
+                       max_steps: int) -> tuple[Encoded, State]:
+        """The encoder's output and the decoder's first state (an RNN state does not grow with ``max_steps``)."""
+        if src_lens is None:
+            src_lens = torch.full((src.size(0),), src.size(1))
+        return self.encode(src, src_lens)
+
+    def decode_step(self, words: torch.Tensor, state: State,
+                    memory: Encoded) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+        logits, state, attn = self.decoder(words[:, None], state, memory)  # words (N,) -> logits (N, 1, V)
+        return logits[:, 0].float().log_softmax(-1), state, None if attn is None else attn[:, 0]
+
+    def select_rows(self, state: State, rows: torch.Tensor) -> State:
+        return map_state(state, partial(torch.index_select, dim=1, index=rows))  # (L, N, H) -> (L, len(rows), H)
+
+    def repeat_memory(self, memory: Encoded, n: int) -> Encoded:
+        return memory.repeat(n)
 
 
 def seq2seq_loss(model: nn.Module, batch) -> torch.Tensor:

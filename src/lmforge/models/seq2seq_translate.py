@@ -19,10 +19,10 @@ import torch
 from lmforge.data.pairs import Pair, corpus_bleu, detokenize, references_by_source, tokenize
 from lmforge.data.seq2seq_batches import Vocab
 from lmforge.errors import ConfigError, DataError
+from lmforge.infer.seq2seq import Hypothesis, beam_search, greedy_decode
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.models.registry import load_model, save_model
 from lmforge.models.seq2seq import Seq2Seq
-from lmforge.models.seq2seq_decode import Hypothesis, beam_search, greedy_decode
 
 VOCAB_FILE = "vocab.json"
 
@@ -77,9 +77,11 @@ class Translator:
         ids = self._source_ids(text)
         src = torch.tensor([ids])
         if beam_size == 1:
-            hyp = greedy_decode(self.model, src, torch.tensor([len(ids)]))[0]
+            hyp = greedy_decode(self.model, src, torch.tensor([len(ids)]), self.model.config.eos_id,
+                                self.model.length_limit)[0]
         else:
-            hyp = beam_search(self.model, src, beam_size, length_penalty)[0]
+            hyp = beam_search(self.model, src, self.model.config.eos_id, self.model.length_limit, beam_size,
+                              length_penalty)[0]
         return self._to_translation(ids, hyp)
 
     def translate_many(self, texts: Sequence[str], beam_size: int = 1, length_penalty: float = 0.0,
@@ -93,7 +95,8 @@ class Translator:
             src = torch.full((len(chunk), max(map(len, chunk))), self.model.config.pad_id, dtype=torch.long)
             for row, ids in enumerate(chunk):
                 src[row, : len(ids)] = torch.tensor(ids)
-            hyps = greedy_decode(self.model, src, torch.tensor([len(ids) for ids in chunk]))
+            hyps = greedy_decode(self.model, src, torch.tensor([len(ids) for ids in chunk]), self.model.config.eos_id,
+                                 self.model.length_limit)
             out += [self._to_translation(ids, h) for ids, h in zip(chunk, hyps, strict=True)]
         return out
 

@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from lmforge.models.base import ModelBase, check_dropout, check_positive
+from lmforge.models.base import Capability, ModelBase, check_dropout, check_positive
 from lmforge.models.blocks.attention import (
     AttentionImpl,
     CrossAttention,
@@ -70,6 +70,7 @@ class T5Config:
 class T5(ModelBase):
     family = FAMILY
     config_class = T5Config
+    capabilities = frozenset({Capability.SEQ2SEQ})
 
     def __init__(self, config: T5Config) -> None:
         super().__init__()
@@ -168,16 +169,30 @@ class T5(ModelBase):
         return KVCache(c.decoder_layers, batch_size, c.n_heads, c.d_head, max_len or c.context_length,
                        weight.dtype, weight.device)
 
-    @torch.inference_mode()
-    def generate_greedy(self, ids: torch.Tensor, max_new_tokens: int, eos_id: int | None = None) -> torch.Tensor:
-        """Greedy decoding for a (B, S) batch -> (B, <= max_new_tokens) ids, with the decoder KV cache."""
-        memory = self.encode(ids)
-        cache = self.new_cache(ids.shape[0], max_new_tokens + 1)
-        token = torch.full((ids.shape[0], 1), self.config.decoder_start_id, device=ids.device)
-        out = []
-        for _ in range(max_new_tokens):
-            token = self.decode(token, memory, cache=cache)[:, -1:].argmax(-1)  # (B, 1)
-            out.append(token)
-            if eos_id is not None and bool((token == eos_id).all()):
-                break
-        return torch.cat(out, dim=1)
+    # ------------------------------------------------------------------ EncoderDecoder, for infer.seq2seq
+    @property
+    def decoder_start_id(self) -> int:
+        return self.config.decoder_start_id
+
+    def start_decoding(self, src: torch.Tensor, src_lens: torch.Tensor | None,
+                       max_steps: int) -> tuple[tuple[torch.Tensor, torch.Tensor | None], KVCache]:
+        """Memory = (encoder output (B, S, C), padding mask or None); state = the decoder's KV cache."""
+        mask = None
+        if src_lens is not None:
+            mask = (torch.arange(src.size(1), device=src.device) < src_lens.to(src.device)[:, None]).long()  # (B, S)
+        return (self.encode(src, mask), mask), self.new_cache(src.size(0), max_steps + 1)
+
+    def decode_step(self, words: torch.Tensor, state: KVCache,
+                    memory: tuple[torch.Tensor, torch.Tensor | None]) -> tuple[torch.Tensor, KVCache, None]:
+        encoded, mask = memory
+        logits = self.decode(words[:, None], encoded, mask, state)[:, -1]  # (N, V)
+        return logits.float().log_softmax(-1), state, None  # cross-attention weights are not kept
+
+    def select_rows(self, state: KVCache, rows: torch.Tensor) -> KVCache:
+        state.reorder(rows)
+        return state
+
+    def repeat_memory(self, memory: tuple[torch.Tensor, torch.Tensor | None],
+                      n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        encoded, mask = memory
+        return encoded.expand(n, -1, -1), None if mask is None else mask.expand(n, -1)

@@ -299,6 +299,7 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None) -> Fas
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Response:
         body = await server.parse(request, EmbeddingRequest)
+        backend.require_embedding()
         inputs = body.input if isinstance(body.input, list) and not isinstance(body.input[0], int) else [body.input]
         if isinstance(inputs[0], str):
             batch = await to_thread.run_sync(lambda: [backend.encode_for_embedding(text) for text in inputs])

@@ -11,26 +11,23 @@ from pathlib import Path
 
 import torch
 
-from lmforge.errors import ConfigError
 from lmforge.infer.chat import ChatFormat, Message, TextPiece, TextStreamer, chat_format_for, generate_text
 from lmforge.infer.engine import GenerationEngine
+from lmforge.infer.loading import load_model_dir
 from lmforge.infer.sampling import SamplingConfig
-from lmforge.models.registry import load_model
+from lmforge.models.base import Capability
 from lmforge.serve.errors import APIError
-from lmforge.tokenizers import Tokenizer, load_tokenizer
 
 
 class ModelBackend:
     def __init__(self, model_dir: str | Path, name: str | None = None, chat_format: str = "auto") -> None:
         model_dir = Path(model_dir)
-        self.model = load_model(model_dir)
-        if not (model_dir / "tokenizer.json").is_file():
-            raise ConfigError(f"{model_dir}: no tokenizer.json next to the model; copy the one it was trained with")
-        self.tokenizer: Tokenizer = load_tokenizer(model_dir / "tokenizer.json")
+        # a decoder-only LM generates (and embeds, roughly); an encoder such as BERT only embeds; anything
+        # else (T5, the RNN translator, an ELECTRA pair) is refused here, before the server starts
+        self.model, self.tokenizer = load_model_dir(model_dir, Capability.GENERATE, Capability.EMBED)
         self.name = name or model_dir.resolve().name
         self.context_length: int = self.model.config.context_length
-        # a causal LM (it has a KV cache) generates; an encoder such as BERT only embeds
-        self.generative = hasattr(self.model, "new_cache")
+        self.generative = Capability.GENERATE in self.model.capabilities
         self.engine = GenerationEngine(self.model) if self.generative else None
         self.chat_format: ChatFormat | None = (chat_format_for(self.tokenizer, chat_format, model_dir)
                                                if self.generative else None)
@@ -43,6 +40,11 @@ class ModelBackend:
         if not self.generative:
             raise APIError(400, f"'{self.name}' is an encoder ({self.model.family}) model: it serves /v1/embeddings "
                            "only", "model", "model_not_generative")
+
+    def require_embedding(self) -> None:
+        if Capability.EMBED not in self.model.capabilities:
+            raise APIError(400, f"'{self.name}' ({self.model.family}) cannot embed texts: it serves completions only",
+                           "model", "model_cannot_embed")
 
     def sampling_stops(self) -> frozenset[int]:
         """Token ids that end any reply: end-of-text plus the chat format's end-of-turn marker."""
@@ -60,31 +62,16 @@ class ModelBackend:
 
     @torch.inference_mode()
     def embed(self, inputs: Sequence[Sequence[int]]) -> list[list[float]]:
-        """One vector per input, the mean over positions of the last hidden state.
+        """One vector per input, the mean over positions of the last hidden state (the model's ``embed``).
 
-        An encoder with ``sentence_embedding`` (BERT/MiniLM) uses it: that is how
-        sentence-transformers models are trained to be used. A causal LM gets the mean
-        of the states entering its LM head; it was not trained for this, so these
-        vectors suit plumbing and rough similarity only.
+        For BERT/MiniLM that is how sentence-transformers models are trained to be used. A
+        causal LM was not trained for this, so its vectors suit plumbing and rough similarity only.
         """
         out = []
         for ids in inputs:
             x = torch.tensor([list(ids)], dtype=torch.long, device=self._device())  # (1, T)
-            if hasattr(self.model, "sentence_embedding"):
-                vector = self.model.sentence_embedding(x, torch.ones_like(x))[0]  # (C,)
-            else:
-                vector = self._last_hidden(x)[0].mean(dim=0)  # (T, C) -> (C,)
-            out.append(vector.float().tolist())
+            out.append(self.model.embed(x, torch.ones_like(x))[0].float().tolist())  # (C,)
         return out
-
-    def _last_hidden(self, x: torch.Tensor) -> torch.Tensor:
-        captured: list[torch.Tensor] = []
-        hook = self.model.lm_head.register_forward_pre_hook(lambda _module, args: captured.append(args[0]))
-        try:
-            self.model(x)
-        finally:
-            hook.remove()
-        return captured[0]  # (1, T, C): what the LM head reads
 
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device

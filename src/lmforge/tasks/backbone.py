@@ -14,12 +14,10 @@ from pathlib import Path
 from torch import nn
 
 from lmforge.errors import ConfigError
+from lmforge.infer.loading import TOKENIZER_FILE, load_model_dir
 from lmforge.interop.hf_bert import import_hf_bert
 from lmforge.io import read_json
-from lmforge.models.registry import load_model
 from lmforge.tokenizers import Tokenizer, load_tokenizer
-
-TOKENIZER_FILE = "tokenizer.json"
 
 
 def minilm_dir() -> Path:
@@ -40,6 +38,5 @@ def load_backbone(directory: str | Path) -> tuple[nn.Module, Tokenizer]:
     config = read_json(config_path, "model config")
     if "family" not in config and config.get("model_type") == "bert":
         return import_hf_bert(directory).train(), load_tokenizer(directory / TOKENIZER_FILE)
-    if not (directory / TOKENIZER_FILE).is_file():
-        raise ConfigError(f"{directory}: no {TOKENIZER_FILE} next to the model; copy the tokenizer it was trained with")
-    return load_model(directory).train(), load_tokenizer(directory / TOKENIZER_FILE)
+    model, tokenizer = load_model_dir(directory)
+    return model.train(), tokenizer

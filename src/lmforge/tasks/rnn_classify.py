@@ -29,10 +29,10 @@ from torch import nn
 
 from lmforge.errors import ConfigError, DataError
 from lmforge.io import read_json, write_json
+from lmforge.models.base import check_dropout, check_positive
 from lmforge.models.blocks.recurrent import CellType, RecurrentStack
 from lmforge.models.config import config_from_dict
 from lmforge.models.registry import CONFIG_FILE, WEIGHTS_FILE, load_weights
-from lmforge.models.streaming import check_config
 from lmforge.seeding import seed_everything
 from lmforge.text.tokenize import word_tokenize
 from lmforge.train.trainer import TrainConfig, Trainer
@@ -78,7 +78,8 @@ class RNNClassifierConfig:
     dropout: float = 0.3
 
     def validate(self) -> None:
-        check_config(self, ("vocab_size", "n_classes", "d_embed", "d_hidden", "n_layers"))
+        check_positive(self, "vocab_size", "n_classes", "d_embed", "d_hidden", "n_layers")
+        check_dropout(self)
 
 
 class RNNClassifier(nn.Module):

@@ -270,15 +270,13 @@ def finetune_sft(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate,
 
 # ----------------------------------------------------------------------------- command-line helpers
 def load_chat_model(model_dir: str | Path) -> tuple[nn.Module, Tokenizer, ChatTemplate]:
-    """An lmforge model directory with its ``tokenizer.json`` and chat template (ChatML if it ships none)."""
-    from lmforge.models.registry import load_model
-    from lmforge.tokenizers import load_tokenizer
+    """A decoder-only lmforge model directory with its ``tokenizer.json`` and chat template (ChatML if it ships
+    none)."""
+    from lmforge.infer.loading import load_model_dir
+    from lmforge.models.base import Capability
 
-    model_dir = Path(model_dir)
-    model = load_model(model_dir)
-    if not (model_dir / "tokenizer.json").is_file():
-        raise ConfigError(f"{model_dir}: no tokenizer.json next to the model; copy the tokenizer it was trained with")
-    return model, load_tokenizer(model_dir / "tokenizer.json"), ChatTemplate.from_model_dir(model_dir)
+    model, tokenizer = load_model_dir(model_dir, Capability.GENERATE)
+    return model, tokenizer, ChatTemplate.from_model_dir(Path(model_dir))
 
 
 def hold_out(records: Sequence[dict], n_eval: int, limit: int | None = None) -> tuple[list[dict], list[dict]]:

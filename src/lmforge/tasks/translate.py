@@ -25,6 +25,7 @@ from torch import nn
 
 from lmforge.data.pairs import Split, corpus_bleu, detokenize, references_by_source, tokenize
 from lmforge.data.seq2seq_batches import PairBatch, PairBatches, Vocab
+from lmforge.infer.seq2seq import greedy_decode
 from lmforge.io import write_json
 from lmforge.models.seq2seq_train import DataConfig, encode_pairs, load_split
 from lmforge.models.t5 import T5, T5Config
@@ -51,19 +52,9 @@ def greedy_translate(model: T5, vocab: Vocab, sources: Sequence[str], max_new_to
         src = torch.full((len(rows), max(map(len, rows))), Vocab.pad_id, dtype=torch.long)
         for i, r in enumerate(rows):
             src[i, :len(r)] = torch.tensor(r)
-        mask = (src != Vocab.pad_id).long()
-        memory = model.encode(src, mask)  # (B, S, C)
-        cache = model.new_cache(len(rows), max_new_tokens + 1)
-        token = torch.full((len(rows), 1), Vocab.bos_id, dtype=torch.long)
-        steps, done = [], torch.zeros(len(rows), dtype=torch.bool)
-        for _ in range(max_new_tokens):
-            token = model.decode(token, memory, mask, cache)[:, -1:].argmax(-1)  # (B, 1)
-            steps.append(token)
-            done |= token[:, 0] == Vocab.eos_id
-            if bool(done.all()):
-                break
-        for ids in torch.cat(steps, dim=1).tolist():
-            ids = ids[:ids.index(Vocab.eos_id)] if Vocab.eos_id in ids else ids
+        lengths = torch.tensor([len(r) for r in rows])
+        for hyp in greedy_decode(model, src, lengths, Vocab.eos_id, max_new_tokens):
+            ids = hyp.tokens
             out.append(detokenize(vocab.decode(ids)))
     return out
 

@@ -127,7 +127,7 @@ def token_labels(tokenizer: Tokenizer, ids: Sequence[int]) -> list[str]:
 
 def load_model_and_tokenizer(path: str | Path) -> tuple[nn.Module, Tokenizer]:
     """An lmforge model directory, a Hugging Face checkpoint folder, or a llama.cpp ``.gguf`` file."""
-    from lmforge.models.registry import load_model
+    from lmforge.infer.loading import load_model_dir
 
     path = Path(path)
     if path.suffix == ".gguf":
@@ -136,7 +136,7 @@ def load_model_and_tokenizer(path: str | Path) -> tuple[nn.Module, Tokenizer]:
         return load_gguf_llama(path)[0].eval(), load_tokenizer(path)
     config = read_json(path / "config.json", "model config")
     if "family" in config:
-        return load_model(path), load_tokenizer(path)
+        return load_model_dir(path)
     if "model_type" in config:
         from lmforge.interop.convert import import_hf
 

@@ -1,24 +1,33 @@
-"""Turning a trained :class:`Seq2Seq` into output words: greedy decoding and beam search.
+"""Encoder-decoder decoding, for every ``SEQ2SEQ`` model (the RNN seq2seq and T5): greedy and beam search.
 
-Greedy takes the single most likely word at each step. Beam search keeps the
-``k`` most likely partial translations (by summed log-probability) and extends
-each of them, so a word that looks slightly worse now can win later. Finished
+Both work on token ids through the small :class:`~lmforge.models.base.EncoderDecoder`
+interface: encode the source once, then step the decoder one word at a time, carrying its
+state (an RNN state, a KV cache). Greedy takes the single most likely word at each step.
+Beam search keeps the ``k`` most likely partial outputs (by summed log-probability) and
+extends each of them, so a word that looks slightly worse now can win later. Finished
 hypotheses (ending in ``</s>``) are ranked by
 
     score = log p(y | x) / lp(y),   lp(y) = ((5 + |y|) / 6) ** alpha   (Wu et al. 2016, GNMT)
 
 alpha = 0 ranks by raw log-probability, which favours short outputs (every word
 multiplies in a probability < 1); alpha around 0.6-1.0 removes that bias.
+
+The end-of-output id and the length limit are the caller's: they belong to the vocabulary
+and the task, not to the network. ``max_len`` is a number of words, or a function of the
+source length (the RNN translator allows about twice the source, see ``Seq2Seq.length_limit``).
+``eos_id=None`` decodes exactly ``max_len`` words (as a parity test against HF does).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 
-from lmforge.models.seq2seq import Encoded, Seq2Seq, State, map_state
+from lmforge.models.base import EncoderDecoder
+
+MaxLen = int | Callable[[int], int]  # words, or source length -> words
 
 
 @dataclass
@@ -33,53 +42,49 @@ class Hypothesis:
         return self.log_prob / (((5 + steps) / 6) ** length_penalty)
 
 
-def length_limit(model: Seq2Seq, src_len: int) -> int:
-    """Translations rarely exceed twice the source length; the hard cap is the config's max_target_len."""
-    return min(model.config.max_target_len, 2 * src_len + 10)
-
-
-def _step(model: Seq2Seq, words: torch.Tensor, state: State, enc: Encoded):
-    logits, state, attn = model.decoder(words[:, None], state, enc)  # words (N,) -> logits (N, 1, V)
-    return logits[:, 0].float().log_softmax(-1), state, None if attn is None else attn[:, 0]
-
-
 @torch.no_grad()
-def greedy_decode(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor) -> list[Hypothesis]:
-    """Decode a whole batch at once, src (B, S); each sentence stops at its own </s>."""
+def greedy_decode(model: EncoderDecoder, src: torch.Tensor, src_lens: torch.Tensor | None, eos_id: int | None,
+                  max_len: MaxLen) -> list[Hypothesis]:
+    """Decode a whole batch at once, src (B, S) (right-padded to ``src_lens``; None: no padding).
+
+    Each sentence stops at its own </s> or at its length limit; the batch stops when all have.
+    """
     model.eval()
-    c = model.config
-    enc, state = model.encode(src, src_lens)
+    lengths = [src.size(1)] * src.size(0) if src_lens is None else [int(n) for n in src_lens]
+    limits = [_limit(max_len, n) for n in lengths]
+    memory, state = model.start_decoding(src, src_lens, max(limits))
     B = src.size(0)
-    words = torch.full((B,), c.bos_id, dtype=torch.long)
-    done = torch.zeros(B, dtype=torch.bool)
-    log_prob = torch.zeros(B)
-    limits = [length_limit(model, int(n)) for n in src_lens]  # the same per-sentence limit as beam search
-    limit_of = torch.tensor(limits)
+    words = torch.full((B,), model.decoder_start_id, dtype=torch.long, device=src.device)
+    done = torch.zeros(B, dtype=torch.bool, device=src.device)
+    log_prob = torch.zeros(B, device=src.device)
+    limit_of = torch.tensor(limits, device=src.device)
     tokens: list[torch.Tensor] = []
     rows: list[torch.Tensor] = []
     for t in range(max(limits)):
-        logp, state, attn = _step(model, words, state, enc)  # (B, V)
+        logp, state, attn = model.decode_step(words, state, memory)  # (B, V)
         best_logp, words = logp.max(-1)  # (B,), (B,)
         log_prob += torch.where(done, 0.0, best_logp)
-        tokens.append(torch.where(done, c.pad_id, words))
+        tokens.append(words)  # a finished sentence's later words are cut off below
         if attn is not None:
             rows.append(attn)
-        done |= (words == c.eos_id) | (t + 1 >= limit_of)
+        done |= t + 1 >= limit_of
+        if eos_id is not None:
+            done |= words == eos_id
         if done.all():
             break
     out = []
     for b in range(B):
         ids = [int(step[b]) for step in tokens[: limits[b]]]
-        finished = c.eos_id in ids
-        ids = ids[: ids.index(c.eos_id)] if finished else ids
+        finished = eos_id in ids
+        ids = ids[: ids.index(eos_id)] if finished else ids
         steps = len(ids) + int(finished)
-        attention = torch.stack([r[b, : int(src_lens[b])] for r in rows[:steps]]) if rows else None
+        attention = torch.stack([r[b, : lengths[b]] for r in rows[:steps]]) if rows else None
         out.append(Hypothesis(ids, float(log_prob[b]), attention, finished))
     return out
 
 
 @torch.no_grad()
-def beam_search(model: Seq2Seq, src: torch.Tensor, beam_size: int = 5,
+def beam_search(model: EncoderDecoder, src: torch.Tensor, eos_id: int, max_len: MaxLen, beam_size: int = 5,
                 length_penalty: float = 0.0) -> list[Hypothesis]:
     """Beam search for one sentence, src (1, S). Returns the hypotheses, best first.
 
@@ -91,23 +96,21 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam_size: int = 5,
     if src.size(0) != 1:
         raise ValueError("beam_search decodes one sentence at a time: src must be (1, S)")
     model.eval()
-    c = model.config
-    src_len = src.size(1)
-    enc, state = model.encode(src, torch.tensor([src_len]))
+    limit = _limit(max_len, src.size(1))
+    memory, state = model.start_decoding(src, torch.tensor([src.size(1)]), limit)
     live = [Hypothesis([], 0.0, None, False)]
     live_rows: list[list[torch.Tensor]] = [[]]  # attention rows per live hypothesis
     finished: list[Hypothesis] = []
-    for _ in range(length_limit(model, src_len)):
-        n = len(live)
-        last = torch.tensor([h.tokens[-1] if h.tokens else c.bos_id for h in live])
-        logp, state, attn = _step(model, last, state, enc.repeat(n))  # (n, V)
-        totals = torch.tensor([h.log_prob for h in live])[:, None] + logp  # (n, V)
+    for _ in range(limit):
+        last = torch.tensor([h.tokens[-1] if h.tokens else model.decoder_start_id for h in live], device=src.device)
+        logp, state, attn = model.decode_step(last, state, model.repeat_memory(memory, len(live)))  # (n, V)
+        totals = torch.tensor([h.log_prob for h in live], device=src.device)[:, None] + logp  # (n, V)
         values, flat = totals.flatten().topk(min(2 * beam_size, totals.numel()))
         keep, new_live, new_rows = [], [], []
         for rank, (value, index) in enumerate(zip(values.tolist(), flat.tolist(), strict=True)):
             parent, word = divmod(index, logp.size(1))
             rows = live_rows[parent] + ([] if attn is None else [attn[parent]])
-            if word == c.eos_id:
+            if word == eos_id:
                 if rank < beam_size:
                     finished.append(Hypothesis(live[parent].tokens, value, _stack(rows), True))
                 continue
@@ -117,12 +120,15 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam_size: int = 5,
                 new_rows.append(rows)
         if len(finished) >= beam_size or not new_live:
             break
-        # each survivor continues from its parent's state: (L, n, H) -> (L, len(keep), H)
-        state = map_state(state, partial(torch.index_select, dim=1, index=torch.tensor(keep)))
+        state = model.select_rows(state, torch.tensor(keep, device=src.device))  # each survivor continues its parent
         live, live_rows = new_live, new_rows
     else:  # length limit: unfinished hypotheses compete too
         finished += [Hypothesis(h.tokens, h.log_prob, _stack(r), False) for h, r in zip(live, live_rows, strict=True)]
     return sorted(finished, key=lambda h: h.score(length_penalty), reverse=True)
+
+
+def _limit(max_len: MaxLen, src_len: int) -> int:
+    return max_len(src_len) if callable(max_len) else max_len
 
 
 def _stack(rows: list[torch.Tensor]) -> torch.Tensor | None:
