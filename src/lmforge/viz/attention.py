@@ -24,6 +24,7 @@ from torch import nn
 
 from lmforge.errors import ConfigError
 from lmforge.io import atomic_write, read_json
+from lmforge.models.base import Capability, ModelBase
 from lmforge.models.blocks.attention import SelfAttention
 from lmforge.tokenizers import HFTokenizer, Tokenizer, load_tokenizer
 
@@ -31,11 +32,10 @@ MAX_PANELS = 12  # default cap on layers and on heads shown (SmolLM2 has 30 x 9)
 
 
 @torch.no_grad()
-def attention_maps(model: nn.Module, ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+def attention_maps(model: ModelBase, ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
     """Self-attention weights for one sequence ``ids`` (T,): a (layers, heads, T, T) tensor.
 
-    Encoder-decoder models (anything with an ``encode`` method, e.g. T5) show
-    their encoder's self-attention.
+    Encoder-decoder models (e.g. T5) show their encoder's self-attention.
     """
     modules = [m for m in model.modules() if isinstance(m, SelfAttention)]
     if not modules:
@@ -50,9 +50,8 @@ def attention_maps(model: nn.Module, ids: torch.Tensor, token_type_ids: torch.Te
         for m in modules:
             m.impl = "reference"  # the path that keeps its weights
         batch = ids.unsqueeze(0)  # (1, T)
-        encode = getattr(model, "encode", None)
-        if callable(encode):
-            encode(batch)
+        if Capability.SEQ2SEQ in model.capabilities:
+            model.encode(batch)
         elif token_type_ids is not None:
             model(batch, token_type_ids.unsqueeze(0))
         else:
