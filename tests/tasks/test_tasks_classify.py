@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lmforge.classic.metrics import majority_class
 from lmforge.errors import DataError
 from lmforge.tasks.classify import finetune_classifier, predict
 from lmforge.tasks.codec import Codec
@@ -26,8 +27,12 @@ def test_classifier_trains_saves_and_predicts(tiny_bert, wordpiece, tmp_path):
     examples = read_text_labels(SMS, "1", "0", header=False)
     train, test = split_examples(examples[:600], 0.25, seed=0)
     result = finetune_classifier(tiny_bert, wordpiece, train, test, tmp_path,
-                                 FinetuneConfig(lr=2e-3, max_steps=40, batch_size=32), max_len=48)
-    assert result.report.accuracy > 0.85  # well above chance (most messages are ham; the bar is in the slow test)
+                                 FinetuneConfig(lr=2e-3, max_steps=80, batch_size=32), max_len=48)
+    # Most messages are ham: answering "ham" every time already scores ~0.85 here. Learning means at most half the
+    # errors of that baseline, measured on this split (the absolute bar is in the slow test).
+    majority = majority_class([e.label for e in train])
+    baseline = sum(e.label == majority for e in test) / len(test)
+    assert 1 - result.report.accuracy <= (1 - baseline) / 2, (result.report.accuracy, baseline)
     model = load_task_model(tmp_path)
     again = predict(model, Codec.for_tokenizer(wordpiece), [e.text for e in test], max_len=48)
     assert sum(a == e.label for a, e in zip(again, test, strict=True)) / len(test) == pytest.approx(
