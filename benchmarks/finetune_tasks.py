@@ -133,7 +133,7 @@ def _translate_rows(out: Path, minutes: float, with_gru: bool = True) -> list[Ro
                                checkpoint_interval=10**9, max_minutes=minutes), out / "gru")
     params = sum(p.numel() for p in translator.model.parameters())
     rows.append(["eng-fra test (shared split)", f"GRU seq2seq + attention ({params / 1e6:.1f}M params)",
-                 f"{translator.bleu(split.test):.2f}", f"{result.steps}", f"{result.elapsed_s:.0f}"])
+                 f"{translator.bleu(split.test).cased:.2f}", f"{result.steps}", f"{result.elapsed_s:.0f}"])
     return rows
 
 

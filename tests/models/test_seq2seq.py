@@ -1,11 +1,17 @@
-"""The seq2seq model: attention, padding, decoders (greedy, beam), training with the Trainer, save/load."""
+"""The seq2seq model: attention, padding, decoders (greedy, beam), training, cased output and BLEU, save/load."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+import typer
 from rich.console import Console
+from typer.testing import CliRunner
 
+from lmforge.cli.translate import translate as translate_command
 from lmforge.data.seq2seq_batches import collate
 from lmforge.errors import ConfigError
 from lmforge.infer import seq2seq as decoding
@@ -155,8 +161,6 @@ def trained(tmp_path_factory):
 
 def test_training_with_the_trainer_lowers_the_loss(trained):
     _, result, _, out = trained
-    import json
-
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in records if "loss" in r]
     assert losses[0] > 5.0 and losses[-1] < 0.5 * losses[0]
@@ -167,7 +171,20 @@ def test_training_with_the_trainer_lowers_the_loss(trained):
 
 def test_it_translates_training_sentences(trained):
     translator, _, split, _ = trained
-    assert translator.bleu(split.train[:200]) > 30
+    assert translator.bleu(split.train[:200]).cased > 30
+
+
+def test_output_is_cased_and_bleu_is_scored_against_the_original_sentences(trained, monkeypatch):
+    translator, _, split, _ = trained
+    pairs = split.train[:200]
+    texts = [t.text for t in translator.translate_many([p.source for p in pairs])]
+    assert all(text[0].isupper() for text in texts if text[:1].isalpha())  # a sentence starts with a capital
+    assert any("Tom" in text[1:] for text in texts)  # a proper noun keeps its capital inside the sentence
+    cased = translator.bleu(pairs)
+    monkeypatch.setattr(translator, "truecaser", list)  # the raw lowercase output, as lmforge printed it before
+    lowercase = translator.bleu(pairs)
+    assert lowercase.lowercased == pytest.approx(cased.lowercased)  # the same words...
+    assert lowercase.cased < cased.cased - 10 <= cased.lowercased - 10  # ...lose many matches with the references'
 
 
 def test_beam_of_one_is_greedy_and_wider_beams_score_at_least_as_well(trained):
@@ -196,6 +213,33 @@ def test_save_load_round_trip(trained, tmp_path):
     texts = [p.source for p in split.test[:10]]
     assert [t.text for t in loaded.translate_many(texts, beam_size=3)] == \
         [t.text for t in translator.translate_many(texts, beam_size=3)]
+
+
+def test_lmforge_translate_prints_cased_french(trained):
+    translator, _, split, out = trained
+    sources = [p.source for p in split.train[:200]]
+    source = next(s for s, t in zip(sources, translator.translate_many(sources), strict=True) if "Tom" in t.text[1:])
+    app = typer.Typer()
+    app.command()(translate_command)
+    printed = CliRunner().invoke(app, [source, "--model", str(out), "--beam", "1"])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output == translator.translate(source).text + "\n"
+    assert printed.output[0].isupper() and "Tom" in printed.output
+
+
+def test_a_translator_saved_before_truecasing_is_refused_in_one_line(trained, tmp_path):
+    translator, _, _, _ = trained
+    old = tmp_path / "old"
+    translator.save(old)
+    vocab = json.loads((old / "vocab.json").read_text(encoding="utf-8"))
+    del vocab["truecase"]  # what lmforge wrote before translators restored capitals
+    (old / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    with pytest.raises(ConfigError, match="older lmforge that wrote lowercase French"):
+        Translator.load(old)
+    run = subprocess.run([sys.executable, "-m", "lmforge.cli.main", "translate", "Hi.", "--model", str(old)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1 and "retrain it with `lmforge translate-train`" in run.stderr
 
 
 def test_attention_heatmap_is_written(trained, tmp_path):

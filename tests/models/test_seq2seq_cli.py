@@ -24,7 +24,8 @@ def test_train_translate_with_heatmap_and_evaluate(tmp_path):
                                   "--max-steps", "40", "--hidden-size", "32", "--emb-dim", "32", "--min-freq", "1",
                                   "--attention", "general", "--cell", "lstm", "--teacher-forcing", "0.5"])  # fmt: skip
     assert trained.exit_code == 0, trained.output
-    assert "test BLEU (greedy)" in trained.output and (out / "vocab.json").is_file()
+    assert "test BLEU (greedy, sacreBLEU)" in trained.output and " cased, " in trained.output
+    assert (out / "vocab.json").is_file()
 
     png = tmp_path / "attention.png"
     translated = runner.invoke(app, ["translate", "I am cold.", "--model", str(out), "--beam", "3",
@@ -34,7 +35,8 @@ def test_train_translate_with_heatmap_and_evaluate(tmp_path):
 
     evaluated = runner.invoke(app, ["translate-eval", "--model", str(out), "--split", "dev"])
     assert evaluated.exit_code == 0, evaluated.output
-    assert evaluated.output.startswith("BLEU ") and "on dev (" in evaluated.output
+    assert evaluated.output.startswith("BLEU ") and "(cased; lowercased " in evaluated.output
+    assert "on dev (" in evaluated.output
 
 
 def test_help_and_user_errors_are_one_line_with_exit_2(tmp_path):

@@ -1,14 +1,13 @@
-"""Pair files, normalisation, the fixed split, vocabularies, batches and BLEU for translation."""
+"""Pair files, normalisation, truecasing, the fixed split, references, vocabularies and batches for translation."""
 
 import re
 from pathlib import Path
 
 import pytest
-import sacrebleu
 
 from lmforge.data.pairs import (
     Pair,
-    corpus_bleu,
+    Truecaser,
     detokenize,
     load_pairs,
     normalize,
@@ -69,6 +68,25 @@ def test_normalisation_and_tokenisation_round_trip():
     assert tokenize("As-tu vu l'homme\u202f?") == ["as", "-", "tu", "vu", "l'", "homme", "?"]
     for text in ["Qu'est-ce que c'est ?", "Je n'ai pas faim.", "Il est 5 h, non ?", "I don't know."]:
         assert detokenize(tokenize(text)) == normalize(text)
+        assert detokenize(tokenize(text, lowercase=False)) == normalize(text, lowercase=False) == text
+
+
+def test_truecaser_restores_sentence_capitals_and_proper_nouns():
+    sentences = ["Je vois Tom.", "Tom est là. Il dort.", "Où est Paris ?", "Il habite à Paris.", "Dis-le à Tom !"]
+    truecaser = Truecaser.learn(tokenize(s, lowercase=False) for s in sentences)
+    assert truecaser.forms == {"tom": "Tom", "paris": "Paris"}  # "il", "où", "je": only capitalised at a start
+    assert truecaser(tokenize("je vois tom. où est paris ? l'homme dort")) == \
+        ["Je", "vois", "Tom", ".", "Où", "est", "Paris", "?", "L'", "homme", "dort"]
+    assert detokenize(truecaser(tokenize("à paris, il y a tom."))) == "À Paris, il y a Tom."
+    assert truecaser([]) == []
+
+
+def test_truecaser_learned_from_the_real_training_targets_recovers_the_references():
+    split = split_pairs(load_pairs(ENG_FRA, limit=5000))
+    truecaser = Truecaser.learn(tokenize(p.target, lowercase=False) for p in split.train)
+    targets = [normalize(p.target, lowercase=False) for p in split.test]
+    restored = [detokenize(truecaser(tokenize(t))) for t in targets]
+    assert sum(r == t for r, t in zip(restored, targets, strict=True)) / len(targets) > 0.97
 
 
 def test_split_is_deterministic_and_keeps_each_source_in_one_part():
@@ -85,22 +103,11 @@ def test_split_is_deterministic_and_keeps_each_source_in_one_part():
         split_pairs(pairs, dev=0.5, test=0.5)
 
 
-def test_references_group_all_translations_of_a_source():
-    pairs = [Pair("Hi.", "Salut.", 1), Pair("Run!", "Cours\u202f!", 2), Pair("Hi.", "Bonjour.", 3)]
+def test_references_group_all_original_translations_of_a_source():
+    pairs = [Pair("Hi.", "Salut.", 1), Pair("Run!", "Cours\u202f!", 2), Pair("hi.", "Bonjour, Tom.", 3)]
     sources, refs = references_by_source(pairs)
     assert sources == ["hi.", "run!"]
-    assert refs == [["salut.", "bonjour."], ["cours !"]]
-
-
-def test_bleu_matches_sacrebleu_and_uses_every_reference():
-    hyps = ["le chat est sur le tapis .", "il fait beau aujourd'hui ."]
-    refs = [["le chat est sur le tapis ."], ["il fait très beau aujourd'hui ."]]
-    expected = sacrebleu.corpus_bleu(hyps, [[r[0] for r in refs]]).score
-    assert corpus_bleu(hyps, refs) == pytest.approx(expected)
-    assert 0 < expected < 100
-    assert corpus_bleu(hyps, [refs[0], [*refs[1], "il fait beau aujourd'hui ."]]) == pytest.approx(100.0)
-    with pytest.raises(DataError, match="2 hypotheses but 1 reference"):
-        corpus_bleu(hyps, refs[:1])
+    assert refs == [["Salut.", "Bonjour, Tom."], ["Cours\u202f!"]]  # as written: BLEU is scored cased
 
 
 def test_vocab_and_batches():

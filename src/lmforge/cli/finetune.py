@@ -264,5 +264,6 @@ def translate(
     result = finetune_translation(data, model_config, out, config)
     for source, translation in result.samples:
         typer.echo(f"{source}  ->  {translation}")
-    typer.echo(f"test BLEU {result.bleu:.2f} ({result.n_test_sources} source sentences, greedy)")
+    typer.echo(f"test BLEU {result.bleu:.2f} cased, {result.bleu_lowercased:.2f} lowercased "
+               f"({result.n_test_sources} source sentences, greedy)")
     typer.echo(f"{result.parameters:,} parameters, {result.steps} steps, {result.train_seconds:.0f} s; run dir: {out}")

@@ -70,8 +70,8 @@ def train(
     data_config = DataConfig(str(data), limit, min_freq=min_freq, batch_size=batch_size, split_seed=split_seed)
     translator, result, split = train_translator(data_config, model_config, train_config, out, resume=resume)
     bleu = translator.bleu(split.test)
-    Console().print(f"dev loss {result.val_loss:.3f} after {result.steps} steps; "
-                    f"test BLEU (greedy) {bleu:.1f}; translator in {out}")
+    Console().print(f"dev loss {result.val_loss:.3f} after {result.steps} steps; test BLEU (greedy, sacreBLEU) "
+                    f"{bleu.cased:.1f} cased, {bleu.lowercased:.1f} lowercased; translator in {out}")
 
 
 def evaluate(
@@ -81,7 +81,7 @@ def evaluate(
     length_penalty: LENGTH_PENALTY = 0.6,
     data: Annotated[Path | None, typer.Option(help="Pair file (default: the one the model was trained on).")] = None,
 ) -> None:
-    """BLEU (sacreBLEU, all references of each source sentence) on the training run's split."""
+    """Cased and lowercased sacreBLEU (all original references of each source sentence) on the run's split."""
     import dataclasses
 
     from lmforge.errors import ConfigError
@@ -95,4 +95,5 @@ def evaluate(
         data_config = dataclasses.replace(data_config, path=str(data))
     pairs = getattr(load_split(data_config), split)
     bleu = Translator.load(model).bleu(pairs, beam, length_penalty)
-    typer.echo(f"BLEU {bleu:.2f} on {split} ({len(pairs)} pairs, beam {beam})")
+    typer.echo(f"BLEU {bleu.cased:.2f} (cased; lowercased {bleu.lowercased:.2f}) on {split} "
+               f"({len(pairs)} pairs, beam {beam})")

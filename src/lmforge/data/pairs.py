@@ -4,12 +4,14 @@ The file format is the Tatoeba / manythings.org export used by the classic
 PyTorch seq2seq tutorial: one pair per line, ``source<TAB>target``, optionally a
 third column (newer exports add an attribution there, which we ignore).
 
-Text is normalised the same way on both sides and for the BLEU references, so a
-translation is scored against exactly what the model could have produced:
-lowercase, Unicode NFC, typographic apostrophes -> ``'``, and words split from
-punctuation. French elisions stay attached to their apostrophe (``l'`` ``aide``)
-and :func:`detokenize` glues them back, so ``detokenize(tokenize(s))`` is the
-normalised sentence again.
+Models read and write normalised text: lowercase, Unicode NFC, typographic
+apostrophes -> ``'``, and words split from punctuation. French elisions stay
+attached to their apostrophe (``l'`` ``aide``) and :func:`detokenize` glues them
+back, so ``detokenize(tokenize(s))`` is the normalised sentence again.
+Lowercasing halves what a small model must learn ("Je" and "je" are one word),
+and a :class:`Truecaser` learned from the training targets puts the capitals
+back, so output is cased French and BLEU is scored, as standard sacreBLEU is,
+against the original (cased) reference sentences.
 
 The split is by *source sentence*: Tatoeba often has several translations of
 the same English sentence, and putting one in train and another in test would
@@ -23,13 +25,17 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from lmforge.errors import DataError
 from lmforge.io import read_text
 
+#: Tokens after which a new sentence starts, so the next word is capitalised.
+_SENTENCE_ENDS = {".", "!", "?"}
 #: A word with its trailing elision apostrophe (``l'``, ``qu'``), a plain word, or one punctuation mark.
 _TOKEN = re.compile(r"\w+'|\w+|[^\w\s]")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
@@ -81,15 +87,15 @@ def load_pairs(path: str | Path, limit: int | None = None) -> list[Pair]:
     return pairs
 
 
-def normalize(text: str) -> str:
-    """Lowercase, NFC, one kind of apostrophe, and every Unicode space (e.g. French U+202F) as ' '."""
-    text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES).lower()
-    return " ".join(text.split())
+def normalize(text: str, lowercase: bool = True) -> str:
+    """NFC, one kind of apostrophe, every Unicode space (e.g. French U+202F) as ' ', and lowercase unless told."""
+    text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
+    return " ".join((text.lower() if lowercase else text).split())
 
 
-def tokenize(text: str) -> list[str]:
+def tokenize(text: str, lowercase: bool = True) -> list[str]:
     """Normalise and split into word and punctuation tokens: ``"L'aide !"`` -> ``["l'", "aide", "!"]``."""
-    return _TOKEN.findall(normalize(text))
+    return _TOKEN.findall(normalize(text, lowercase))
 
 
 def detokenize(tokens: Sequence[str]) -> str:
@@ -102,6 +108,38 @@ def detokenize(tokens: Sequence[str]) -> str:
             out.append(" ")
         out.append(token)
     return "".join(out)
+
+
+class Truecaser:
+    """Puts capitals back into lowercased tokens: ``["je", "vois", "tom", "."]`` -> ``["Je", "vois", "Tom", "."]``.
+
+    Learned from cased training sentences: each word is written in the form it
+    most often has *inside* a sentence (where its capital is its own, as in
+    "Tom" or "Paris", not the sentence's); the first word and every word after
+    ``. ! ?`` get a capital first letter. A word never seen inside a sentence
+    stays as the model wrote it.
+    """
+
+    def __init__(self, forms: dict[str, str]) -> None:
+        self.forms = forms  # lowercase word -> its usual written form; only words whose form is not all-lowercase
+
+    @classmethod
+    def learn(cls, sentences: Iterable[Sequence[str]]) -> Truecaser:
+        """From tokenised cased sentences (``tokenize(text, lowercase=False)``); ties go to the form seen first."""
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for tokens in sentences:
+            for previous, token in pairwise(tokens):
+                if previous not in _SENTENCE_ENDS:
+                    counts[token.lower()][token] += 1
+        usual = {word: forms.most_common(1)[0][0] for word, forms in counts.items()}
+        return cls({word: form for word, form in usual.items() if form != word})
+
+    def __call__(self, tokens: Sequence[str]) -> list[str]:
+        out = [self.forms.get(token, token) for token in tokens]
+        for i, token in enumerate(out):
+            if i == 0 or out[i - 1] in _SENTENCE_ENDS:
+                out[i] = token[:1].upper() + token[1:]
+        return out
 
 
 def split_pairs(pairs: Sequence[Pair], dev: float = 0.1, test: float = 0.1, seed: int = 0) -> Split:
@@ -126,24 +164,14 @@ def split_pairs(pairs: Sequence[Pair], dev: float = 0.1, test: float = 0.1, seed
 
 
 def references_by_source(pairs: Sequence[Pair]) -> tuple[list[str], list[list[str]]]:
-    """Distinct normalised sources (first-seen order) and, for each, all its normalised target translations.
+    """Distinct normalised sources (first-seen order) and, for each, all its target translations as written.
 
     This is the input of a multi-reference BLEU: a translation is right if it
-    matches any of the sentence's human translations.
+    matches any of the sentence's human translations. The references are the
+    original sentences, capitals included: scoring against normalised ones
+    would hide every casing error (the standard sacreBLEU score is cased).
     """
     refs: dict[str, list[str]] = {}
     for pair in pairs:
-        refs.setdefault(normalize(pair.source), []).append(detokenize(tokenize(pair.target)))
+        refs.setdefault(normalize(pair.source), []).append(pair.target)
     return list(refs), list(refs.values())
-
-
-def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> float:
-    """sacreBLEU corpus BLEU (13a tokenisation) with a variable number of references per sentence."""
-    import sacrebleu
-
-    if len(hypotheses) != len(references):
-        raise DataError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
-    width = max((len(r) for r in references), default=1)
-    # sacrebleu wants one stream per reference slot; None marks "this sentence has fewer references"
-    streams = [[r[k] if k < len(r) else None for r in references] for k in range(width)]
-    return sacrebleu.corpus_bleu(list(hypotheses), streams).score

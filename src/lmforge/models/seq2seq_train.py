@@ -1,9 +1,10 @@
 """Train a translator on a pair file with the one :class:`~lmforge.train.trainer.Trainer`.
 
-Glue only: load + split the pairs, build the word vocabularies from the
-training part, encode, and hand the Trainer our batches and
-:func:`~lmforge.models.seq2seq.seq2seq_loss`. The validation loss is the dev
-part's; BLEU is for the test part (see :meth:`Translator.bleu`).
+Glue only: load + split the pairs, build the word vocabularies (lowercase) and
+the truecaser (which restores the capitals) from the training part, encode,
+and hand the Trainer our batches and :func:`~lmforge.models.seq2seq.seq2seq_loss`.
+The validation loss is the dev part's; BLEU is for the test part (see
+:meth:`Translator.bleu`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lmforge.data.pairs import Pair, Split, load_pairs, split_pairs, tokenize
+from lmforge.data.pairs import Pair, Split, Truecaser, load_pairs, split_pairs, tokenize
 from lmforge.data.seq2seq_batches import Example, PairBatches, Vocab, batches_in_order
 from lmforge.errors import ConfigError
 from lmforge.io import read_json, write_json
@@ -53,6 +54,7 @@ def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config
     split = load_split(data)
     source_vocab = Vocab.build((tokenize(p.source) for p in split.train), data.min_freq)
     target_vocab = Vocab.build((tokenize(p.target) for p in split.train), data.min_freq)
+    truecaser = Truecaser.learn(tokenize(p.target, lowercase=False) for p in split.train)
     model_config = dataclasses.replace(model_config, src_vocab_size=len(source_vocab),
                                        tgt_vocab_size=len(target_vocab), pad_id=Vocab.pad_id,
                                        bos_id=Vocab.bos_id, eos_id=Vocab.eos_id)
@@ -60,12 +62,12 @@ def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config
     model = Seq2Seq(model_config)
     train = PairBatches(encode_pairs(split.train, source_vocab, target_vocab), data.batch_size, train_config.seed)
     dev = batches_in_order(encode_pairs(split.dev, source_vocab, target_vocab), data.batch_size) if split.dev else None
-    save_vocabs(out_dir, source_vocab, target_vocab)  # before training, so every checkpoint's parent is usable
+    save_vocabs(out_dir, source_vocab, target_vocab, truecaser)  # before training: every checkpoint's parent is usable
     write_json(Path(out_dir) / DATA_FILE, dataclasses.asdict(data))  # so evaluation can rebuild the same split
     trainer = Trainer(model, train_config, train, out_dir, val_batches=(lambda: dev) if dev else None,
                       loss_fn=seq2seq_loss, console=console)
     result = trainer.fit(resume=resume)
-    return Translator(model, source_vocab, target_vocab), result, split
+    return Translator(model, source_vocab, target_vocab, truecaser), result, split
 
 
 def data_config_of(model_dir: str | Path) -> DataConfig:

@@ -1,11 +1,14 @@
-"""A translator = a :class:`Seq2Seq` model + its two word vocabularies, saved as one directory.
+"""A translator = a :class:`Seq2Seq` model + its two word vocabularies + a truecaser, saved as one directory.
 
     MODEL_DIR/config.json         {"family": "seq2seq", ...}
     MODEL_DIR/model.safetensors   weights
-    MODEL_DIR/vocab.json          {"source": [words...], "target": [words...]}
+    MODEL_DIR/vocab.json          {"source": [words...], "target": [words...], "truecase": {word: Form}}
 
-It turns text into text (normalise, look up ids, decode, detokenise), scores a
-set of pairs with BLEU, and draws the attention weights as a heatmap.
+It turns text into text (normalise, look up ids, decode, restore capitals,
+detokenise), scores a set of pairs with cased and lowercased BLEU, and draws the
+attention weights as a heatmap. Directories saved before the truecaser existed
+(no ``"truecase"`` key) are refused with a one-line error: they would print
+lowercase French.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from pathlib import Path
 
 import torch
 
-from lmforge.data.pairs import Pair, corpus_bleu, detokenize, references_by_source, tokenize
+from lmforge.data.pairs import Pair, Truecaser, detokenize, references_by_source, tokenize
 from lmforge.data.seq2seq_batches import Vocab
 from lmforge.errors import ConfigError, DataError
+from lmforge.evaluate.bleu import corpus_bleu
 from lmforge.infer.seq2seq import Hypothesis, beam_search, greedy_decode
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.models.registry import load_model, save_model
@@ -29,35 +33,51 @@ VOCAB_FILE = "vocab.json"
 
 @dataclass
 class Translation:
-    text: str
-    tokens: list[str]  # output words, without </s>
+    text: str  # cased, detokenised
+    tokens: list[str]  # output words with their capitals restored, without </s>
     source_tokens: list[str]  # the normalised source words the model read (unknown ones as <unk>)
     log_prob: float
     attention: torch.Tensor | None  # (output steps incl. </s>, source words); None without attention
 
 
+@dataclass(frozen=True)
+class BleuScores:
+    cased: float  # sacreBLEU 13a against the original references: the standard score
+    lowercased: float  # the same with capitalisation ignored (always >= cased)
+
+    @classmethod
+    def of(cls, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> BleuScores:
+        return cls(float(corpus_bleu(hypotheses, references)["bleu"]),
+                   float(corpus_bleu(hypotheses, references, lowercase=True)["bleu"]))
+
+
 class Translator:
-    def __init__(self, model: Seq2Seq, source_vocab: Vocab, target_vocab: Vocab) -> None:
+    def __init__(self, model: Seq2Seq, source_vocab: Vocab, target_vocab: Vocab, truecaser: Truecaser) -> None:
         c = model.config
         if (c.src_vocab_size, c.tgt_vocab_size) != (len(source_vocab), len(target_vocab)):
             raise ConfigError(f"vocabulary sizes {len(source_vocab)}/{len(target_vocab)} do not match the model's "
                               f"{c.src_vocab_size}/{c.tgt_vocab_size}")
         self.model, self.source_vocab, self.target_vocab = model.eval(), source_vocab, target_vocab
+        self.truecaser = truecaser
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | Path) -> None:
         save_model(self.model, directory)
-        save_vocabs(directory, self.source_vocab, self.target_vocab)
+        save_vocabs(directory, self.source_vocab, self.target_vocab, self.truecaser)
 
     @classmethod
     def load(cls, directory: str | Path) -> Translator:
         model = load_model(directory)
         if not isinstance(model, Seq2Seq):
             raise ConfigError(f"{directory} holds a {model.family!r} model, not a seq2seq translator")
-        raw = read_json(Path(directory) / VOCAB_FILE, "translator vocabulary (vocab.json)")
+        path = Path(directory) / VOCAB_FILE
+        raw = read_json(path, "translator vocabulary (vocab.json)")
         if not isinstance(raw, dict) or not {"source", "target"} <= set(raw):
-            raise ConfigError(f"{Path(directory) / VOCAB_FILE}: expected keys 'source' and 'target'")
-        return cls(model, Vocab(raw["source"]), Vocab(raw["target"]))
+            raise ConfigError(f"{path}: expected keys 'source' and 'target'")
+        if not isinstance(raw.get("truecase"), dict):
+            raise ConfigError(f"{path}: saved by an older lmforge that wrote lowercase French (no 'truecase' "
+                              f"table); retrain it with `lmforge translate-train`")
+        return cls(model, Vocab(raw["source"]), Vocab(raw["target"]), Truecaser(raw["truecase"]))
 
     # ------------------------------------------------------------------ translating
     def _source_ids(self, text: str) -> list[int]:
@@ -67,7 +87,7 @@ class Translator:
         return ids
 
     def _to_translation(self, ids: list[int], hyp: Hypothesis) -> Translation:
-        words = self.target_vocab.decode(hyp.tokens)
+        words = self.truecaser(self.target_vocab.decode(hyp.tokens))
         return Translation(detokenize(words), words, self.source_vocab.decode(ids), hyp.log_prob, hyp.attention)
 
     def translate(self, text: str, beam_size: int = 1, length_penalty: float = 0.0) -> Translation:
@@ -100,15 +120,16 @@ class Translator:
             out += [self._to_translation(ids, h) for ids, h in zip(chunk, hyps, strict=True)]
         return out
 
-    def bleu(self, pairs: Sequence[Pair], beam_size: int = 1, length_penalty: float = 0.0) -> float:
-        """Corpus BLEU over the distinct source sentences of ``pairs``, all their translations as references."""
+    def bleu(self, pairs: Sequence[Pair], beam_size: int = 1, length_penalty: float = 0.0) -> BleuScores:
+        """Corpus BLEU over the distinct sources of ``pairs``, all their original translations as references."""
         sources, references = references_by_source(pairs)
         hypotheses = [t.text for t in self.translate_many(sources, beam_size, length_penalty)]
-        return corpus_bleu(hypotheses, references)
+        return BleuScores.of(hypotheses, references)
 
 
-def save_vocabs(directory: str | Path, source: Vocab, target: Vocab) -> None:
-    write_json(Path(directory) / VOCAB_FILE, {"source": source.words, "target": target.words})
+def save_vocabs(directory: str | Path, source: Vocab, target: Vocab, truecaser: Truecaser) -> None:
+    write_json(Path(directory) / VOCAB_FILE,
+               {"source": source.words, "target": target.words, "truecase": truecaser.forms})
 
 
 def plot_attention(translation: Translation, path: str | Path) -> None:

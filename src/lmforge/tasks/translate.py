@@ -1,10 +1,10 @@
 """Translation with the Transformer encoder-decoder (:class:`~lmforge.models.t5.T5`), trained from scratch.
 
 It uses exactly the data pipeline of the GRU seq2seq translator (:mod:`lmforge.models.seq2seq_train`):
-the same pair file, normalisation, split by source sentence, word vocabulary and
-multi-reference sacreBLEU, so the two models' BLEU scores compare directly. The only
-difference on the data side: T5 shares one embedding table between encoder and decoder,
-so source and target words go into one joint vocabulary.
+the same pair file, normalisation, split by source sentence, word vocabulary, truecaser and
+multi-reference sacreBLEU (cased, against the original sentences), so the two models' BLEU scores
+compare directly. The only difference on the data side: T5 shares one embedding table between
+encoder and decoder, so source and target words go into one joint vocabulary.
 
 Training is teacher forcing: the decoder reads ``<s> y1 .. yn`` and is scored with
 cross-entropy on ``y1 .. yn </s>`` (padding ignored). Translation is greedy decoding with
@@ -23,11 +23,12 @@ import torch.nn.functional as F
 from rich.console import Console
 from torch import nn
 
-from lmforge.data.pairs import Split, corpus_bleu, detokenize, references_by_source, tokenize
+from lmforge.data.pairs import Split, Truecaser, detokenize, references_by_source, tokenize
 from lmforge.data.seq2seq_batches import PairBatch, PairBatches, Vocab
 from lmforge.infer.seq2seq import greedy_decode
 from lmforge.io import write_json
 from lmforge.models.seq2seq_train import DataConfig, encode_pairs, load_split
+from lmforge.models.seq2seq_translate import BleuScores
 from lmforge.models.t5 import T5, T5Config
 from lmforge.seeding import seed_everything
 from lmforge.tasks.batching import steps_for
@@ -43,8 +44,8 @@ def t5_translation_loss(model: nn.Module, batch: PairBatch) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def greedy_translate(model: T5, vocab: Vocab, sources: Sequence[str], max_new_tokens: int = 40,
-                     batch_size: int = 128) -> list[str]:
+def greedy_translate(model: T5, vocab: Vocab, truecaser: Truecaser, sources: Sequence[str],
+                     max_new_tokens: int = 40, batch_size: int = 128) -> list[str]:
     model.eval()
     out: list[str] = []
     for start in range(0, len(sources), batch_size):
@@ -55,19 +56,20 @@ def greedy_translate(model: T5, vocab: Vocab, sources: Sequence[str], max_new_to
         lengths = torch.tensor([len(r) for r in rows])
         for hyp in greedy_decode(model, src, lengths, Vocab.eos_id, max_new_tokens):
             ids = hyp.tokens
-            out.append(detokenize(vocab.decode(ids)))
+            out.append(detokenize(truecaser(vocab.decode(ids))))
     return out
 
 
-def bleu_on(model: T5, vocab: Vocab, pairs) -> float:
+def bleu_on(model: T5, vocab: Vocab, truecaser: Truecaser, pairs) -> BleuScores:
     """Corpus BLEU over the distinct sources of ``pairs``, all their translations as references (as the GRU's)."""
     sources, references = references_by_source(pairs)
-    return corpus_bleu(greedy_translate(model, vocab, sources), references)
+    return BleuScores.of(greedy_translate(model, vocab, truecaser, sources), references)
 
 
 @dataclass
 class TranslateResult:
-    bleu: float
+    bleu: float  # cased sacreBLEU, the standard score
+    bleu_lowercased: float
     n_test_sources: int
     train_seconds: float
     steps: int
@@ -79,6 +81,7 @@ def finetune_translation(data: DataConfig, model_config: T5Config, out_dir: str 
                          console: Console | None = None) -> TranslateResult:
     split: Split = load_split(data)
     vocab = Vocab.build((tokenize(t) for p in split.train for t in (p.source, p.target)), data.min_freq)
+    truecaser = Truecaser.learn(tokenize(p.target, lowercase=False) for p in split.train)
     model_config = dataclasses.replace(model_config, vocab_size=len(vocab), pad_id=Vocab.pad_id,
                                        decoder_start_id=Vocab.bos_id)
     seed_everything(config.seed)  # the initial weights are the run's first random draw
@@ -87,10 +90,11 @@ def finetune_translation(data: DataConfig, model_config: T5Config, out_dir: str 
     batches = PairBatches(examples, config.batch_size, config.seed)
     result = run_trainer(model, batches, t5_translation_loss, out_dir, config,
                          steps_for(len(examples), config.batch_size, config.epochs), console)
-    write_json(Path(out_dir) / VOCAB_FILE, {"words": vocab.words})
+    write_json(Path(out_dir) / VOCAB_FILE, {"words": vocab.words, "truecase": truecaser.forms})
     sources, _ = references_by_source(split.test[:5])
-    samples = list(zip(sources, greedy_translate(model, vocab, sources), strict=True))
-    bleu = bleu_on(model, vocab, split.test)
-    write_json(Path(out_dir) / "task.json", {"task": "translate", "bleu": bleu, "data": dataclasses.asdict(data)})
-    return TranslateResult(bleu, len(references_by_source(split.test)[0]), result.elapsed_s, result.steps,
-                           sum(p.numel() for p in model.parameters()), samples)
+    samples = list(zip(sources, greedy_translate(model, vocab, truecaser, sources), strict=True))
+    bleu = bleu_on(model, vocab, truecaser, split.test)
+    write_json(Path(out_dir) / "task.json", {"task": "translate", "bleu": bleu.cased,
+                                             "bleu_lowercased": bleu.lowercased, "data": dataclasses.asdict(data)})
+    return TranslateResult(bleu.cased, bleu.lowercased, len(references_by_source(split.test)[0]), result.elapsed_s,
+                           result.steps, sum(p.numel() for p in model.parameters()), samples)
