@@ -28,6 +28,8 @@ from lmforge.models.blocks.kv_cache import KVCache
 
 
 class Capability(StrEnum):
+    """What a model can do; the value is the phrase a refusal prints ("a 't5' model cannot ...")."""
+
     GENERATE = "generate text as a decoder-only language model"
     SEQ2SEQ = "decode as an encoder-decoder (source in, target out)"
     EMBED = "embed texts"
@@ -171,4 +173,8 @@ class EncoderDecoder(Protocol):
 
     def repeat_memory(self, memory: Any, n: int) -> Any:
         """One sentence's memory (batch 1) read by ``n`` hypotheses at once."""
+        ...
+
+    def eval(self) -> Any:
+        """Dropout off: decoding is deterministic (every model is an ``nn.Module``)."""
         ...
