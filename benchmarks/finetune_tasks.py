@@ -113,9 +113,10 @@ def _qa_rows(out: Path, minutes: float, n_eval: int) -> list[Row]:
 
 
 def _translate_rows(out: Path, minutes: float, with_gru: bool = True) -> list[Row]:
+    from lmforge.data.translation import DataConfig
     from lmforge.models.seq2seq import Seq2SeqConfig
-    from lmforge.models.seq2seq_train import DataConfig, train_translator
     from lmforge.models.t5 import T5Config
+    from lmforge.recipes.translate_train import train_translator
     from lmforge.tasks.translate import finetune_translation
     from lmforge.train.trainer import TrainConfig
 

@@ -30,8 +30,8 @@ from lmforge.models.bigram import BigramConfig, BigramLM
 from lmforge.models.registry import load_model
 from lmforge.objectives.clm import causal_lm_loss
 from lmforge.presets import load_preset
+from lmforge.recipes.train_lm import VAL_SEED, LMRun, train_lm
 from lmforge.tokenizers import train_tokenizer
-from lmforge.train.lm import VAL_SEED, LMRun, train_lm
 from lmforge.train.trainer import TrainConfig
 
 CONTEXT = 64  # training window for every family

@@ -31,7 +31,7 @@ from benchmarks._machine import machine_summary
 from benchmarks.lm_families import prepare_char_data
 from lmforge.data.shards import open_shards
 from lmforge.models.registry import load_model
-from lmforge.train.lm import LMRun, train_lm
+from lmforge.recipes.train_lm import LMRun, train_lm
 from lmforge.train.trainer import TrainConfig
 
 WINDOW, PIECE, EVAL_WINDOWS = 256, 64, 400

@@ -28,9 +28,11 @@ from rich.console import Console
 from benchmarks._common import markdown_table
 from benchmarks._machine import machine_summary
 from lmforge.data.pairs import detokenize, references_by_source, tokenize
+from lmforge.data.translation import DataConfig
+from lmforge.evaluate.bleu import BleuScores
 from lmforge.models.seq2seq import Seq2SeqConfig
-from lmforge.models.seq2seq_train import DataConfig, train_translator
-from lmforge.models.seq2seq_translate import BleuScores, Translator, plot_attention
+from lmforge.recipes.translate_train import train_translator
+from lmforge.recipes.translator import Translator, plot_attention
 from lmforge.train.trainer import TrainConfig
 
 DATA = Path(__file__).parents[1] / "tests" / "data" / "eng_fra" / "eng-fra_first20k_train.txt"

@@ -13,13 +13,14 @@ from typer.testing import CliRunner
 
 from lmforge.cli.translate import translate as translate_command
 from lmforge.data.seq2seq_batches import collate
+from lmforge.data.translation import DataConfig
 from lmforge.errors import ConfigError
 from lmforge.infer import seq2seq as decoding
 from lmforge.infer.seq2seq import Hypothesis
 from lmforge.models.registry import load_model
 from lmforge.models.seq2seq import Seq2Seq, Seq2SeqConfig, seq2seq_loss
-from lmforge.models.seq2seq_train import DataConfig, train_translator
-from lmforge.models.seq2seq_translate import Translator, plot_attention
+from lmforge.recipes.translate_train import train_translator
+from lmforge.recipes.translator import Translator, plot_attention
 from lmforge.train.trainer import TrainConfig
 
 ENG_FRA = Path(__file__).parents[1] / "data" / "eng_fra" / "eng-fra_first20k_train.txt"

@@ -13,7 +13,7 @@ from lmforge.models.electra import Electra, ElectraConfig
 from lmforge.models.registry import load_model
 from lmforge.objectives.electra import electra_loss
 from lmforge.objectives.masking import mlm_mask
-from lmforge.objectives.pretrain import bundled_data
+from lmforge.recipes.pretrain import bundled_data
 
 STEPS = 60
 
@@ -68,7 +68,7 @@ def test_electra_shares_embeddings_and_labels_replacements():
 
 def test_pretrain_rejects_unknown_objective(tmp_path):
     from lmforge.errors import ConfigError
-    from lmforge.objectives.pretrain import pretrain
+    from lmforge.recipes.pretrain import pretrain
 
     with pytest.raises(ConfigError, match="unknown objective 'xlnet'"):
         pretrain("xlnet", tmp_path)

@@ -6,7 +6,7 @@ import torch
 
 from lmforge.data.shards import open_shards
 from lmforge.presets import load_preset
-from lmforge.train.lm import run_from_preset, train_lm
+from lmforge.recipes.train_lm import run_from_preset, train_lm
 
 
 def bigram_cross_entropy(data_dir, vocab_size: int) -> float:
@@ -48,7 +48,7 @@ def test_short_training_beats_the_bigram_baseline(full_char_data, tmp_path):
 @pytest.mark.slow
 def test_quickstart_reaches_the_quality_bar(tmp_path):
     """The README's promise: val loss <= 1.90 nats/char within the default budget (about 10 minutes here)."""
-    from lmforge.train.quickstart import quickstart
+    from lmforge.recipes.quickstart import quickstart
 
     result = quickstart(tmp_path / "qs", n_samples=1, sample_tokens=50, overrides={"precision": "fp32"})
     assert result.train.val_loss <= 1.90

@@ -165,7 +165,7 @@ def test_auto_times_the_models_own_step_and_leaves_no_trace(char_data_dir, tmp_p
 def test_lr_follows_steps_unless_the_run_is_budgeted_by_time_alone(tmp_path):
     from lmforge.errors import ConfigError
     from lmforge.presets import load_preset
-    from lmforge.train.lm import run_from_preset
+    from lmforge.recipes.train_lm import run_from_preset
 
     model = GPT(GPTConfig(**MODEL))
     budgeted = dict(max_steps=100, warmup_steps=10, max_minutes=1.0)
@@ -185,7 +185,7 @@ def test_lr_follows_steps_unless_the_run_is_budgeted_by_time_alone(tmp_path):
 def test_the_same_command_with_the_same_seed_repeats_exactly(char_data_dir, tmp_path):
     """`lmforge train --preset gpt-char-quickstart --max-steps 20 --precision fp32 --seed S`, as the CLI builds it."""
     from lmforge.presets import load_preset
-    from lmforge.train.lm import run_from_preset, train_lm
+    from lmforge.recipes.train_lm import run_from_preset, train_lm
 
     def run(seed, name):
         overrides = {"max_steps": 20, "precision": "fp32", "seed": seed}

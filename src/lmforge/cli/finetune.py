@@ -185,7 +185,7 @@ def classify(
 ) -> None:
     """Sequence classification (spam, sentiment): backbone + linear head, prints accuracy and per-class F1."""
     from lmforge.errors import ConfigError
-    from lmforge.tasks.run import run_classify
+    from lmforge.recipes.finetune import run_classify
 
     if pooling not in (None, "last", "cls", "mean"):
         raise ConfigError(f"--pooling must be last, cls or mean, got {pooling!r}")
@@ -206,7 +206,7 @@ def ner(
     max_steps: MaxSteps = None, seed: Seed = 0,
 ) -> None:
     """Token classification (NER): BIO tags aligned to sub-words; prints entity P/R/F1 per type."""
-    from lmforge.tasks.run import run_ner
+    from lmforge.recipes.finetune import run_ner
 
     result = run_ner(train, test, out, _config(epochs, lr, batch_size, max_minutes, max_steps, seed), model, max_len)
     typer.echo(result.scores.table())
@@ -227,7 +227,7 @@ def qa(
     max_steps: MaxSteps = None, seed: Seed = 0,
 ) -> None:
     """Extractive QA: start/end heads over doc-stride windows; prints SQuAD v1.1 EM / F1."""
-    from lmforge.tasks.run import run_qa
+    from lmforge.recipes.finetune import run_qa
 
     result = run_qa(train, out, _config(epochs, lr, batch_size, max_minutes, max_steps, seed), model, test,
                     eval_articles, max_eval, max_len, stride)
@@ -252,7 +252,7 @@ def translate(
     max_steps: MaxSteps = None, seed: Seed = 0,
 ) -> None:
     """Translation: a Transformer encoder-decoder (T5 blocks) trained from scratch; prints test sacreBLEU."""
-    from lmforge.models.seq2seq_train import DataConfig
+    from lmforge.data.translation import DataConfig
     from lmforge.models.t5 import T5Config
     from lmforge.tasks.translate import finetune_translation
 

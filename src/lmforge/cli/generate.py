@@ -30,7 +30,7 @@ def sample(
 ) -> None:
     """Continue a prompt, streaming tokens as they are generated."""
     from lmforge.infer.loading import load_for_generation
-    from lmforge.train.quickstart import prompt_ids_for
+    from lmforge.recipes.quickstart import prompt_ids_for
 
     engine, tokenizer = load_for_generation(model_dir)
     stops = frozenset({tokenizer.eos_id} - {None})

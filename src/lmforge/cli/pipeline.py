@@ -28,7 +28,7 @@ def quickstart(
     resume: Annotated[bool, typer.Option(help="Continue an interrupted quickstart in --out.")] = False,
 ) -> None:
     """Train a tokenizer and a small GPT on the bundled Shakespeare in minutes on a CPU, then sample from it."""
-    from lmforge.train.quickstart import quickstart as run_quickstart
+    from lmforge.recipes.quickstart import quickstart as run_quickstart
 
     if tokenizer not in ("char", "bpe"):
         raise typer.BadParameter("must be 'char' or 'bpe'", param_hint="--tokenizer")
@@ -79,7 +79,7 @@ def train(
 ) -> None:
     """Train a language model; Ctrl-C or a crash loses at most one checkpoint interval (use --resume)."""
     from lmforge.errors import ConfigError
-    from lmforge.train.lm import resume_lm, run_from_preset, train_lm
+    from lmforge.recipes.train_lm import resume_lm, run_from_preset, train_lm
 
     if resume:
         result = resume_lm(out)

@@ -1,4 +1,4 @@
-"""``lmforge pretrain --objective clm|mlm|span|electra`` (argument parsing; see lmforge.objectives.pretrain)."""
+"""``lmforge pretrain --objective clm|mlm|span|electra`` (argument parsing; see lmforge.recipes.pretrain)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def pretrain(
 
     Example: lmforge pretrain --objective mlm --out runs/bert-tiny --max-steps 300
     """
-    from lmforge.objectives.pretrain import pretrain as run_pretrain
+    from lmforge.recipes.pretrain import pretrain as run_pretrain
 
     overrides = dict(n_layers=n_layers, d_model=d_model, n_heads=n_heads, context_length=context_length,
                      batch_size=batch_size, max_steps=max_steps, lr=lr, max_minutes=max_minutes, precision=precision,

@@ -23,7 +23,7 @@ def translate(
     show_attention: Annotated[Path | None, typer.Option(help="Write the attention heatmap to this PNG.")] = None,
 ) -> None:
     """Translate one sentence with a trained translator."""
-    from lmforge.models.seq2seq_translate import Translator, plot_attention
+    from lmforge.recipes.translator import Translator, plot_attention
 
     translation = Translator.load(model).translate(text, beam, length_penalty)
     typer.echo(translation.text)
@@ -54,8 +54,9 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue from --out's latest checkpoint (same options).")] = False,
 ) -> None:
     """Train an encoder-decoder translator (80/10/10 train/dev/test split by source sentence); prints test BLEU."""
+    from lmforge.data.translation import DataConfig
     from lmforge.models.seq2seq import Seq2SeqConfig
-    from lmforge.models.seq2seq_train import DataConfig, train_translator
+    from lmforge.recipes.translate_train import train_translator
     from lmforge.train.trainer import TrainConfig, lr_schedule_for
 
     model_config = Seq2SeqConfig(emb_dim=emb_dim, hidden_size=hidden_size, n_layers=n_layers, cell=cell,  # type: ignore[arg-type]
@@ -84,9 +85,9 @@ def evaluate(
     """Cased and lowercased sacreBLEU (all original references of each source sentence) on the run's split."""
     import dataclasses
 
+    from lmforge.data.translation import data_config_of, load_split
     from lmforge.errors import ConfigError
-    from lmforge.models.seq2seq_train import data_config_of, load_split
-    from lmforge.models.seq2seq_translate import Translator
+    from lmforge.recipes.translator import Translator
 
     if split not in ("test", "dev", "train"):
         raise ConfigError(f"--split must be test, dev or train, got {split!r}")

@@ -18,6 +18,7 @@ precision and recall.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from lmforge.errors import ConfigError
 
@@ -52,3 +53,14 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str | Sequence[s
     score = bleu.corpus_score(list(hypotheses), streams)
     chrf = sacrebleu.metrics.CHRF(lowercase=lowercase).corpus_score(list(hypotheses), streams)
     return {"bleu": score.score, "chrf": chrf.score, "signature": str(bleu.get_signature())}
+
+
+@dataclass(frozen=True)
+class BleuScores:
+    cased: float  # sacreBLEU 13a against the original references: the standard score
+    lowercased: float  # the same with capitalisation ignored (always >= cased)
+
+    @classmethod
+    def of(cls, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> BleuScores:
+        return cls(float(corpus_bleu(hypotheses, references)["bleu"]),
+                   float(corpus_bleu(hypotheses, references, lowercase=True)["bleu"]))

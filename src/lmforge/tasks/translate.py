@@ -1,6 +1,6 @@
 """Translation with the Transformer encoder-decoder (:class:`~lmforge.models.t5.T5`), trained from scratch.
 
-It uses exactly the data pipeline of the GRU seq2seq translator (:mod:`lmforge.models.seq2seq_train`):
+It uses exactly the data pipeline of the GRU seq2seq translator (:mod:`lmforge.data.translation`):
 the same pair file, normalisation, split by source sentence, word vocabulary, truecaser and
 multi-reference sacreBLEU (cased, against the original sentences), so the two models' BLEU scores
 compare directly. The only difference on the data side: T5 shares one embedding table between
@@ -25,10 +25,10 @@ from torch import nn
 
 from lmforge.data.pairs import Split, Truecaser, detokenize, references_by_source, tokenize
 from lmforge.data.seq2seq_batches import PairBatch, PairBatches, Vocab
+from lmforge.data.translation import DataConfig, encode_pairs, load_split
+from lmforge.evaluate.bleu import BleuScores
 from lmforge.infer.seq2seq import greedy_decode
 from lmforge.io import write_json
-from lmforge.models.seq2seq_train import DataConfig, encode_pairs, load_split
-from lmforge.models.seq2seq_translate import BleuScores
 from lmforge.models.t5 import T5, T5Config
 from lmforge.seeding import seed_everything
 from lmforge.tasks.batching import steps_for

@@ -42,10 +42,10 @@ from lmforge.objectives.electra import electra_loss
 from lmforge.objectives.masking import SpecialIds, mlm_mask, span_counts
 from lmforge.objectives.mlm import mlm_nsp_corruption, mlm_nsp_loss
 from lmforge.objectives.span import span_corruption, span_loss
+from lmforge.recipes.train_lm import LMRun, run_from_preset
 from lmforge.seeding import seed_everything
 from lmforge.tokenizers import train_tokenizer
 from lmforge.train.checkpoint import latest_checkpoint
-from lmforge.train.lm import LMRun, run_from_preset
 from lmforge.train.trainer import Trainer, TrainResult
 
 OBJECTIVES = ("clm", "mlm", "span", "electra")

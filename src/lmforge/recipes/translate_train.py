@@ -10,41 +10,18 @@ The validation loss is the dev part's; BLEU is for the test part (see
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from lmforge.data.pairs import Pair, Split, Truecaser, load_pairs, split_pairs, tokenize
-from lmforge.data.seq2seq_batches import Example, PairBatches, Vocab, batches_in_order
-from lmforge.errors import ConfigError
-from lmforge.io import read_json, write_json
+from lmforge.data.pairs import Split, Truecaser, tokenize
+from lmforge.data.seq2seq_batches import PairBatches, Vocab, batches_in_order
+from lmforge.data.translation import DATA_FILE, DataConfig, encode_pairs, load_split
+from lmforge.io import write_json
 from lmforge.models.seq2seq import Seq2Seq, Seq2SeqConfig, seq2seq_loss
-from lmforge.models.seq2seq_translate import Translator, save_vocabs
+from lmforge.recipes.translator import Translator, save_vocabs
 from lmforge.seeding import seed_everything
 from lmforge.train.trainer import TrainConfig, Trainer, TrainResult
-
-DATA_FILE = "data.json"
-
-
-@dataclass
-class DataConfig:
-    path: str
-    limit: int | None = None  # use only the first N pairs (quick experiments, tests)
-    dev: float = 0.1
-    test: float = 0.1
-    split_seed: int = 0
-    min_freq: int = 2  # words seen fewer times in training become <unk>
-    batch_size: int = 64
-
-
-def load_split(data: DataConfig) -> Split:
-    """The fixed train/dev/test split every translation model is compared on."""
-    return split_pairs(load_pairs(data.path, data.limit), data.dev, data.test, data.split_seed)
-
-
-def encode_pairs(pairs: list[Pair], source: Vocab, target: Vocab) -> list[Example]:
-    return [(source.encode(tokenize(p.source)), target.encode(tokenize(p.target))) for p in pairs]
 
 
 def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config: TrainConfig,
@@ -68,13 +45,3 @@ def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config
                       loss_fn=seq2seq_loss, console=console)
     result = trainer.fit(resume=resume)
     return Translator(model, source_vocab, target_vocab, truecaser), result, split
-
-
-def data_config_of(model_dir: str | Path) -> DataConfig:
-    """The data settings a translator was trained with (its ``data.json``)."""
-    raw = read_json(Path(model_dir) / DATA_FILE, "training data settings (data.json)")
-    try:
-        return DataConfig(**raw)
-    except TypeError as e:
-        raise ConfigError(f"{Path(model_dir) / DATA_FILE}: {e}") from None
-

@@ -22,7 +22,7 @@ import torch
 from lmforge.data.pairs import Pair, Truecaser, detokenize, references_by_source, tokenize
 from lmforge.data.seq2seq_batches import Vocab
 from lmforge.errors import ConfigError, DataError
-from lmforge.evaluate.bleu import corpus_bleu
+from lmforge.evaluate.bleu import BleuScores
 from lmforge.infer.seq2seq import Hypothesis, beam_search, greedy_decode
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.models.registry import load_model, save_model
@@ -38,17 +38,6 @@ class Translation:
     source_tokens: list[str]  # the normalised source words the model read (unknown ones as <unk>)
     log_prob: float
     attention: torch.Tensor | None  # (output steps incl. </s>, source words); None without attention
-
-
-@dataclass(frozen=True)
-class BleuScores:
-    cased: float  # sacreBLEU 13a against the original references: the standard score
-    lowercased: float  # the same with capitalisation ignored (always >= cased)
-
-    @classmethod
-    def of(cls, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> BleuScores:
-        return cls(float(corpus_bleu(hypotheses, references)["bleu"]),
-                   float(corpus_bleu(hypotheses, references, lowercase=True)["bleu"]))
 
 
 class Translator:
