@@ -9,6 +9,7 @@ import torch
 from lmforge.cli.main import run
 from lmforge.errors import LmforgeError
 from lmforge.models.gpt import GPT, GPTConfig
+from lmforge.models.llama import Llama, LlamaConfig
 from lmforge.models.registry import save_model
 from lmforge.tokenizers import load_tokenizer
 from lmforge.tokenizers.char import CharTokenizer
@@ -37,14 +38,16 @@ def test_saved_char_tokenizer_refuses_unknown_characters_in_hf(tmp_path):
     assert isinstance(reloaded, CharTokenizer) and reloaded.encode(KNOWN) == tokenizer.encode(KNOWN)
 
 
-def test_export_rewrites_a_char_tokenizer_saved_without_the_refusal(tmp_path):
+@pytest.mark.parametrize("family", ["gpt", "llama"])
+def test_export_rewrites_a_char_tokenizer_saved_without_the_refusal(tmp_path, family):
     """Runs saved before the refusal existed have no unk_token: HF drops unknown characters, and lmforge
-    still loads the file; ``lmforge export`` writes the refusing form."""
+    still loads the file; ``lmforge export`` writes the refusing form, whatever the model family."""
     tokenizer = CharTokenizer.train(TRAIN)
     model_dir, out = tmp_path / "run", tmp_path / "hf"
     torch.manual_seed(0)
-    save_model(GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=8, d_model=8, n_layers=1, n_heads=2)),
-               model_dir)
+    shape = {"vocab_size": tokenizer.vocab_size, "context_length": 8, "d_model": 8, "n_layers": 1, "n_heads": 2}
+    model = GPT(GPTConfig(**shape)) if family == "gpt" else Llama(LlamaConfig(**shape, n_kv_heads=2, d_mlp=16))
+    save_model(model, model_dir)
     old = tokenizer.to_hf_json()
     old["model"]["unk_token"] = None
     (model_dir / "tokenizer.json").write_text(json.dumps(old))

@@ -46,21 +46,7 @@ def export(
     transformers' from_pretrained (GPT2LMHeadModel, LlamaForCausalLM, ElectraForPreTraining, ...) and can be
     served by vLLM, TGI or converted for llama.cpp.
     """
-    import shutil
+    from lmforge.interop.convert import export_hf_dir
 
-    from lmforge.interop.convert import TOKENIZER_FILES, export_hf
-    from lmforge.models.registry import load_model
-    from lmforge.tokenizers import CharTokenizer, load_tokenizer
-
-    model = load_model(model_dir)
-    has_tokenizer = (model_dir / "tokenizer.json").is_file() and model.family == "gpt"
-    tokenizer = load_tokenizer(model_dir / "tokenizer.json") if has_tokenizer else None
-    eos = tokenizer.eos_id if tokenizer is not None else None
-    out.mkdir(parents=True, exist_ok=True)
-    for name in TOKENIZER_FILES:
-        if (model_dir / name).is_file():
-            shutil.copyfile(model_dir / name, out / name)
-    if isinstance(tokenizer, CharTokenizer):  # rewritten: files saved before it refused unknown characters in HF
-        tokenizer.save(out / "tokenizer.json")
-    hf_class = export_hf(model, out, eos_id=eos)
+    hf_class = export_hf_dir(model_dir, out)
     Console().print(f"exported to {out} (transformers: {hf_class}.from_pretrained({str(out)!r}))")

