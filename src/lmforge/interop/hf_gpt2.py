@@ -13,6 +13,7 @@ import safetensors.torch
 import torch
 
 from lmforge.errors import ConfigError
+from lmforge.interop.hf_common import read_hf_weights
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.registry import load_state
@@ -113,17 +114,14 @@ def import_hf_gpt2(hf_dir: str | Path) -> GPT:
     """Load an HF GPT-2 directory (``config.json`` + ``model.safetensors``) as an lmforge GPT."""
     hf_dir = Path(hf_dir)
     config = from_hf_config(read_json(hf_dir / "config.json", "HF config"), str(hf_dir / "config.json"))
-    weights = hf_dir / "model.safetensors"
-    if not weights.is_file():
-        raise ConfigError(f"{hf_dir}: no model.safetensors (only safetensors weights are loaded, never pickles)")
-    hf_state = safetensors.torch.load_file(str(weights))
+    hf_state = read_hf_weights(hf_dir)
     if not any(k.startswith("transformer.") for k in hf_state):  # original OpenAI checkpoints omit the prefix
         hf_state = {f"transformer.{k}": v for k, v in hf_state.items()}
     model = GPT(config)
     state: dict[str, torch.Tensor] = {}
     for ours, hf, transpose in gpt2_name_map(config.n_layers, config.tie_embeddings):
         if hf not in hf_state:
-            raise ConfigError(f"{weights}: missing tensor {hf}")
+            raise ConfigError(f"{hf_dir}: the weights lack tensor {hf}")
         state[ours] = hf_state[hf].t() if transpose else hf_state[hf]
-    load_state(model, {k: v.float() for k, v in state.items()}, str(weights))
+    load_state(model, {k: v.float() for k, v in state.items()}, str(hf_dir))
     return model.eval()

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lmforge.errors import ConfigError
-from lmforge.io import atomic_write, read_json, write_json
+from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 from lmforge.peft.lora import LoraConfig, LoraLinear, apply_lora, lora_layers
 from lmforge.peft.nf4 import NF4Linear
 
@@ -103,9 +103,7 @@ def load_peft_adapter(model: nn.Module, adapter_dir: str | Path) -> LoraConfig:
     if cfg.get("peft_type") != "LORA":
         raise ConfigError(f"{adapter_dir / CONFIG_FILE}: peft_type is {cfg.get('peft_type')!r}, only LORA is supported")
     weights = adapter_dir / WEIGHTS_FILE
-    if not weights.is_file():
-        raise ConfigError(f"{adapter_dir}: no {WEIGHTS_FILE}")
-    tensors = safetensors.torch.load_file(str(weights))
+    tensors = read_safetensors(weights, "peft adapter weights")
     to_ours = {hf: ours for ours, hf in hf_module_map(model)[0].items() if hf is not None}
     hf_modules = sorted({k.removeprefix(PREFIX).rsplit(".", 2)[0] for k in tensors})
     unknown = [m for m in hf_modules if m not in to_ours]
