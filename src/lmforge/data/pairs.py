@@ -134,6 +134,11 @@ class Truecaser:
         usual = {word: forms.most_common(1)[0][0] for word, forms in counts.items()}
         return cls({word: form for word, form in usual.items() if form != word})
 
+    @classmethod
+    def from_targets(cls, pairs: Iterable[Pair]) -> Truecaser:
+        """Learned from the cased target sentences of (training) pairs."""
+        return cls.learn(tokenize(p.target, lowercase=False) for p in pairs)
+
     def __call__(self, tokens: Sequence[str]) -> list[str]:
         out = [self.forms.get(token, token) for token in tokens]
         for i, token in enumerate(out):

@@ -25,10 +25,9 @@ import numpy as np
 from lmforge.errors import DataError
 from lmforge.io import atomic_write, read_json, read_text, write_json
 from lmforge.progress import progress_bar
-from lmforge.tokenizers.base import Tokenizer
+from lmforge.tokenizers.base import TOKENIZER_FILE, Tokenizer
 
 META_FILE = "meta.json"
-TOKENIZER_FILE = "tokenizer.json"
 DEFAULT_SHARD_TOKENS = 100_000_000
 
 

@@ -11,8 +11,7 @@ from lmforge.infer.engine import GenerationEngine
 from lmforge.models.base import Capability, ModelBase
 from lmforge.models.registry import load_model
 from lmforge.tokenizers import Tokenizer, load_tokenizer
-
-TOKENIZER_FILE = "tokenizer.json"
+from lmforge.tokenizers.base import TOKENIZER_FILE
 
 
 def load_model_dir(model_dir: str | Path, *any_of: Capability) -> tuple[ModelBase, Tokenizer]:

@@ -30,7 +30,7 @@ from torch import nn
 
 from lmforge.assets import tinyshakespeare_path
 from lmforge.data.sampler import RandomWindowSampler
-from lmforge.data.shards import TOKENIZER_FILE, load_meta, open_shards, prepare
+from lmforge.data.shards import load_meta, open_shards, prepare
 from lmforge.errors import ConfigError
 from lmforge.io import read_json, write_json
 from lmforge.models.config import config_from_dict
@@ -45,6 +45,7 @@ from lmforge.objectives.span import span_corruption, span_loss
 from lmforge.recipes.train_lm import LMRun, run_from_preset
 from lmforge.seeding import seed_everything
 from lmforge.tokenizers import train_tokenizer
+from lmforge.tokenizers.base import TOKENIZER_FILE
 from lmforge.train.checkpoint import latest_checkpoint
 from lmforge.train.trainer import Trainer, TrainResult
 

@@ -16,11 +16,9 @@ from rich.console import Console
 
 from lmforge.assets import tinyshakespeare_path
 from lmforge.data.shards import prepare
-from lmforge.infer.engine import GenerationEngine
-from lmforge.infer.loading import load_model_dir
+from lmforge.infer.loading import load_for_generation
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.io import read_text
-from lmforge.models.base import Capability
 from lmforge.presets import load_preset
 from lmforge.recipes.train_lm import resume_lm, run_from_preset, train_lm
 from lmforge.tokenizers import CharTokenizer, load_tokenizer, train_tokenizer
@@ -97,8 +95,7 @@ def _tokenize_and_train(out_dir: Path, tokenizer_kind: str, vocab_size: int, pre
 
 def _show_samples(out_dir: Path, n_samples: int, sample_tokens: int, console: Console) -> list[str]:
     console.rule("4/4 samples")
-    model, tokenizer = load_model_dir(out_dir, Capability.GENERATE)
-    engine = GenerationEngine(model)
+    engine, tokenizer = load_for_generation(out_dir)
     samples = []
     for seed in range(n_samples):
         config = SamplingConfig(max_new_tokens=sample_tokens, temperature=0.8, top_k=50, seed=seed,

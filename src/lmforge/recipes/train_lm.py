@@ -16,11 +16,12 @@ from typing import Any
 from rich.console import Console
 
 from lmforge.data.sampler import RandomWindowSampler
-from lmforge.data.shards import TOKENIZER_FILE, load_meta, open_shards
+from lmforge.data.shards import load_meta, open_shards
 from lmforge.errors import ConfigError
 from lmforge.io import read_json, write_json
 from lmforge.models.registry import build_model
 from lmforge.seeding import seed_everything
+from lmforge.tokenizers.base import TOKENIZER_FILE
 from lmforge.train.checkpoint import latest_checkpoint
 from lmforge.train.trainer import TrainConfig, Trainer, TrainResult, lr_schedule_for
 

@@ -31,7 +31,7 @@ def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config
     split = load_split(data)
     source_vocab = Vocab.build((tokenize(p.source) for p in split.train), data.min_freq)
     target_vocab = Vocab.build((tokenize(p.target) for p in split.train), data.min_freq)
-    truecaser = Truecaser.learn(tokenize(p.target, lowercase=False) for p in split.train)
+    truecaser = Truecaser.from_targets(split.train)
     model_config = dataclasses.replace(model_config, src_vocab_size=len(source_vocab),
                                        tgt_vocab_size=len(target_vocab), pad_id=Vocab.pad_id,
                                        bos_id=Vocab.bos_id, eos_id=Vocab.eos_id)

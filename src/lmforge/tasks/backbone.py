@@ -14,10 +14,11 @@ from pathlib import Path
 from torch import nn
 
 from lmforge.errors import ConfigError
-from lmforge.infer.loading import TOKENIZER_FILE, load_model_dir
+from lmforge.infer.loading import load_model_dir
 from lmforge.interop.hf_bert import import_hf_bert
 from lmforge.io import read_json
 from lmforge.tokenizers import Tokenizer, load_tokenizer
+from lmforge.tokenizers.base import TOKENIZER_FILE
 
 
 def minilm_dir() -> Path:

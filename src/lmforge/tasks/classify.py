@@ -19,13 +19,13 @@ from lmforge.classic.metrics import Report, classification_report
 from lmforge.errors import DataError
 from lmforge.io import write_json
 from lmforge.seeding import seed_everything
-from lmforge.tasks.backbone import TOKENIZER_FILE
 from lmforge.tasks.batching import ExampleBatches, in_batches, pad, steps_for
 from lmforge.tasks.codec import Codec
 from lmforge.tasks.data import TextExample
 from lmforge.tasks.heads import Pooling, TaskConfig, TaskModel, backbone_config
 from lmforge.tasks.training import FinetuneConfig, run_trainer
 from lmforge.tokenizers import Tokenizer
+from lmforge.tokenizers.base import TOKENIZER_FILE
 
 Encoded = tuple[list[int], int]  # (ids, class index)
 

@@ -24,12 +24,12 @@ from lmforge.errors import DataError
 from lmforge.evaluate.seqeval_like import EntityScores, entity_report
 from lmforge.io import write_json
 from lmforge.seeding import seed_everything
-from lmforge.tasks.backbone import TOKENIZER_FILE
 from lmforge.tasks.batching import ExampleBatches, in_batches, pad, steps_for
 from lmforge.tasks.codec import Codec
 from lmforge.tasks.heads import TaskConfig, TaskModel, backbone_config
 from lmforge.tasks.training import FinetuneConfig, run_trainer
 from lmforge.tokenizers import Tokenizer
+from lmforge.tokenizers.base import TOKENIZER_FILE
 
 IGNORE = -100
 

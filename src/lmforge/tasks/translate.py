@@ -81,7 +81,7 @@ def finetune_translation(data: DataConfig, model_config: T5Config, out_dir: str 
                          console: Console | None = None) -> TranslateResult:
     split: Split = load_split(data)
     vocab = Vocab.build((tokenize(t) for p in split.train for t in (p.source, p.target)), data.min_freq)
-    truecaser = Truecaser.learn(tokenize(p.target, lowercase=False) for p in split.train)
+    truecaser = Truecaser.from_targets(split.train)
     model_config = dataclasses.replace(model_config, vocab_size=len(vocab), pad_id=Vocab.pad_id,
                                        decoder_start_id=Vocab.bos_id)
     seed_everything(config.seed)  # the initial weights are the run's first random draw

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 AllowedSpecial = Literal["all", "none"] | set[str]
+#: a tokenizer's file name inside a model or data directory (the HF name, so HF tools find it)
+TOKENIZER_FILE = "tokenizer.json"
 
 
 class Tokenizer(ABC):
