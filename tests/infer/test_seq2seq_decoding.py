@@ -46,7 +46,7 @@ def test_greedy_is_beam_of_one_and_batched_equals_alone(make):
             assert (other.tokens, other.finished) == (hyp.tokens, hyp.finished)
             assert other.log_prob == pytest.approx(hyp.log_prob, abs=1e-4)
         wide = beam_search(model, torch.tensor([row]), eos, max_len=9, beam_size=4)
-        assert len(wide) >= 1 and wide == sorted(wide, key=lambda h: h.score(0.0), reverse=True)
+        assert wide[0].log_prob >= hyp.log_prob - 1e-4  # a wider beam finds the greedy answer or a likelier one
 
 
 def test_t5_greedy_is_the_argmax_at_every_step_with_the_kv_cache():

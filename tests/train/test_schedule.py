@@ -80,12 +80,11 @@ def test_the_decision_is_cached_per_shape_and_a_corrupt_cache_is_ignored(monkeyp
     _fake_cpu(monkeypatch, {"amx_bf16"})
     calls: list[str] = []
     first = precision.resolve_precision("auto", _timer({"fp32": 1.0, "bf16": 0.5}, calls))
-    again = precision.resolve_precision("auto", _timer({"fp32": 1.0, "bf16": 0.5}, calls))
     measured = len(calls)
-    assert measured and again.precision == first.precision == "bf16"
-    assert "(cached)" in again.reason
+    again = precision.resolve_precision("auto", _timer({"fp32": 1.0, "bf16": 0.5}, calls))
+    assert measured and len(calls) == measured  # the cached decision needed no step
+    assert again.precision == first.precision == "bf16" and "(cached)" in again.reason
     other_shape = precision.StepTimer("another shape", lambda p: calls.append(p) or 1.0)
-    assert len(calls) == measured  # the cached decision needed no step
     assert precision.resolve_precision("auto", other_shape).precision == "fp32" and len(calls) > measured
     precision.cache_path().write_text("{not json")
     assert "(measured)" in precision.resolve_precision("auto", _timer({"fp32": 1.0, "bf16": 0.5})).reason
