@@ -16,7 +16,7 @@ Files (never pickle):
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -135,9 +135,11 @@ def load_word2vec(path: str | os.PathLike[str]) -> WordVectors:
             shown = header[:60].decode("utf-8", errors="replace").strip()
             raise DataError(f"{path}: line 1: expected the word2vec header 'VOCAB_SIZE DIM', got {shown!r}")
         n, dim = map(int, fields)
+        is_text = _first_record_is_text(f.read(256 + 32 * dim), dim)
+        f.seek(len(header))
+        if is_text:
+            return _parse_text(path, f, n, dim)  # streamed line by line: text files can be large
         body = f.read()
-    if _first_record_is_text(body, dim):
-        return _parse_text(path, body, n, dim)
     return _parse_binary(path, body, len(header), n, dim)
 
 
@@ -155,11 +157,11 @@ def _first_record_is_text(body: bytes, dim: int) -> bool:
     return True
 
 
-def _parse_text(path: Path, body: bytes, n: int, dim: int) -> WordVectors:
+def _parse_text(path: Path, lines: Iterable[bytes], n: int, dim: int) -> WordVectors:
     words, rows = [], np.empty((n, dim), dtype=np.float32)
-    for lineno, raw in enumerate(body.splitlines(), start=2):
+    for lineno, raw in enumerate(lines, start=2):
         try:
-            parts = raw.decode("utf-8").split(" ")
+            parts = raw.rstrip(b"\r\n").decode("utf-8").split(" ")
         except UnicodeDecodeError as e:
             raise DataError(f"{path}: line {lineno}, column {e.start + 1}: not valid UTF-8") from None
         if len(parts) != dim + 1:
