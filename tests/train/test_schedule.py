@@ -31,6 +31,15 @@ def test_cosine_schedule_shape():
     assert cosine_lr(2.0, 1.0, 0.1, 0.1) == pytest.approx(0.1)
 
 
+def test_a_time_schedule_needs_a_time_budget():
+    from lmforge.train.trainer import TrainConfig
+
+    with pytest.raises(ConfigError, match="needs max_minutes"):
+        TrainConfig(schedule="time").validate()
+    TrainConfig(schedule="time", max_minutes=1.0).validate()
+    assert TrainConfig(max_minutes=1.0).schedule == "time" and TrainConfig().schedule == "steps"
+
+
 def test_explicit_and_bad_precision():
     assert precision.resolve_precision("bf16").precision == "bf16"
     with pytest.raises(ConfigError, match="auto, fp32, bf16"):

@@ -81,6 +81,8 @@ class TrainConfig:
     def validate(self) -> None:
         if self.schedule not in ("steps", "time"):
             raise ConfigError(f"schedule must be 'steps' or 'time', got {self.schedule!r}")
+        if self.schedule == "time" and self.max_minutes is None:
+            raise ConfigError("schedule 'time' follows the time budget: it needs max_minutes")
         if self.max_steps <= 0 or self.grad_accum_steps <= 0:
             raise ConfigError("max_steps and grad_accum_steps must be positive")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
@@ -195,7 +197,7 @@ class Trainer:
     def lr_at(self, step: int, elapsed_s: float) -> float:
         c = self.config
         progress = step / c.max_steps
-        if c.schedule == "time" and c.max_minutes is not None:
+        if c.schedule == "time":  # validate() ensured a time budget
             progress = max(progress, elapsed_s / (60 * c.max_minutes))
         return cosine_lr(progress, c.lr, c.min_lr, c.warmup_steps / c.max_steps)
 
