@@ -20,7 +20,7 @@ source length (the RNN translator allows about twice the source, see ``Seq2Seq.l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -80,6 +80,19 @@ def greedy_decode(model: EncoderDecoder, src: torch.Tensor, src_lens: torch.Tens
         steps = len(ids) + int(finished)
         attention = torch.stack([r[b, : lengths[b]] for r in rows[:steps]]) if rows else None
         out.append(Hypothesis(ids, float(log_prob[b]), attention, finished))
+    return out
+
+
+def greedy_decode_many(model: EncoderDecoder, sources: Sequence[Sequence[int]], pad_id: int, eos_id: int | None,
+                       max_len: MaxLen, batch_size: int = 128) -> list[Hypothesis]:
+    """:func:`greedy_decode` of many source id lists, ``batch_size`` at a time, each batch right-padded."""
+    out: list[Hypothesis] = []
+    for start in range(0, len(sources), batch_size):
+        chunk = sources[start : start + batch_size]
+        src = torch.full((len(chunk), max(map(len, chunk))), pad_id, dtype=torch.long)  # (B, S)
+        for row, ids in enumerate(chunk):
+            src[row, : len(ids)] = torch.tensor(ids)
+        out += greedy_decode(model, src, torch.tensor([len(ids) for ids in chunk]), eos_id, max_len)
     return out
 
 

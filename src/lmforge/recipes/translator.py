@@ -23,7 +23,7 @@ from lmforge.data.pairs import Pair, Truecaser, detokenize, references_by_source
 from lmforge.data.seq2seq_batches import Vocab
 from lmforge.errors import ConfigError, DataError
 from lmforge.evaluate.bleu import BleuScores
-from lmforge.infer.seq2seq import Hypothesis, beam_search, greedy_decode
+from lmforge.infer.seq2seq import Hypothesis, beam_search, greedy_decode, greedy_decode_many
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.models.registry import load_model, save_model
 from lmforge.models.seq2seq import Seq2Seq
@@ -98,16 +98,10 @@ class Translator:
         """Translate a list; greedy decoding runs whole batches at once."""
         if beam_size > 1:
             return [self.translate(t, beam_size, length_penalty) for t in texts]
-        out: list[Translation] = []
-        for start in range(0, len(texts), batch_size):
-            chunk = [self._source_ids(t) for t in texts[start : start + batch_size]]
-            src = torch.full((len(chunk), max(map(len, chunk))), self.model.config.pad_id, dtype=torch.long)
-            for row, ids in enumerate(chunk):
-                src[row, : len(ids)] = torch.tensor(ids)
-            hyps = greedy_decode(self.model, src, torch.tensor([len(ids) for ids in chunk]), self.model.config.eos_id,
-                                 self.model.length_limit)
-            out += [self._to_translation(ids, h) for ids, h in zip(chunk, hyps, strict=True)]
-        return out
+        sources = [self._source_ids(t) for t in texts]
+        c = self.model.config
+        hyps = greedy_decode_many(self.model, sources, c.pad_id, c.eos_id, self.model.length_limit, batch_size)
+        return [self._to_translation(ids, h) for ids, h in zip(sources, hyps, strict=True)]
 
     def bleu(self, pairs: Sequence[Pair], beam_size: int = 1, length_penalty: float = 0.0) -> BleuScores:
         """Corpus BLEU over the distinct sources of ``pairs``, all their original translations as references."""

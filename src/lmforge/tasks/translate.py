@@ -27,7 +27,7 @@ from lmforge.data.pairs import Split, Truecaser, detokenize, references_by_sourc
 from lmforge.data.seq2seq_batches import PairBatch, PairBatches, Vocab
 from lmforge.data.translation import DataConfig, encode_pairs, load_split
 from lmforge.evaluate.bleu import BleuScores
-from lmforge.infer.seq2seq import greedy_decode
+from lmforge.infer.seq2seq import greedy_decode_many
 from lmforge.io import write_json
 from lmforge.models.t5 import T5, T5Config
 from lmforge.seeding import seed_everything
@@ -46,18 +46,9 @@ def t5_translation_loss(model: nn.Module, batch: PairBatch) -> torch.Tensor:
 @torch.inference_mode()
 def greedy_translate(model: T5, vocab: Vocab, truecaser: Truecaser, sources: Sequence[str],
                      max_new_tokens: int = 40, batch_size: int = 128) -> list[str]:
-    model.eval()
-    out: list[str] = []
-    for start in range(0, len(sources), batch_size):
-        rows = [vocab.encode(tokenize(s)) or [Vocab.unk_id] for s in sources[start:start + batch_size]]
-        src = torch.full((len(rows), max(map(len, rows))), Vocab.pad_id, dtype=torch.long)
-        for i, r in enumerate(rows):
-            src[i, :len(r)] = torch.tensor(r)
-        lengths = torch.tensor([len(r) for r in rows])
-        for hyp in greedy_decode(model, src, lengths, Vocab.eos_id, max_new_tokens):
-            ids = hyp.tokens
-            out.append(detokenize(truecaser(vocab.decode(ids))))
-    return out
+    rows = [vocab.encode(tokenize(s)) or [Vocab.unk_id] for s in sources]
+    hyps = greedy_decode_many(model, rows, Vocab.pad_id, Vocab.eos_id, max_new_tokens, batch_size)
+    return [detokenize(truecaser(vocab.decode(hyp.tokens))) for hyp in hyps]
 
 
 def bleu_on(model: T5, vocab: Vocab, truecaser: Truecaser, pairs) -> BleuScores:
