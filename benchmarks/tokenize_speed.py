@@ -43,9 +43,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def _warm(call: Callable[[Any], Any], tokenizer: Any, repeats: int) -> float:
-    """Median seconds of ``call(tokenizer)`` over ``repeats`` runs after one that fills the word caches;
-    with ``repeats=0``, the seconds of that first (cold) call itself."""
+def _call_seconds(call: Callable[[Any], Any], tokenizer: Any, repeats: int) -> float:
+    """Seconds of ``call(tokenizer)``: with ``repeats=0`` the first (cold) call itself; else the median of
+    ``repeats`` calls after that first one has filled the word caches (warm)."""
     first = _timed(lambda: call(tokenizer))[0]
     if repeats == 0:
         return first
@@ -97,9 +97,9 @@ def _encode_rows(name: str, make_ours, make_hf, text: str, lines: list[str], rep
     rows = []
     for label, (mine, theirs, theirs_fast) in calls.items():
         # cold: the first call on fresh tokenizers (fresh word caches)
-        cold = [_warm(fn, make(), 0) for fn, make in ((mine, make_ours), (theirs, make_hf), (theirs_fast, make_hf))]
+        cold = [_call_seconds(fn, make(), 0) for fn, make in ((mine, make_ours), (theirs, make_hf), (theirs_fast, make_hf))]
         # warm: the median of repeated calls on tokenizers whose caches are full
-        warm = [_warm(fn, tok, repeats) for fn, tok in ((mine, ours), (theirs, hf), (theirs_fast, hf))]
+        warm = [_call_seconds(fn, tok, repeats) for fn, tok in ((mine, ours), (theirs, hf), (theirs_fast, hf))]
         for kind, (t_ours, t_hf, t_hf_fast) in (("warm", warm), ("cold", cold)):
             rows.append((f"{label}, {kind} (MB/s) | {name}", mb / t_ours, mb / t_hf, mb / t_hf_fast))
     return rows
