@@ -97,7 +97,8 @@ def _encode_rows(name: str, make_ours, make_hf, text: str, lines: list[str], rep
     rows = []
     for label, (mine, theirs, theirs_fast) in calls.items():
         # cold: the first call on fresh tokenizers (fresh word caches)
-        cold = [_call_seconds(fn, make(), 0) for fn, make in ((mine, make_ours), (theirs, make_hf), (theirs_fast, make_hf))]
+        fresh = ((mine, make_ours), (theirs, make_hf), (theirs_fast, make_hf))
+        cold = [_call_seconds(fn, make(), 0) for fn, make in fresh]
         # warm: the median of repeated calls on tokenizers whose caches are full
         warm = [_call_seconds(fn, tok, repeats) for fn, tok in ((mine, ours), (theirs, hf), (theirs_fast, hf))]
         for kind, (t_ours, t_hf, t_hf_fast) in (("warm", warm), ("cold", cold)):
