@@ -32,13 +32,16 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 def _importers() -> dict[str, Callable[[Path], nn.Module]]:
     from lmforge.interop.hf_albert import import_hf_albert
     from lmforge.interop.hf_bert import import_hf_bert
+    from lmforge.interop.hf_deberta import import_hf_deberta
     from lmforge.interop.hf_electra import import_hf_electra
     from lmforge.interop.hf_gpt2 import import_hf_gpt2
     from lmforge.interop.hf_llama import MODEL_TYPES, import_hf_llama
+    from lmforge.interop.hf_roberta import import_hf_roberta
     from lmforge.interop.hf_t5 import import_hf_t5
 
     return {"gpt2": import_hf_gpt2, "bert": import_hf_bert, "albert": import_hf_albert, "electra": import_hf_electra,
-            "t5": import_hf_t5,
+            "t5": import_hf_t5, "roberta": import_hf_roberta,
+            "deberta-v2": import_hf_deberta, "deberta": import_hf_deberta,  # v1: refused naming model_type
             **{t: import_hf_llama for t in MODEL_TYPES}}
 
 
@@ -60,6 +63,7 @@ def export_hf(model: nn.Module, out_dir: str | Path, bos_id: int | None = None, 
     """
     from lmforge.interop.hf_gpt2 import export_hf_gpt2
     from lmforge.interop.hf_llama import export_hf_llama
+    from lmforge.interop.hf_roberta import export_hf_roberta
     from lmforge.interop.hf_t5 import export_hf_t5
 
     if model.family == "gpt":
@@ -70,12 +74,19 @@ def export_hf(model: nn.Module, out_dir: str | Path, bos_id: int | None = None, 
         return "LlamaForCausalLM"
     if model.family == "bert":
         return _export_bert_family(model, out_dir)
+    if model.family == "roberta":
+        return export_hf_roberta(model, out_dir)
+    if model.family == "deberta":
+        from lmforge.interop.hf_deberta import export_hf_deberta
+
+        return export_hf_deberta(model, out_dir)
     if model.family == "t5":
         export_hf_t5(model, out_dir)
         return "T5ForConditionalGeneration"
     electra = model.family == "electra"
     hint = " (export the pretraining run's discriminator/ directory, an ELECTRA discriminator)" if electra else ""
-    raise ConfigError(f"export to Hugging Face supports gpt, llama, bert and t5 models, not {model.family!r}{hint}")
+    raise ConfigError(f"export to Hugging Face supports gpt, llama, bert, roberta and t5 models, "
+                      f"not {model.family!r}{hint}")
 
 
 def _export_bert_family(model: nn.Module, out_dir: str | Path) -> str:

@@ -16,12 +16,14 @@ from lmforge.errors import ConfigError
 from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 from lmforge.models.bert import Bert
 from lmforge.models.bigram import BigramLM
+from lmforge.models.deberta import Deberta
 from lmforge.models.config import config_from_dict, config_to_dict
 from lmforge.models.electra import Electra
 from lmforge.models.gpt import GPT
 from lmforge.models.llama import Llama
 from lmforge.models.mlp_lm import MLPLM
 from lmforge.models.recurrent_lm import GRULM, LSTMLM, RNNLM
+from lmforge.models.roberta import Roberta
 from lmforge.models.seq2seq import Seq2Seq
 from lmforge.models.t5 import T5
 
@@ -30,6 +32,8 @@ FAMILIES.update({cls.family: cls for cls in (Llama, Bert, T5)})  # issue 4: Tran
 FAMILIES.update({cls.family: cls for cls in (BigramLM, MLPLM, RNNLM, LSTMLM, GRULM)})
 FAMILIES[Seq2Seq.family] = Seq2Seq
 FAMILIES[Electra.family] = Electra  # a pretraining run's generator + discriminator pair (one directory)
+FAMILIES[Deberta.family] = Deberta  # issue 23: disentangled attention
+FAMILIES[Roberta.family] = Roberta  # issue 23
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

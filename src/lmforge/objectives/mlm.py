@@ -57,6 +57,16 @@ def mlm_nsp_corruption(special: SpecialIds):
     return corrupt
 
 
+def full_text_mlm_corruption(special: SpecialIds):
+    """RoBERTa's batches: ``[CLS] window [SEP]`` (``<s> ... </s>``), no second segment and no NSP label,
+    15% masked afresh each time a window is read (dynamic masking). -> (inputs, labels), both (B, L+2)."""
+    def corrupt(windows: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        B = windows.shape[0]
+        ids = torch.cat([windows.new_full((B, 1), special.cls), windows, windows.new_full((B, 1), special.sep)], 1)
+        return mlm_mask(ids, special.mask, special.text_vocab, generator, ids < special.text_vocab)
+    return corrupt
+
+
 def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy over the masked positions only. logits (B, T, V), labels (B, T)."""
     return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE)
@@ -68,3 +78,11 @@ def mlm_nsp_loss(model: nn.Module, batch: MLMBatch) -> torch.Tensor:
     hidden = model(inputs, type_ids)  # (B, T, C)
     nsp_logits = model.nsp_logits(model.pool(hidden))  # (B, 2)
     return masked_lm_loss(model.mlm_logits(hidden), labels) + F.cross_entropy(nsp_logits.float(), nsp)
+
+
+def masked_lm_only_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """MLM without a sentence-pair task (RoBERTa, DeBERTa; batches from :func:`full_text_mlm_corruption`,
+    :func:`~lmforge.objectives.masking.mlm_mask`):
+    ``model(inputs)`` gives hidden states and ``model.mlm_logits`` scores the vocabulary."""
+    inputs, labels = batch
+    return masked_lm_loss(model.mlm_logits(model(inputs)), labels)
