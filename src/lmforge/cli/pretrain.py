@@ -1,4 +1,4 @@
-"""``lmforge pretrain --objective clm|mlm|span|electra`` (argument parsing; see lmforge.recipes.pretrain)."""
+"""``lmforge pretrain --objective clm|mlm|span|electra|roberta`` (argument parsing; see recipes.pretrain)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,18 @@ class Objective(StrEnum):
     mlm = "mlm"
     span = "span"
     electra = "electra"
+    roberta = "roberta"
 
 
 def pretrain(
     out: Annotated[Path, typer.Option(help="Run directory: model, metrics.jsonl, loss.png, pretrain.json.")],
     objective: Annotated[Objective, typer.Option(
         help="clm: GPT next-token; mlm: BERT masked LM + next-sentence; span: T5 span corruption; "
-             "electra: replaced-token detection.")] = Objective.clm,
+             "electra: replaced-token detection; roberta: masked LM on full text (no NSP), byte-level BPE.")
+    ] = Objective.clm,
     data: Annotated[Path | None, typer.Option(
-        help="Prepared data directory (`lmforge prepare`); default: bundled tinyshakespeare, char-level.")] = None,
+        help="Prepared data directory (`lmforge prepare`); default: bundled tinyshakespeare, char-level "
+             "(roberta: byte-level BPE).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its latest checkpoint.")] = False,
     n_layers: Annotated[int | None, typer.Option(help="Transformer blocks.")] = None,
     d_model: Annotated[int | None, typer.Option(help="Model width.")] = None,

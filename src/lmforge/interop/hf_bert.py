@@ -71,8 +71,8 @@ def from_hf_config(hf: dict, pooler: bool, heads: bool, source: str = "config.js
     activation = {v: k for k, v in ACTIVATIONS.items()}.get(hf.get("hidden_act", "gelu"))
     if activation is None:
         raise ConfigError(f"{source}: unsupported hidden_act {hf.get('hidden_act')!r}")
-    if hf.get("position_embedding_type", "absolute") != "absolute":
-        raise ConfigError(f"{source}: only absolute position embeddings are supported")
+    if (kind := hf.get("position_embedding_type", "absolute")) != "absolute":
+        raise ConfigError(f"{source}: position_embedding_type {kind!r} is not supported, only 'absolute'")
     return BertConfig(
         vocab_size=hf["vocab_size"], context_length=hf.get("max_position_embeddings", 512),
         d_model=hf["hidden_size"], n_layers=hf["num_hidden_layers"], n_heads=hf["num_attention_heads"],
@@ -103,9 +103,11 @@ def head_prefix(hf_state: dict[str, torch.Tensor], prefix: str) -> str:
     return prefix if any(k.startswith(prefix) for k in hf_state) else ""
 
 
-def load_bert(config: BertConfig, hf_state: dict[str, torch.Tensor], names: list[Tensor], hf_dir: Path) -> Bert:
-    """A Bert built from ``config`` and filled from ``hf_state`` along ``names`` (every tensor must be there)."""
-    model = Bert(config)
+def load_bert(config: BertConfig, hf_state: dict[str, torch.Tensor], names: list[Tensor], hf_dir: Path,
+              cls: type[Bert] = Bert) -> Bert:
+    """A ``cls`` (Bert or a subclass) built from ``config`` and filled from ``hf_state`` along ``names``
+    (every tensor must be there)."""
+    model = cls(config)
     load_state(model, from_hf_state(hf_state, names, str(hf_dir)), str(hf_dir))
     return model.eval()
 

@@ -74,6 +74,11 @@ class BertConfig:
     def embedding_width(self) -> int:
         return self.embedding_dim or self.d_model
 
+    @property
+    def position_rows(self) -> int:
+        """Rows of the position table (RoBERTa's are offset past the padding id, so it has more)."""
+        return self.context_length
+
 
 class Bert(ModelBase):
     family = FAMILY
@@ -86,7 +91,7 @@ class Bert(ModelBase):
         self.config = c = config
         E, C = c.embedding_width, c.d_model
         self.tok_emb = nn.Embedding(c.vocab_size, E)
-        self.pos_emb = LearnedPositions(c.context_length, E)
+        self.pos_emb = LearnedPositions(c.position_rows, E)
         self.type_emb = nn.Embedding(c.type_vocab_size, E)
         self.emb_norm = nn.LayerNorm(E, eps=c.layer_norm_eps)
         self.emb_proj = nn.Linear(E, C) if E != C or c.embedding_projection else None  # ALBERT: E -> C
@@ -119,7 +124,7 @@ class Bert(ModelBase):
         """Token ids (B, T), segment ids (B, T), mask (B, T; 1 = real token) -> hidden states (B, T, C)."""
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(ids)
-        x = self.tok_emb(ids) + self.pos_emb(0, ids.shape[1]) + self.type_emb(token_type_ids)  # (B, T, E)
+        x = self.tok_emb(ids) + self.positions(ids) + self.type_emb(token_type_ids)  # (B, T, E)
         x = self.drop(self.emb_norm(x))
         if self.emb_proj is not None:
             x = self.emb_proj(x)  # (B, T, C)
@@ -127,6 +132,10 @@ class Bert(ModelBase):
         for i in range(self.config.n_layers):
             x = self.blocks[0 if self.config.share_layers else i](x, bias=bias)
         return x
+
+    def positions(self, ids: torch.Tensor) -> torch.Tensor:
+        """Position embeddings for token ids (B, T): (T, E), the same for every row."""
+        return self.pos_emb(0, ids.shape[1])
 
     def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, T, C) -> (B, T, vocab): which token was masked out at each position."""

@@ -1,4 +1,4 @@
-"""``lmforge pretrain --objective clm|mlm|span|electra``: one tiny pretraining run per objective.
+"""``lmforge pretrain --objective clm|mlm|span|electra|roberta``: one tiny pretraining run per objective.
 
 Each objective pairs a model family with a batch corruption and a loss:
 
@@ -9,10 +9,12 @@ clm        gpt     windows, targets shifted by one                 next-token CE
 mlm        bert    ``[CLS] A [SEP] B [SEP]``, 15% masked           MLM CE + NSP CE
 span       t5      15% dropped in spans -> sentinels               decoder CE
 electra    electra 15% masked, generator fills, disc. detects      MLM CE + 50 x BCE
+roberta    roberta ``<s> text </s>``, 15% masked afresh every read MLM CE
 =========  ======  ==============================================  ==================
 
 All of them run on the one :class:`~lmforge.train.trainer.Trainer`. Without
-``--data`` the run uses the bundled tinyshakespeare with a char tokenizer. The
+``--data`` the run uses the bundled tinyshakespeare with a char tokenizer (RoBERTa: a small
+byte-level BPE trained on it, as RoBERTa's tokenizer is one). The
 objectives' own special tokens (``[PAD] [CLS] [SEP] [MASK]``, sentinels) get
 ids after the tokenizer's vocabulary (:class:`~lmforge.objectives.masking.SpecialIds`),
 recorded in ``pretrain.json``.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from torch import nn
@@ -40,7 +42,7 @@ from lmforge.objectives.batches import CorruptedWindows
 from lmforge.objectives.clm import causal_lm_loss
 from lmforge.objectives.electra import electra_loss
 from lmforge.objectives.masking import SpecialIds, mlm_mask, span_counts
-from lmforge.objectives.mlm import mlm_nsp_corruption, mlm_nsp_loss
+from lmforge.objectives.mlm import full_text_mlm_corruption, masked_lm_only_loss, mlm_nsp_corruption, mlm_nsp_loss
 from lmforge.objectives.span import span_corruption, span_loss
 from lmforge.recipes.train_lm import LMRun, run_from_preset
 from lmforge.seeding import seed_everything
@@ -49,19 +51,20 @@ from lmforge.tokenizers.base import TOKENIZER_FILE
 from lmforge.train.checkpoint import latest_checkpoint
 from lmforge.train.trainer import Trainer, TrainResult
 
-OBJECTIVES = ("clm", "mlm", "span", "electra")
+OBJECTIVES = ("clm", "mlm", "span", "electra", "roberta")
 PRESETS_FILE = Path(__file__).with_name("pretrain_presets.json")
 RUN_FILE = "pretrain.json"
 VAL_SEED = 1234
+BUNDLED_BPE_VOCAB = 512  # byte-level BPE for the bundled text (objective roberta): 256 bytes + 256 merges
 
 
-def bundled_data(out_dir: Path) -> Path:
-    """Char-tokenize the bundled tinyshakespeare into ``out_dir/data`` (once)."""
+def bundled_data(out_dir: Path, kind: Literal["char", "bpe"] = "char") -> Path:
+    """Tokenize the bundled tinyshakespeare (chars, or a small byte-level BPE) into ``out_dir/data`` (once)."""
     data_dir = out_dir / "data"
     if not (data_dir / "meta.json").is_file():
         text = tinyshakespeare_path().read_text(encoding="utf-8")
-        tok_path = out_dir / "char-tokenizer.json"
-        tokenizer = train_tokenizer("char", text)
+        tok_path = out_dir / f"{kind}-tokenizer.json"
+        tokenizer = train_tokenizer(kind, text, BUNDLED_BPE_VOCAB if kind == "bpe" else None)
         tokenizer.save(tok_path)
         prepare([tinyshakespeare_path()], tokenizer, tok_path, data_dir)
     return data_dir
@@ -80,7 +83,7 @@ def _model(objective: str, model: dict[str, Any], special: SpecialIds) -> nn.Mod
         config["discriminator"] = {**disc, **shared}
         config["generator"] = {**model.get("generator", {}), **shared}
         return Electra(config_from_dict(ElectraConfig, config, "electra model config"))
-    if objective == "mlm":
+    if objective in ("mlm", "roberta"):
         model["pad_id"] = special.pad
     if objective == "span":
         model["pad_id"] = model["decoder_start_id"] = special.pad
@@ -93,6 +96,9 @@ def _batches(objective: str, shards, context: int, batch_size: int, special: Spe
         return RandomWindowSampler(shards, context, batch_size, seed=seed), causal_lm_loss
     if objective == "mlm":
         return CorruptedWindows(shards, context - 3, batch_size, mlm_nsp_corruption(special), seed), mlm_nsp_loss
+    if objective == "roberta":
+        return CorruptedWindows(shards, context - 2, batch_size, full_text_mlm_corruption(special), seed), \
+            masked_lm_only_loss
     if objective == "span":
         corrupt = span_corruption(special, decoder_start_id=special.pad)
         return CorruptedWindows(shards, context, batch_size, corrupt, seed), span_loss
@@ -126,7 +132,8 @@ def pretrain(
         if objective not in OBJECTIVES:
             raise ConfigError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        data = Path(data_dir) if data_dir is not None else bundled_data(out_dir)
+        tokenizer = "bpe" if objective == "roberta" else "char"
+        data = Path(data_dir) if data_dir is not None else bundled_data(out_dir, tokenizer)
         preset = read_json(PRESETS_FILE, "pretrain presets")[objective]
         run = run_from_preset(preset, data, overrides or {})
     meta = load_meta(run.data_dir)
