@@ -106,6 +106,9 @@ def to_hf_config(c: LlamaConfig, bos_id: int | None = None, eos_id: int | None =
 def export_hf_llama(model: Llama, out_dir: str | Path, bos_id: int | None = None, eos_id: int | None = None) -> None:
     """Write a directory that ``LlamaForCausalLM.from_pretrained`` loads."""
     c = model.config
+    if c.parallel_block:
+        raise ConfigError("parallel_block=true: HF LlamaForCausalLM runs attention and MLP in sequence; "
+                          "a PaLM-style parallel block cannot be exported to it")
     tensors = to_hf_state(model.state_dict(), llama_name_map(c), _split_sizes(c))
     write_hf_dir(out_dir, to_hf_config(c, bos_id, eos_id), tensors)
 

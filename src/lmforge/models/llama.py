@@ -7,6 +7,14 @@ Same skeleton as GPT, four swaps, each a block from ``blocks/``:
 - grouped-query attention: ``n_kv_heads < n_heads`` shrinks the KV cache.
 No biases anywhere (unless ``attention_bias``: on q, k, v and the output projection). Loads HF
 ``LlamaForCausalLM`` checkpoints (``interop/hf_llama.py``) and GGUF files (``interop/gguf.py``).
+
+PaLM-style block (Chowdhery et al. 2022): PaLM is this recipe (SwiGLU, RoPE, no biases) plus three
+options, each a config field: ``n_kv_heads=1`` (multi-query attention: one key/value head shared by
+all query heads, so the KV cache, which bounds decoding speed, is n_heads times smaller),
+``tie_embeddings`` (one matrix for input and output embeddings) and ``parallel_block``
+(attention and MLP side by side on one norm, see ``transformer_block.py``), e.g.
+``LlamaConfig(n_kv_heads=1, tie_embeddings=True, parallel_block=True)``. HF Llama cannot hold a
+parallel block, so such a model trains, generates and saves in lmforge but does not export.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ class LlamaConfig:
     attention_bias: bool = False
     dropout: float = 0.0
     attention_impl: AttentionImpl = "sdpa"
+    parallel_block: bool = False  # PaLM/GPT-J: x + attn(norm(x)) + mlp(norm(x))
 
     def validate(self) -> None:
         check_positive(self, "vocab_size", "context_length", "d_model", "n_layers", "n_heads", "n_kv_heads", "d_mlp")
@@ -79,7 +88,8 @@ class Llama(CausalLM):
                                    impl=c.attention_impl, rope=rope, d_head=c.head_width),
                 mlp=GatedMLP(c.d_model, c.d_mlp, "silu", dropout=c.dropout),
                 norm1=RMSNorm(c.d_model, c.norm_eps),
-                norm2=RMSNorm(c.d_model, c.norm_eps),
+                norm2=None if c.parallel_block else RMSNorm(c.d_model, c.norm_eps),
+                parallel=c.parallel_block,
             )
             for _ in range(c.n_layers)
         )
