@@ -15,7 +15,8 @@ import typer
 
 from lmforge.cli.options import PRECISION_HELP, max_minutes_help
 
-app = typer.Typer(help="Fine-tune a model: instruction tuning (sft, dpo) and task heads.", no_args_is_help=True)
+app = typer.Typer(help="Fine-tune a model: instruction tuning (sft), preference tuning (dpo, reward) and task heads.",
+                  no_args_is_help=True)
 
 
 # --- instruction tuning (sft, dpo) and summarization -------------------------------------------------------------
@@ -106,6 +107,36 @@ def dpo(
     config = DPOConfig(beta, 0.0, max_len, batch_size, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_dpo(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
+
+
+@app.command()
+def reward(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Preference .json array or .jsonl: instruction, input "
+                                       "(optional), chosen, rejected.")],
+    model: ItModel, out: ItOut, method: ItMethod = "lora", rank: ItRank = 8, alpha: ItAlpha = 16.0,
+    dropout: ItDropout = 0.0, target: ItTargets = None, eval_examples: ItEval = 100, limit: ItLimit = None,
+    max_len: ItMaxLen = 256, steps: ItSteps = None, batch_size: ItBatch = 8,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (the new score head and the adapters).")] = 5e-4,
+    center: Annotated[float | None, typer.Option(help="trl's center_rewards_coefficient: c * mean((r_w + r_l)^2) "
+                                                 "keeps rewards near 0 (default: off).")] = None,
+    eval_every: Annotated[int | None, typer.Option(min=1, help="Held-out pairwise accuracy every N steps (default: "
+                                                          "steps / 4), before training and at the end.")] = None,
+    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+) -> None:
+    """Reward model: the chat model + a scalar head on the last token, Bradley-Terry loss on preference pairs;
+    prints held-out pairwise accuracy (chosen scored above rejected) before, during and after."""
+    from lmforge.tasks.preference import read_preferences
+    from lmforge.tasks.reward import RewardConfig, finetune_reward
+    from lmforge.tasks.sft import hold_out, load_chat_model
+
+    train, held_out = hold_out(read_preferences(data), eval_examples, limit)
+    net, tokenizer, template = load_chat_model(model)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision)
+    train_config.eval_interval = eval_every or train_config.eval_interval
+    config = RewardConfig(max_len, batch_size, center, train_config, _adapters(method, rank, alpha, dropout, target))
+    result = finetune_reward(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
+    typer.echo(result.summary())
+    typer.echo(f"reward model: {out}")
 
 
 @app.command()

@@ -80,19 +80,38 @@ def preference_stats(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> Prefer
 
 
 @dataclass
-class DPOObjective:
-    """``loss_fn(model, batch)`` for the one Trainer that also keeps the rewards it computes, so training
-    curves can show the preference accuracy rising without a second forward pass.
+class PairwiseRewards:
+    """Keeps the chosen / rejected rewards an objective computes, so training curves can show the preference
+    accuracy rising without a second forward pass (shared by DPO's implicit rewards and a reward model's scores).
 
-    In training mode each call appends its batch's :class:`PreferenceStats` to ``history``. In eval mode (the
-    Trainer's ``evaluate``) the rewards are collected in ``eval_rewards`` until :meth:`held_out_stats` summarises
-    them.
+    In training mode each batch's :class:`PreferenceStats` is appended to ``history``. In eval mode (the Trainer's
+    ``evaluate``) the rewards are collected in ``eval_rewards`` until :meth:`held_out_stats` summarises them.
     """
+
+    # keyword-only, so subclasses' own settings come first positionally
+    history: list[PreferenceStats] = field(default_factory=list, kw_only=True)
+    eval_rewards: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list, repr=False, kw_only=True)
+
+    def record(self, model: nn.Module, r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> None:
+        r_chosen, r_rejected = r_chosen.detach().float(), r_rejected.detach().float()
+        if model.training:
+            self.history.append(preference_stats(r_chosen, r_rejected))
+        else:
+            self.eval_rewards.append((r_chosen, r_rejected))
+
+    def held_out_stats(self) -> PreferenceStats:
+        """Statistics over every pair scored in eval mode since the last call (then forgets them)."""
+        r_chosen, r_rejected = (torch.cat(r) for r in zip(*self.eval_rewards, strict=True))
+        self.eval_rewards.clear()
+        return preference_stats(r_chosen, r_rejected)
+
+
+@dataclass
+class DPOObjective(PairwiseRewards):
+    """``loss_fn(model, batch)`` for the one Trainer; the implicit rewards are kept (see :class:`PairwiseRewards`)."""
 
     beta: float = 0.1
     label_smoothing: float = 0.0
-    history: list[PreferenceStats] = field(default_factory=list)
-    eval_rewards: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list, repr=False)
 
     def __call__(self, model: nn.Module, batch: DPOBatch) -> torch.Tensor:
         logps = answer_logps(model, batch.ids, batch.mask)
@@ -100,14 +119,5 @@ class DPOObjective:
         ref_chosen, ref_rejected = batch.ref_logps.chunk(2)
         loss, r_chosen, r_rejected = dpo_loss(chosen, rejected, ref_chosen, ref_rejected, self.beta,
                                               self.label_smoothing)
-        if model.training:
-            self.history.append(preference_stats(r_chosen, r_rejected))
-        else:
-            self.eval_rewards.append((r_chosen, r_rejected))
+        self.record(model, r_chosen, r_rejected)
         return loss
-
-    def held_out_stats(self) -> PreferenceStats:
-        """Statistics over every pair scored in eval mode since the last call (then forgets them)."""
-        r_chosen, r_rejected = (torch.cat(r) for r in zip(*self.eval_rewards, strict=True))
-        self.eval_rewards.clear()
-        return preference_stats(r_chosen, r_rejected)

@@ -10,6 +10,8 @@
   trained MiniLM for).
 - token classification / QA (``pooling="none"``): one output per token; QA has two
   (start and end logits).
+- reward model (``task="reward"``, one label): one score per text, read at the last real token of a
+  causal LM like a classifier's (see :mod:`lmforge.objectives.reward`).
 
 The backbone is reused unchanged, only without its language-model head, so every weight
 it learned in pretraining is fine-tuned from where it was. A ``TaskModel`` saves like any
@@ -46,28 +48,30 @@ def register_encoder(family: str, strip: Callable[[nn.Module], None], encode: En
     _ENCODERS[family] = (strip, encode, width)
 
 
-def _strip_gpt(gpt: nn.Module) -> None:
-    gpt.lm_head = nn.Identity()  # forward() then ends with the final LayerNorm: (B, T, C)
+def _strip_causal(lm: nn.Module) -> None:
+    lm.lm_head = nn.Identity()  # forward() then ends with the final norm: (B, T, C)
 
 
-def _encode_gpt(gpt: nn.Module, ids: torch.Tensor, mask: torch.Tensor, type_ids: torch.Tensor | None) -> torch.Tensor:
+def _encode_causal(lm: nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                   type_ids: torch.Tensor | None) -> torch.Tensor:
     # causal attention: padding to the right of a text cannot change that text's positions
-    return gpt(ids)
+    return lm(ids)
 
 
 def _encode_bert(bert: nn.Module, ids: torch.Tensor, mask: torch.Tensor, type_ids: torch.Tensor | None) -> torch.Tensor:
     return bert(ids, token_type_ids=type_ids, attention_mask=mask)  # forward() already ends at hidden states
 
 
-register_encoder("gpt", _strip_gpt, _encode_gpt, lambda m: m.config.d_model)
+register_encoder("gpt", _strip_causal, _encode_causal, lambda m: m.config.d_model)
+register_encoder("llama", _strip_causal, _encode_causal, lambda m: m.config.d_model)
 register_encoder("bert", lambda m: None, _encode_bert, lambda m: m.config.d_model)
 
 
 @dataclass
 class TaskConfig:
     backbone: dict  # the backbone's own config.json content, "family" included
-    task: Literal["classify", "token", "qa"]
-    labels: list[str] = field(default_factory=list)  # class / tag names; QA: ["start", "end"]
+    task: Literal["classify", "token", "qa", "reward"]
+    labels: list[str] = field(default_factory=list)  # class / tag names; QA: ["start", "end"]; reward: ["reward"]
     pooling: Pooling = "none"
     dropout: float = 0.1
 
@@ -75,11 +79,14 @@ class TaskConfig:
         if self.backbone.get("family") not in _ENCODERS:
             raise ConfigError(f"task heads support backbones of family {sorted(_ENCODERS)}, "
                               f"got {self.backbone.get('family')!r}")
-        if self.task == "classify" and self.pooling == "none":
-            raise ConfigError("sequence classification needs pooling 'last', 'cls' or 'mean'")
-        if self.task != "classify" and self.pooling != "none":
+        pooled = self.task in ("classify", "reward")
+        if pooled and self.pooling == "none":
+            raise ConfigError(f"task {self.task!r} scores whole texts: pooling must be 'last', 'cls' or 'mean'")
+        if not pooled and self.pooling != "none":
             raise ConfigError(f"task {self.task!r} predicts per token: pooling must be 'none'")
-        if len(self.labels) < 2:
+        if self.task == "reward" and len(self.labels) != 1:
+            raise ConfigError(f"a reward model has one output, got labels {self.labels}")
+        if self.task != "reward" and len(self.labels) < 2:
             raise ConfigError(f"need at least two labels, got {self.labels}")
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from torch import nn
 
 from lmforge.io import write_json
-from lmforge.objectives.dpo import DPOBatch, DPOObjective, answer_logps
+from lmforge.objectives.dpo import DPOBatch, DPOObjective, PairwiseRewards, answer_logps
 from lmforge.peft import count_parameters
 from lmforge.seeding import seed_everything
 from lmforge.tasks.batching import ExampleBatches, in_batches
@@ -89,23 +89,24 @@ def score_reference(model: nn.Module, pairs: list[PreferencePair], batch_size: i
 
 
 class HeldOutEvaluation:
-    """The Trainer's ``val_batches`` for DPO: the held-out pairs, in order, at every evaluation.
+    """The Trainer's ``val_batches`` for DPO or a reward model: the held-out pairs, in order, at every evaluation.
 
-    The Trainer's ``evaluate`` runs the DPO objective over these batches in eval mode (that is the held-out
-    DPO loss it logs as ``val_loss``); the objective keeps the rewards, and once the last batch has been
+    The Trainer's ``evaluate`` runs the objective over these batches in eval mode (that is the held-out
+    loss it logs as ``val_loss``); the objective keeps the rewards, and once the last batch has been
     consumed this generator reports that evaluation's preference accuracy and mean rewards on the console
     and as one more line of ``metrics.jsonl``: the same forward pass, the same loop.
     """
 
-    def __init__(self, pairs: list[PreferencePair], batch_size: int, objective: DPOObjective, metrics_path: Path,
-                 console: Console, step: Callable[[], int]) -> None:
-        self.pairs, self.batch_size, self.objective = pairs, batch_size, objective
+    def __init__(self, pairs: list[PreferencePair], batch_size: int, objective: PairwiseRewards, metrics_path: Path,
+                 console: Console, step: Callable[[], int],
+                 collate: Callable[[list[PreferencePair]], Any] = collate_pairs) -> None:
+        self.pairs, self.batch_size, self.objective, self.collate = pairs, batch_size, objective, collate
         self.metrics_path, self.console, self.step = metrics_path, console, step
         self.history: list[dict[str, float]] = []  # one record per evaluation (this session)
 
-    def __call__(self) -> Iterator[DPOBatch]:
+    def __call__(self) -> Iterator[Any]:
         self.objective.eval_rewards.clear()
-        yield from in_batches(self.pairs, self.batch_size, collate_pairs)
+        yield from in_batches(self.pairs, self.batch_size, self.collate)
         stats = self.objective.held_out_stats()
         record = {"step": self.step(), "eval_accuracy": stats.accuracy, "eval_reward_margin": stats.margin,
                   "eval_reward_chosen": stats.chosen, "eval_reward_rejected": stats.rejected}
@@ -152,7 +153,7 @@ class DPOResult:
                 f"{self.train.elapsed_s:.0f} s")
 
 
-def _head_tail_means(values: list[float]) -> tuple[float, float]:
+def head_tail_means(values: list[float]) -> tuple[float, float]:
     k = max(1, len(values) // 5)
     return sum(values[:k]) / k, sum(values[-k:]) / k
 
@@ -180,7 +181,7 @@ def finetune_dpo(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate,
     trainer = Trainer(model, config.train, batches, out_dir, loss_fn=objective, console=console,
                       val_batches=evaluation, loss_label="DPO loss, -log sigmoid(beta * margin)")
     result = trainer.fit(resume=resume)
-    first, last = _head_tail_means([s.accuracy for s in objective.history] or [0.0])
+    first, last = head_tail_means([s.accuracy for s in objective.history] or [0.0])
     save_finetuned(model, config.adapters, source_dir, out_dir, console)
     summary = DPOResult(evaluation.history, first, last, trainable, len(train), len(held_out), result)
     write_json(out_dir / "dpo_result.json", {

@@ -190,6 +190,11 @@ def save_finetuned(model: nn.Module, adapters: AdapterConfig, source_dir: Path |
             console.print(f"[yellow]adapter not written in peft format: {e}")
         merge_and_unload(model)
     save_model(model, out_dir)
+    copy_tokenizer_files(source_dir, out_dir)
+
+
+def copy_tokenizer_files(source_dir: Path | None, out_dir: Path) -> None:
+    """The tokenizer and chat template go with the model, so the output directory is self-contained."""
     for name in TOKENIZER_FILES if source_dir else ():
         if (source_dir / name).is_file():
             shutil.copyfile(source_dir / name, out_dir / name)
