@@ -1,4 +1,5 @@
-"""``lmforge eval ...``: score prediction files with the task metrics (argument parsing only)."""
+"""``lmforge eval ...``: score a model directory on data (perplexity, ...) or prediction files with the
+task metrics (argument parsing only)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,26 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Score prediction files: SQuAD EM/F1, NER entity F1, ROUGE, BLEU.", no_args_is_help=True)
+app = typer.Typer(help="Evaluate: perplexity of a model directory; SQuAD EM/F1, NER entity F1, ROUGE, BLEU.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def perplexity(
+    model_dir: Annotated[Path, typer.Argument(help="lmforge model dir of a decoder-only LM (with tokenizer.json).")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="UTF-8 text file to score (held-out text).")],
+    stride: Annotated[int | None, typer.Option(help="Tokens between window starts; default half the window. "
+                                               "Smaller: more context per token, more forward passes.")] = None,
+    context: Annotated[int | None, typer.Option(help="Window in tokens; default (and at most) the model's.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 4,
+) -> None:
+    """Sliding-window perplexity: nats/token (tokenizer-dependent) and bits per byte (comparable across
+    tokenizers). Every token but the first is scored once, with at least window - stride tokens of context."""
+    from lmforge.recipes.evaluate import run_perplexity
+
+    r = run_perplexity(model_dir, data, stride, context, batch_size)
+    typer.echo(f"{r.nats_per_token:.4f} nats/token  perplexity {r.perplexity:.2f}  {r.bits_per_byte:.4f} bits/byte  "
+               f"({r.n_tokens:,} tokens, {r.n_bytes:,} bytes)")
 
 
 @app.command()

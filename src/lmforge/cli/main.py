@@ -61,7 +61,7 @@ def _register() -> None:
     app.command("translate-train")(translate.train)
     app.command("translate-eval")(translate.evaluate)
     app.add_typer(finetune.app, name="finetune", help="Fine-tune: instruction tuning (SFT, DPO, LoRA) and task heads.")
-    app.add_typer(evaluate.app, name="eval", help="Score prediction files: SQuAD EM/F1, NER F1, ROUGE, BLEU.")
+    app.add_typer(evaluate.app, name="eval", help="Evaluate a model dir (perplexity, ...) or score prediction files.")
     app.command()(models.info)
     app.command()(models.export)
     app.command("import-hf")(interop.import_hf)
