@@ -114,7 +114,7 @@ def make_windows(codec: Codec, examples: Sequence[QAExample], max_len: int = 256
     return windows, contexts
 
 
-def _collate(pad_id: int):
+def collate_windows(pad_id: int):
     def collate(rows: list[Window]) -> tuple[torch.Tensor, ...]:
         ids, mask = pad([w.ids for w in rows], pad_id)
         type_ids, _ = pad([w.type_ids for w in rows], 0)
@@ -159,7 +159,7 @@ def predict_answers(model: TaskModel, codec: Codec, examples: Sequence[QAExample
     best: dict[int, tuple[float, int, int]] = {}  # question -> (score, first, last context token)
     for start in range(0, len(windows), batch_size):
         rows = windows[start:start + batch_size]
-        ids, mask, type_ids, _, _ = next(in_batches(rows, batch_size, _collate(codec.pad_id)))
+        ids, mask, type_ids, _, _ = next(in_batches(rows, batch_size, collate_windows(codec.pad_id)))
         s_logits, e_logits = span_logits(model, ids, mask, type_ids)
         for w, s, e in zip(rows, s_logits.tolist(), e_logits.tolist(), strict=True):
             lo, hi = w.offset, w.offset + w.n_context
@@ -195,7 +195,7 @@ def finetune_qa(backbone: nn.Module, tokenizer: Tokenizer, train: list[QAExample
     seed_everything(config.seed)  # the head's initial weights are the run's first random draw
     model = TaskModel(TaskConfig(backbone_config(backbone), "qa", ["start", "end"], "none", config.dropout), backbone)
     windows, _ = make_windows(codec, train, max_len, stride)
-    batches = ExampleBatches(windows, config.batch_size, _collate(codec.pad_id), seed=config.seed)
+    batches = ExampleBatches(windows, config.batch_size, collate_windows(codec.pad_id), seed=config.seed)
     result = run_trainer(model, batches, qa_loss, out_dir, config,
                          steps_for(len(windows), config.batch_size, config.epochs), console)
     tokenizer.save(Path(out_dir) / TOKENIZER_FILE)

@@ -24,6 +24,7 @@ class FinetuneConfig:
     max_steps: int | None = None  # overrides epochs
     seed: int = 0
     precision: str = "fp32"
+    checkpoint_every: int | None = None  # keep every N-th step's checkpoint (a learning curve); default: the last
 
 
 def run_trainer(model: nn.Module, batches: BatchSource, loss_fn: LossFn, out_dir: str | Path,
@@ -34,7 +35,8 @@ def run_trainer(model: nn.Module, batches: BatchSource, loss_fn: LossFn, out_dir
     train_config = TrainConfig(
         max_steps=steps, lr=config.lr, min_lr=config.lr / 10, warmup_steps=max(1, int(config.warmup_fraction * steps)),
         weight_decay=config.weight_decay, beta2=0.999, eval_interval=max(steps, 1), log_interval=10,
-        checkpoint_interval=steps, keep_checkpoints=1, max_minutes=config.max_minutes,
+        checkpoint_interval=config.checkpoint_every or steps, keep_checkpoints=0 if config.checkpoint_every else 1,
+        max_minutes=config.max_minutes,
         schedule=lr_schedule_for(config.max_minutes, config.max_steps),
         precision=config.precision, seed=config.seed,  # type: ignore[arg-type]
     )
