@@ -54,7 +54,7 @@ BAD_COMPLETIONS = [
 ]
 BAD_EMBEDDINGS = [
     embedding(input=""), embedding(input=[]), embedding(input=[""]), embedding(input=[[]]),
-    embedding(input=["x"] * 300), embedding(input=[[-1]]), embedding(input=[[10**9]]), embedding(input="x" * 500),
+    embedding(input=["x"] * 2049), embedding(input=[[-1]]), embedding(input=[[10**9]]), embedding(input="x" * 500),
     embedding(input=None), embedding(input=5), embedding(encoding_format="hex"), embedding(dimensions=7),
     embedding(dimensions=0), without(embedding(), "input"), embedding(model="text-embedding-3-small"),
 ]

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import torch
-
 from lmforge.infer.chat import ChatFormat, Message, TextPiece, TextStreamer, chat_format_for, generate_text
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.loading import load_model_dir
 from lmforge.infer.sampling import SamplingConfig
+from lmforge.infer.sentence import SentenceEncoder
 from lmforge.models.base import Capability
 from lmforge.serve.errors import APIError
 
@@ -32,6 +31,8 @@ class ModelBackend:
         self.chat_format: ChatFormat | None = (chat_format_for(self.tokenizer, chat_format, model_dir)
                                                if self.generative else None)
         self.created = int(model_dir.joinpath("config.json").stat().st_mtime)
+        self.encoder = (SentenceEncoder(self.model, self.tokenizer, name=self.name)
+                        if Capability.EMBED in self.model.capabilities else None)
 
     def chat_prompt(self, messages: Sequence[Message]) -> list[int]:
         return self.chat_format.render(messages)
@@ -60,18 +61,11 @@ class ModelBackend:
             return self.tokenizer.encode(text)
         return self.tokenizer.encode(text, add_special_tokens=True)  # type: ignore[call-arg]  # HF tokenizers
 
-    @torch.inference_mode()
     def embed(self, inputs: Sequence[Sequence[int]]) -> list[list[float]]:
-        """One vector per input, the mean over positions of the last hidden state (the model's ``embed``).
+        """One unit vector per input: the mean of the last hidden states over real tokens (the model's ``embed``),
+        length-sorted padded batches through :class:`SentenceEncoder`.
 
         For BERT/MiniLM that is how sentence-transformers models are trained to be used. A
         causal LM was not trained for this, so its vectors suit plumbing and rough similarity only.
         """
-        out = []
-        for ids in inputs:
-            x = torch.tensor([list(ids)], dtype=torch.long, device=self._device())  # (1, T)
-            out.append(self.model.embed(x, torch.ones_like(x))[0].float().tolist())  # (C,)
-        return out
-
-    def _device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return self.encoder.encode_ids(inputs).tolist()

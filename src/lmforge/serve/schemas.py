@@ -139,11 +139,25 @@ class CompletionRequest(SamplingRequest):
         return self.logprobs or 0
 
 
+#: inputs per /v1/embeddings request, OpenAI's limit
+MAX_EMBEDDING_INPUTS = 2048
+
+
 class EmbeddingRequest(_Strict):
     model: str
     input: Annotated[str, Field(min_length=1)] | Annotated[list[Annotated[str, Field(min_length=1)]],
-                                                           Field(min_length=1, max_length=256)] | TokenIds | \
-        Annotated[list[TokenIds], Field(min_length=1, max_length=256)]
+                                                           Field(min_length=1)] | TokenIds | \
+        Annotated[list[TokenIds], Field(min_length=1)]
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1)
     user: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _at_most_2048_inputs(cls, data: object) -> object:
+        """Checked before the union is tried, so a long list gets this message instead of one per union member."""
+        inputs = data.get("input") if isinstance(data, dict) else None
+        if isinstance(inputs, list) and len(inputs) > MAX_EMBEDDING_INPUTS and not isinstance(inputs[0], int):
+            raise APIError(400, f"input has {len(inputs)} items; at most {MAX_EMBEDDING_INPUTS:,} inputs are "
+                           "allowed per request: split them over several requests", "input", "invalid_value")
+        return data
