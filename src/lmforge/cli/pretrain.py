@@ -1,4 +1,4 @@
-"""``lmforge pretrain --objective clm|mlm|span|electra|roberta`` (argument parsing; see recipes.pretrain)."""
+"""``lmforge pretrain --objective clm|mlm|span|electra|roberta|unilm`` (argument parsing; see recipes.pretrain)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ class Objective(StrEnum):
     span = "span"
     electra = "electra"
     roberta = "roberta"
+    unilm = "unilm"
 
 
 def pretrain(
     out: Annotated[Path, typer.Option(help="Run directory: model, metrics.jsonl, loss.png, pretrain.json.")],
     objective: Annotated[Objective, typer.Option(
         help="clm: GPT next-token; mlm: BERT masked LM + next-sentence; span: T5 span corruption; "
-             "electra: replaced-token detection; roberta: masked LM on full text (no NSP), byte-level BPE.")
+             "electra: replaced-token detection; roberta: masked LM on full text (no NSP), byte-level BPE; "
+             "unilm: one encoder, bidirectional + left-to-right + seq2seq masked LM at once.")
     ] = Objective.clm,
     data: Annotated[Path | None, typer.Option(
         help="Prepared data directory (`lmforge prepare`); default: bundled tinyshakespeare, char-level "

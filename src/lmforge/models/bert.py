@@ -120,8 +120,11 @@ class Bert(ModelBase):
         self.apply(init_normal)
 
     def forward(self, ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Token ids (B, T), segment ids (B, T), mask (B, T; 1 = real token) -> hidden states (B, T, C)."""
+                attention_mask: torch.Tensor | None = None, visible: torch.Tensor | None = None) -> torch.Tensor:
+        """Token ids (B, T), segment ids (B, T), mask (B, T; 1 = real token) -> hidden states (B, T, C).
+
+        ``visible`` (B, T, T), True where query i may attend to key j (UniLM's masks, models/unilm.py);
+        by default every token sees every real token."""
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(ids)
         x = self.tok_emb(ids) + self.positions(ids) + self.type_emb(token_type_ids)  # (B, T, E)
@@ -129,6 +132,9 @@ class Bert(ModelBase):
         if self.emb_proj is not None:
             x = self.emb_proj(x)  # (B, T, C)
         bias = optional_padding_bias(attention_mask, x.dtype)  # pads get no attention
+        if visible is not None:
+            keep = visible if attention_mask is None else visible & attention_mask[:, None, :].bool()
+            bias = (1.0 - keep[:, None].to(x.dtype)) * torch.finfo(x.dtype).min  # (B, 1, T, T)
         for i in range(self.config.n_layers):
             x = self.blocks[0 if self.config.share_layers else i](x, bias=bias)
         return x

@@ -26,6 +26,7 @@ from lmforge.models.recurrent_lm import GRULM, LSTMLM, RNNLM
 from lmforge.models.roberta import Roberta
 from lmforge.models.seq2seq import Seq2Seq
 from lmforge.models.t5 import T5
+from lmforge.models.unilm import UniLM
 
 FAMILIES: dict[str, type[nn.Module]] = {GPT.family: GPT}
 FAMILIES.update({cls.family: cls for cls in (Llama, Bert, T5)})  # issue 4: Transformer families
@@ -34,6 +35,7 @@ FAMILIES[Seq2Seq.family] = Seq2Seq
 FAMILIES[Electra.family] = Electra  # a pretraining run's generator + discriminator pair (one directory)
 FAMILIES[Deberta.family] = Deberta  # issue 23: disentangled attention
 FAMILIES[Roberta.family] = Roberta  # issue 23
+FAMILIES[UniLM.family] = UniLM  # issue 23: one encoder, three attention masks
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

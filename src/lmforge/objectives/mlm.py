@@ -25,17 +25,17 @@ MLMBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def make_pairs(
-    windows: torch.Tensor, special: SpecialIds, generator: torch.Generator
+    windows: torch.Tensor, special: SpecialIds, generator: torch.Generator, random_fraction: float = 0.5
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Windows (B, L) -> ``[CLS] A [SEP] B [SEP]`` ids (B, L+3), segment ids (B, L+3), NSP labels (B,).
 
-    NSP label 0: B follows A; 1: B is random (HF's convention).
+    NSP label 0: B follows A; 1: B is random (HF's convention), in about ``random_fraction`` of the rows.
     """
     B, L = windows.shape
     if B < 2 or L < 2:
         raise ConfigError(f"next-sentence pairs need a batch of at least 2 windows of 2+ tokens, got {B} x {L}")
     split = torch.randint(1, L, (B, 1), generator=generator)  # A = positions [0, split)
-    is_random = torch.rand(B, generator=generator) < 0.5
+    is_random = torch.rand(B, generator=generator) < random_fraction
     donor = windows.roll(1, dims=0)  # another random window for the "random B" rows
     pos = torch.arange(L).expand(B, L)
     in_b = pos >= split

@@ -1,4 +1,4 @@
-"""``lmforge pretrain --objective clm|mlm|span|electra|roberta``: one tiny pretraining run per objective.
+"""``lmforge pretrain --objective clm|mlm|span|electra|roberta|unilm``: one tiny pretraining run per objective.
 
 Each objective pairs a model family with a batch corruption and a loss:
 
@@ -10,6 +10,8 @@ mlm        bert    ``[CLS] A [SEP] B [SEP]``, 15% masked           MLM CE + NSP 
 span       t5      15% dropped in spans -> sentinels               decoder CE
 electra    electra 15% masked, generator fills, disc. detects      MLM CE + 50 x BCE
 roberta    roberta ``<s> text </s>``, 15% masked afresh every read MLM CE
+unilm      unilm   ``[CLS] A [SEP] B [SEP]``, 15% masked, each row  MLM CE, each row under
+                   bidirectional, left-to-right or seq2seq         its own attention mask
 =========  ======  ==============================================  ==================
 
 All of them run on the one :class:`~lmforge.train.trainer.Trainer`. Without
@@ -44,6 +46,7 @@ from lmforge.objectives.electra import electra_loss
 from lmforge.objectives.masking import SpecialIds, mlm_mask, span_counts
 from lmforge.objectives.mlm import full_text_mlm_corruption, masked_lm_only_loss, mlm_nsp_corruption, mlm_nsp_loss
 from lmforge.objectives.span import span_corruption, span_loss
+from lmforge.objectives.unilm import unilm_corruption, unilm_loss
 from lmforge.recipes.train_lm import LMRun, run_from_preset
 from lmforge.seeding import seed_everything
 from lmforge.tokenizers import train_tokenizer
@@ -51,7 +54,7 @@ from lmforge.tokenizers.base import TOKENIZER_FILE
 from lmforge.train.checkpoint import latest_checkpoint
 from lmforge.train.trainer import Trainer, TrainResult
 
-OBJECTIVES = ("clm", "mlm", "span", "electra", "roberta")
+OBJECTIVES = ("clm", "mlm", "span", "electra", "roberta", "unilm")
 PRESETS_FILE = Path(__file__).with_name("pretrain_presets.json")
 RUN_FILE = "pretrain.json"
 VAL_SEED = 1234
@@ -83,7 +86,7 @@ def _model(objective: str, model: dict[str, Any], special: SpecialIds) -> nn.Mod
         config["discriminator"] = {**disc, **shared}
         config["generator"] = {**model.get("generator", {}), **shared}
         return Electra(config_from_dict(ElectraConfig, config, "electra model config"))
-    if objective in ("mlm", "roberta"):
+    if objective in ("mlm", "roberta", "unilm"):
         model["pad_id"] = special.pad
     if objective == "span":
         model["pad_id"] = model["decoder_start_id"] = special.pad
@@ -99,6 +102,8 @@ def _batches(objective: str, shards, context: int, batch_size: int, special: Spe
     if objective == "roberta":
         return CorruptedWindows(shards, context - 2, batch_size, full_text_mlm_corruption(special), seed), \
             masked_lm_only_loss
+    if objective == "unilm":
+        return CorruptedWindows(shards, context - 3, batch_size, unilm_corruption(special), seed), unilm_loss
     if objective == "span":
         corrupt = span_corruption(special, decoder_start_id=special.pad)
         return CorruptedWindows(shards, context, batch_size, corrupt, seed), span_loss
