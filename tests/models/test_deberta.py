@@ -45,11 +45,11 @@ def test_relative_positions_are_what_tells_order():
 def test_tiny_mlm_pretraining_lowers_the_validation_loss(char_data_dir, tmp_path):
     special = SpecialIds(load_meta(char_data_dir).vocab_size)
     torch.manual_seed(0)
-    model = Deberta(DebertaConfig(vocab_size=special.vocab_size, context_length=48, d_model=64, n_layers=2,
-                                  n_heads=4, d_mlp=128, position_buckets=16, dropout=0.0))
+    model = Deberta(DebertaConfig(vocab_size=special.vocab_size, context_length=32, d_model=48, n_layers=2,
+                                  n_heads=4, d_mlp=96, position_buckets=16, dropout=0.0))
 
     def corrupt(windows, generator):
         return mlm_mask(windows, special.mask, special.text_vocab, generator)
 
-    before, after = val_loss_before_after(model, char_data_dir, tmp_path, corrupt, masked_lm_only_loss, 48)
-    assert after < 0.8 * before, (before, after)  # 4.25 -> 3.28 nats (seed 0)
+    before, after = val_loss_before_after(model, char_data_dir, tmp_path, corrupt, masked_lm_only_loss, 32)
+    assert after < 0.85 * before, (before, after)  # 4.25 -> 3.27 nats (seed 0)

@@ -12,7 +12,7 @@ from lmforge.train.trainer import TrainConfig, Trainer
 
 
 def val_loss_before_after(model: nn.Module, data_dir: Path, out_dir: Path, corrupt: Corruption,
-                          loss_fn: Callable, window: int, steps: int = 60, batch_size: int = 8,
+                          loss_fn: Callable, window: int, steps: int = 40, batch_size: int = 8,
                           lr: float = 3e-3) -> tuple[float, float]:
     """Train ``model`` for ``steps`` (seeded, fp32) on corrupted windows; mean validation loss before and after."""
     def val_batches():

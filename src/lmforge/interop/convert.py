@@ -38,10 +38,12 @@ def _importers() -> dict[str, Callable[[Path], nn.Module]]:
     from lmforge.interop.hf_llama import MODEL_TYPES, import_hf_llama
     from lmforge.interop.hf_roberta import import_hf_roberta
     from lmforge.interop.hf_t5 import import_hf_t5
+    from lmforge.interop.hf_xlnet import import_hf_xlnet
 
     return {"gpt2": import_hf_gpt2, "bert": import_hf_bert, "albert": import_hf_albert, "electra": import_hf_electra,
             "t5": import_hf_t5, "roberta": import_hf_roberta,
             "deberta-v2": import_hf_deberta, "deberta": import_hf_deberta,  # v1: refused naming model_type
+            "xlnet": import_hf_xlnet,
             **{t: import_hf_llama for t in MODEL_TYPES}}
 
 
@@ -80,6 +82,10 @@ def export_hf(model: nn.Module, out_dir: str | Path, bos_id: int | None = None, 
         from lmforge.interop.hf_deberta import export_hf_deberta
 
         return export_hf_deberta(model, out_dir)
+    if model.family == "xlnet":
+        from lmforge.interop.hf_xlnet import export_hf_xlnet
+
+        return export_hf_xlnet(model, out_dir)
     if model.family == "t5":
         export_hf_t5(model, out_dir)
         return "T5ForConditionalGeneration"

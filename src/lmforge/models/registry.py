@@ -16,6 +16,7 @@ from lmforge.errors import ConfigError
 from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 from lmforge.models.bert import Bert
 from lmforge.models.bigram import BigramLM
+from lmforge.models.blocks.quantized import quantized_layout
 from lmforge.models.deberta import Deberta
 from lmforge.models.config import config_from_dict, config_to_dict
 from lmforge.models.electra import Electra
@@ -27,6 +28,7 @@ from lmforge.models.roberta import Roberta
 from lmforge.models.seq2seq import Seq2Seq
 from lmforge.models.t5 import T5
 from lmforge.models.unilm import UniLM
+from lmforge.models.xlnet import XLNet
 
 FAMILIES: dict[str, type[nn.Module]] = {GPT.family: GPT}
 FAMILIES.update({cls.family: cls for cls in (Llama, Bert, T5)})  # issue 4: Transformer families
@@ -34,6 +36,7 @@ FAMILIES.update({cls.family: cls for cls in (BigramLM, MLPLM, RNNLM, LSTMLM, GRU
 FAMILIES[Seq2Seq.family] = Seq2Seq
 FAMILIES[Electra.family] = Electra  # a pretraining run's generator + discriminator pair (one directory)
 FAMILIES[Deberta.family] = Deberta  # issue 23: disentangled attention
+FAMILIES[XLNet.family] = XLNet  # issue 23: permutation LM, two-stream attention
 FAMILIES[Roberta.family] = Roberta  # issue 23
 FAMILIES[UniLM.family] = UniLM  # issue 23: one encoder, three attention masks
 
@@ -45,7 +48,10 @@ def save_model(model: nn.Module, directory: str | Path) -> None:
     """Write the model's config and weights (each file atomically)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    write_json(directory / CONFIG_FILE, config_to_dict(model.config, model.family))
+    config = config_to_dict(model.config, model.family)
+    if getattr(model, "quantization", None):  # int8/int4 weights (models/blocks/quantized.py): say how to rebuild
+        config["quantization"] = model.quantization
+    write_json(directory / CONFIG_FILE, config)
     with atomic_write(directory / WEIGHTS_FILE, "wb") as f:
         f.write(safetensors.torch.save(unique_state_dict(model), metadata={"format": "pt"}))
 
@@ -99,6 +105,10 @@ def load_model(directory: str | Path) -> nn.Module:
         raise ConfigError(
             f"{directory} is not an lmforge model directory: expected {CONFIG_FILE} and {WEIGHTS_FILE} in it"
         )
-    model = build_model(read_json(config_path, "model config"), str(config_path))
+    config = read_json(config_path, "model config")
+    quantization = config.pop("quantization", None) if isinstance(config, dict) else None
+    model = build_model(config, str(config_path))
+    if quantization is not None:
+        quantized_layout(model, quantization, str(config_path))
     load_weights(model, weights_path)
     return model.eval()
