@@ -32,6 +32,7 @@ def _register() -> None:
     from lmforge.cli import (
         attention,
         classic,
+        compress,
         embeddings,
         evaluate,
         finetune,
@@ -66,6 +67,7 @@ def _register() -> None:
     app.command()(models.export)
     app.command("import-hf")(interop.import_hf)
     app.command("import-gguf")(interop.import_gguf)
+    app.command()(compress.quantize)
     app.command()(attention.attention)
 
 

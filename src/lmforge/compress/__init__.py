@@ -1,0 +1,1 @@
+"""Make models smaller: int8/int4 weights, pruning, logit distillation."""
