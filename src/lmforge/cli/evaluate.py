@@ -31,6 +31,23 @@ def perplexity(
 
 
 @app.command()
+def choice(
+    model_dir: Annotated[Path, typer.Argument(help="lmforge model dir of a decoder-only LM (with tokenizer.json).")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="JSONL items: HellaSwag, ARC or own schema "
+                                       '({"context": ..., "choices": [...], "answer": 0}).')],
+    limit: Annotated[int | None, typer.Option(help="Score only the first N items.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Choices scored per forward pass.")] = 16,
+    out: Annotated[Path | None, typer.Option(help="Write per-item log-likelihoods and picks here (JSONL).")] = None,
+) -> None:
+    """Multiple choice by log-likelihood, as lm-eval-harness scores it: acc (highest log-likelihood of
+    " " + choice after the context) and acc_norm (log-likelihood divided by the choice's length in characters)."""
+    from lmforge.recipes.evaluate import run_choice
+
+    r = run_choice(model_dir, data, limit, batch_size, out)
+    typer.echo(f"acc {r.acc:.4f}  acc_norm {r.acc_norm:.4f}  ({len(r.items)} items)")
+
+
+@app.command()
 def squad(
     dataset: Annotated[Path, typer.Argument(help="SQuAD v1.1 json with the gold answers.")],
     predictions: Annotated[Path, typer.Argument(help='JSON {"question id": "answer text"}.')],
