@@ -41,10 +41,15 @@ LossType = Literal["grpo", "bnpo", "dr_grpo"]
 RewardScaling = Literal["group", "batch", "none"]
 
 
+def gather_logps(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log-softmax(logits / temperature) at the targets: (B, T, V), (B, T) -> (B, T)."""
+    logps = torch.log_softmax(logits.float() / temperature, dim=-1)
+    return logps.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
 def token_logps(model: nn.Module, ids: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """log pi(ids[:, t+1] | ids[:, :t+1]) for every position: ids (B, T) -> (B, T-1), logits divided by temperature."""
-    logits = model(ids[:, :-1]).float() / temperature  # (B, T-1, V)
-    return torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return gather_logps(model(ids[:, :-1]), ids[:, 1:], temperature)
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: RewardScaling = "group") -> torch.Tensor:
@@ -72,6 +77,12 @@ def aggregate(per_token: torch.Tensor, mask: torch.Tensor, loss_type: LossType,
     return (per_token * mask).sum() / (per_token.shape[0] * max_completion_length)
 
 
+def k3_kl(logps: torch.Tensor, ref_logps: torch.Tensor) -> torch.Tensor:
+    """Per-token KL(pi || pi_ref) estimate from sampled tokens' log-probs: exp(d) - d - 1 >= 0, d = ref - logps."""
+    delta = ref_logps - logps
+    return torch.exp(delta) - delta - 1
+
+
 class PolicyStats(NamedTuple):
     kl: float  # mean per-token KL estimate to the reference
     clip_fraction: float  # fraction of completion tokens whose ratio was clipped (the clip bound the objective)
@@ -93,8 +104,7 @@ def grpo_loss(logps: torch.Tensor, old_logps: torch.Tensor, ref_logps: torch.Ten
     per_token, clipped = clipped_surrogate(logps, old_logps, advantages.unsqueeze(1), eps_low, eps_high)
     kl = torch.zeros_like(logps)
     if beta != 0.0:
-        delta = ref_logps - logps
-        kl = torch.exp(delta) - delta - 1
+        kl = k3_kl(logps, ref_logps)
         if kl_ratio_correction:
             kl = kl * torch.exp(logps - old_logps)
         per_token = per_token + beta * kl
@@ -123,7 +133,11 @@ class RolloutBatch(NamedTuple):
 
 @dataclass
 class GRPOObjective:
-    """``loss_fn(model, batch)`` for the one Trainer; keeps each training step's KL and clip fraction in ``history``."""
+    """``loss_fn(model, batch)`` for the one Trainer; keeps each training step's KL and clip fraction in ``history``.
+
+    In eval mode (the Trainer's ``evaluate``) it returns the mean per-token KL to the reference on the batch's
+    completions instead: an RL run's ``val_loss`` says how far the policy has moved (see :mod:`lmforge.tasks.rl`).
+    """
 
     beta: float = 0.0
     eps_low: float = 0.2
@@ -136,9 +150,10 @@ class GRPOObjective:
 
     def __call__(self, model: nn.Module, batch: RolloutBatch) -> torch.Tensor:
         logps = token_logps(model, batch.ids, self.temperature)
+        if not model.training:
+            return masked_mean(k3_kl(logps, batch.ref_logps), batch.mask)
         loss, stats = grpo_loss(logps, batch.old_logps, batch.ref_logps, batch.advantages, batch.mask, self.beta,
                                 self.eps_low, self.eps_high, self.loss_type, self.max_completion_length,
                                 self.kl_ratio_correction)
-        if model.training:
-            self.history.append(stats)
+        self.history.append(stats)
         return loss
