@@ -144,7 +144,9 @@ def test_load_missing_file(tmp_path):
 def test_load_unsupported_model_type(tmp_path):
     tok = tokenizers.Tokenizer(tokenizers.models.Unigram([("a", -1.0), ("b", -2.0)]))
     tok.save(str(tmp_path / "tokenizer.json"))
-    with pytest.raises(ConfigError, match="model type 'Unigram' is not supported; supported: BPE, WordPiece"):
+    doc = json.loads((tmp_path / "tokenizer.json").read_text())
+    (tmp_path / "tokenizer.json").write_text(json.dumps({**doc, "model": {**doc["model"], "type": "Phoneme"}}))
+    with pytest.raises(ConfigError, match="model type 'Phoneme' is not supported; supported: BPE, WordPiece"):
         load_tokenizer(tmp_path)
 
 

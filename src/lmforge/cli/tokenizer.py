@@ -33,6 +33,7 @@ class Kind(StrEnum):
     bpe = "bpe"
     char = "char"
     wordpiece = "wordpiece"
+    unigram = "unigram"
 
 
 @app.command()
@@ -41,11 +42,12 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; gets a tokenizer.json.")],
     kind: Annotated[
         Kind, typer.Option(help="bpe: GPT-2 style byte-level BPE. char: one token per character. "
-                           "wordpiece: BERT-style (uncased, ## continuations).")
+                           "wordpiece: BERT-style (uncased, ## continuations). unigram: SentencePiece-style "
+                           "Unigram LM (EM over a seed vocabulary, then pruning; always has <unk>).")
     ] = Kind.bpe,
     vocab_size: Annotated[
         int | None,
-        typer.Option(help="Total ids for bpe (including 256 bytes and special tokens) or wordpiece.",
+        typer.Option(help="Total ids for bpe (including 256 bytes and special tokens), wordpiece or unigram.",
                      show_default="4096"),
     ] = None,
     special: Annotated[

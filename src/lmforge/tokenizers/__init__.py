@@ -1,4 +1,5 @@
-"""Tokenizers: char-level, GPT-2 style byte-level BPE, BERT WordPiece, and any HF ``tokenizer.json``.
+"""Tokenizers: char-level, GPT-2 style byte-level BPE, BERT WordPiece, SentencePiece-style Unigram,
+and any HF ``tokenizer.json``.
 
 >>> from lmforge.tokenizers import ByteLevelBPE, load_tokenizer
 >>> tok = ByteLevelBPE.train(open("input.txt").read(), vocab_size=4096)   # doctest: +SKIP
@@ -24,6 +25,7 @@ from lmforge.tokenizers.char import CharTokenizer
 from lmforge.tokenizers.gguf import gguf_tokenizer_json
 from lmforge.tokenizers.hf_json import component_type, resolve_json_path, unsupported_bpe_option
 from lmforge.tokenizers.pipeline import HFTokenizer
+from lmforge.tokenizers.unigram import train_unigram, unigram_tokenizer_json
 from lmforge.tokenizers.wordpiece import bert_wordpiece_from_vocab, train_wordpiece
 
 __all__ = [
@@ -92,26 +94,30 @@ def _eos_token_beside(path: Path) -> str | None:
 
 
 def train_tokenizer(
-    kind: Literal["bpe", "char", "wordpiece"],
+    kind: Literal["bpe", "char", "wordpiece", "unigram"],
     texts: str | Iterable[str],
     vocab_size: int | None = None,
     special_tokens: Sequence[str] = ("<|endoftext|>",),
     progress: bool = False,
 ) -> Tokenizer:
-    """Train a ``"bpe"`` or ``"wordpiece"`` (both need ``vocab_size``) or ``"char"`` tokenizer on ``texts``.
+    """Train a ``"bpe"``, ``"wordpiece"`` or ``"unigram"`` (these need ``vocab_size``) or ``"char"`` tokenizer.
 
-    WordPiece (uncased BERT) always has the specials [PAD] [UNK] [CLS] [SEP] [MASK].
+    WordPiece (uncased BERT) always has the specials [PAD] [UNK] [CLS] [SEP] [MASK]; Unigram always has
+    ``<unk>`` (id 0) before the given specials.
     """
-    if kind in ("bpe", "wordpiece") and vocab_size is None:
+    if kind in ("bpe", "wordpiece", "unigram") and vocab_size is None:
         raise ConfigError(f"a {kind} tokenizer needs a vocab size (e.g. 4096)")
     if kind == "bpe":
         return ByteLevelBPE.train(texts, vocab_size, special_tokens, progress=progress)
     if kind == "wordpiece":
         return train_wordpiece(texts, vocab_size)
+    if kind == "unigram":
+        specials = ["<unk>", *(s for s in special_tokens if s != "<unk>")]
+        return HFTokenizer(unigram_tokenizer_json(train_unigram(texts, vocab_size, specials), specials))
     if kind == "char":
         if vocab_size is not None:
             raise ConfigError(
                 "a char tokenizer's vocab is the set of characters in the corpus; do not pass a vocab size"
             )
         return CharTokenizer.train(texts, special_tokens)
-    raise ConfigError(f"unknown tokenizer kind {kind!r}; expected 'bpe', 'char' or 'wordpiece'")
+    raise ConfigError(f"unknown tokenizer kind {kind!r}; expected 'bpe', 'char', 'wordpiece' or 'unigram'")

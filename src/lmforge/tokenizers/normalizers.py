@@ -17,6 +17,7 @@ from typing import Any
 import regex
 
 from lmforge.errors import ConfigError
+from lmforge.tokenizers.precompiled import PrecompiledCharsmap
 
 Normalizer = Callable[[str], str]
 
@@ -123,9 +124,11 @@ def build_normalizer(spec: dict[str, Any] | None, where: str) -> Normalizer | No
     if kind == "Replace":
         pattern, content = _pattern(spec.get("pattern"), where), spec.get("content", "")
         return lambda text: pattern.sub(lambda _: content, text)
+    if kind == "Precompiled":  # SentencePiece's compiled rules (T5, ALBERT, XLNet)
+        return PrecompiledCharsmap.from_base64(spec.get("precompiled_charsmap") or "", where)
     raise ConfigError(
         f"{where}: normalizer {kind!r} is not supported (supported: Sequence, BertNormalizer, NFC, NFD, NFKC, "
-        "NFKD, Lowercase, StripAccents, Strip, Prepend, Replace)"
+        "NFKD, Lowercase, StripAccents, Strip, Prepend, Replace, Precompiled)"
     )
 
 

@@ -10,6 +10,8 @@
   ``<0xE2><0x82><0xAC>`` instead of ``<unk>``), ``ignore_merges`` (a word that
   is itself in the vocabulary is taken whole), subword prefixes and suffixes.
 - :class:`WordLevelModel`: a plain word -> id lookup.
+- :class:`~lmforge.tokenizers.unigram.UnigramModel` (T5, ALBERT, XLNet): the most probable split
+  under per-piece log-probabilities.
 
 Every model caches ``word -> ids``: natural text repeats its words.
 """
@@ -20,6 +22,7 @@ from typing import Any
 
 from lmforge.errors import ConfigError
 from lmforge.tokenizers.bpe import MergeTable, WordCache
+from lmforge.tokenizers.unigram import UnigramModel
 
 _CACHE_LIMIT = 500_000
 
@@ -184,13 +187,10 @@ class BPEModel(_CachedModel):
         )
 
 
-def build_model(spec: dict[str, Any], where: str) -> BPEModel | WordPieceModel | WordLevelModel:
+def build_model(spec: dict[str, Any], where: str) -> BPEModel | WordPieceModel | WordLevelModel | UnigramModel:
     """The ``model`` section of a ``tokenizer.json``."""
     kind = spec.get("type") or ("BPE" if "merges" in spec else None)
-    models = {"BPE": BPEModel, "WordPiece": WordPieceModel, "WordLevel": WordLevelModel}
+    models = {"BPE": BPEModel, "WordPiece": WordPieceModel, "WordLevel": WordLevelModel, "Unigram": UnigramModel}
     if kind not in models:
-        raise ConfigError(
-            f"{where}: tokenizer model type {kind!r} is not supported; supported: {', '.join(models)} "
-            "(Unigram is not implemented)"
-        )
+        raise ConfigError(f"{where}: tokenizer model type {kind!r} is not supported; supported: {', '.join(models)}")
     return models[kind].from_spec(spec, where)
