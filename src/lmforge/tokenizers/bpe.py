@@ -11,11 +11,20 @@ Encoding, for a learner
 Step 3 is slow in Python, but natural text repeats the same words over and
 over, so a ``word -> ids`` cache makes almost every word a dict lookup; the
 regex in step 2 ends up dominating the cost.
+
+BPE dropout (Provilkov et al. 2020), for training data: with ``dropout=p`` each
+merge about to be applied is skipped with probability p, so the same word is
+split differently from one encoding to the next (``" unrelated"`` ->
+``" un" "related"`` or ``" unre" "lated"``...). A model trained on such text sees
+the pieces that make up its tokens and copes better with rare words and typos;
+decoding is unchanged, and so is encoding with p=0 (what inference uses: the
+saved ``tokenizer.json`` never carries a dropout).
 """
 
 from __future__ import annotations
 
 import heapq
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain, pairwise
 from pathlib import Path
@@ -62,7 +71,7 @@ class MergeTable:
         self.pairs: list[tuple[int, int]] = list(self.merged)  # rank -> pair (dicts keep insertion order)
         self.ranks: dict[tuple[int, int], int] = {pair: rank for rank, pair in enumerate(self.pairs)}
 
-    def apply(self, parts: list[int]) -> list[int]:
+    def apply(self, parts: list[int], dropout: float = 0.0, rng: random.Random | None = None) -> list[int]:
         """BPE on one word's initial ids: merge the adjacent pair with the lowest rank (learned
         earliest; the leftmost among equals) until no adjacent pair is a merge, as HF's
         ``Word::merge_all``.
@@ -71,6 +80,10 @@ class MergeTable:
         list, so a merge is O(1) and a word of n symbols costs O(n log n) (rescanning all
         pairs after each merge would be O(n^2) on long words). Entries made stale by an
         earlier merge are recognised and skipped.
+
+        With ``dropout`` each merge about to be made is skipped with that probability (drawn from
+        ``rng``) and offered again after the next merge that happens, as HF ``tokenizers`` does;
+        the word is done when every remaining candidate was skipped in a row.
         """
         ranks, merged = self.ranks, self.merged
         heap = [(ranks[p], i) for i, p in enumerate(pairwise(parts)) if p in ranks]
@@ -81,11 +94,18 @@ class MergeTable:
         ids, prev, nxt = list(parts), list(range(-1, n - 1)), [*range(1, n), -1]
         alive = [True] * n
         pop, push = heapq.heappop, heapq.heappush
+        skipped: list[tuple[int, int]] = []
         while heap:
             rank, pos = pop(heap)
             right = nxt[pos]
             if not alive[pos] or right == -1 or ranks.get((ids[pos], ids[right])) != rank:
                 continue  # stale: one of the two symbols has changed since this entry was pushed
+            if dropout and rng.random() < dropout:  # type: ignore[union-attr]
+                skipped.append((rank, pos))
+                continue
+            for entry in skipped:
+                push(heap, entry)
+            skipped.clear()
             ids[pos] = merged[ids[pos], ids[right]]
             alive[right] = False
             nxt[pos] = nxt[right]
@@ -130,8 +150,11 @@ class ByteLevelBPE(Tokenizer):
         vocab: Mapping[bytes, int],
         merges: Sequence[tuple[bytes, bytes]],
         special_tokens: Mapping[str, int] | None = None,
+        dropout: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.special_tokens = dict(special_tokens or {})
+        self.set_dropout(dropout, seed)
         self._token_ids: dict[bytes, int] = dict(vocab)
         missing = [b for b in range(256) if bytes([b]) not in self._token_ids]
         if missing:
@@ -162,6 +185,12 @@ class ByteLevelBPE(Tokenizer):
         self.merges: list[tuple[int, int]] = self._merges.pairs  # (left id, right id) in rank order
         self._init_cache()
 
+    def set_dropout(self, dropout: float, seed: int = 0) -> None:
+        """BPE dropout for encoding from now on (0 turns it off); ``seed`` makes the draws repeatable."""
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"BPE dropout must be in [0, 1), got {dropout}")
+        self.dropout, self._rng = dropout, random.Random(seed)
+
     def _init_cache(self) -> None:
         self._cache = WordCache(self._encode_word, self.cache_limit)
         self._lookup = self._cache.__getitem__
@@ -182,11 +211,13 @@ class ByteLevelBPE(Tokenizer):
         vocab_size: int,
         special_tokens: Sequence[str] = DEFAULT_SPECIALS,
         progress: bool = False,
+        dropout: float = 0.0,
     ) -> ByteLevelBPE:
         """Learn a BPE with exactly ``vocab_size`` ids (256 bytes + merges + specials).
 
         ``texts`` is one string or an iterable of documents; special-token
-        strings inside them are treated as separators, never learned.
+        strings inside them are treated as separators, never learned. ``dropout``:
+        the returned tokenizer encodes with BPE dropout (for the training data).
         """
         specials = list(dict.fromkeys(special_tokens))
         if vocab_size < 256 + len(specials):
@@ -201,7 +232,7 @@ class ByteLevelBPE(Tokenizer):
         vocab = {t: i for i, t in enumerate(result.tokens)}
         merges = [(result.tokens[a], result.tokens[b]) for a, b in result.merges]
         n = len(result.tokens)
-        return cls(vocab, merges, {s: n + k for k, s in enumerate(specials)})
+        return cls(vocab, merges, {s: n + k for k, s in enumerate(specials)}, dropout=dropout)
 
     @classmethod
     def from_gpt2_files(cls, encoder_json: str | Path, vocab_bpe: str | Path) -> ByteLevelBPE:
@@ -306,7 +337,9 @@ class ByteLevelBPE(Tokenizer):
         """Encode treating special-token strings as plain text."""
         # Equivalent to: for each word, extend ids with cache[word]; but map/chain
         # run the loop in C, and a cache miss calls WordCache.__missing__.
-        return list(chain.from_iterable(map(self._lookup, gpt2_split(text))))
+        # With dropout every occurrence is split anew, so the cache is bypassed.
+        lookup = self._encode_word if self.dropout else self._lookup
+        return list(chain.from_iterable(map(lookup, gpt2_split(text))))
 
     def _encode_word(self, word: str) -> tuple[int, ...]:
         """BPE one pre-tokenized word (the cache-miss path)."""
@@ -318,7 +351,7 @@ class ByteLevelBPE(Tokenizer):
                 "text and cannot be encoded as UTF-8"
             ) from None
         byte_ids = self._byte_ids
-        return tuple(self._merges.apply([byte_ids[b] for b in data]))
+        return tuple(self._merges.apply([byte_ids[b] for b in data], self.dropout, self._rng))
 
     # ---------------------------------------------------------------- decode
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
