@@ -17,13 +17,14 @@ from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 from lmforge.models.bert import Bert
 from lmforge.models.bigram import BigramLM
 from lmforge.models.blocks.quantized import quantized_layout
-from lmforge.models.deberta import Deberta
 from lmforge.models.config import config_from_dict, config_to_dict
+from lmforge.models.deberta import Deberta
 from lmforge.models.electra import Electra
 from lmforge.models.gpt import GPT
 from lmforge.models.llama import Llama
 from lmforge.models.mlp_lm import MLPLM
 from lmforge.models.recurrent_lm import GRULM, LSTMLM, RNNLM
+from lmforge.models.reformer import Reformer
 from lmforge.models.roberta import Roberta
 from lmforge.models.seq2seq import Seq2Seq
 from lmforge.models.t5 import T5
@@ -37,6 +38,7 @@ FAMILIES[Seq2Seq.family] = Seq2Seq
 FAMILIES[Electra.family] = Electra  # a pretraining run's generator + discriminator pair (one directory)
 FAMILIES[Deberta.family] = Deberta  # issue 23: disentangled attention
 FAMILIES[XLNet.family] = XLNet  # issue 23: permutation LM, two-stream attention
+FAMILIES[Reformer.family] = Reformer  # issue 23: LSH attention
 FAMILIES[Roberta.family] = Roberta  # issue 23
 FAMILIES[UniLM.family] = UniLM  # issue 23: one encoder, three attention masks
 
