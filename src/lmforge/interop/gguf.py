@@ -1,4 +1,5 @@
-"""Llama-architecture GGUF files (llama.cpp) -> an lmforge Llama + tokenizer files.
+"""Llama- and GPT-2-architecture GGUF files (llama.cpp) -> an lmforge Llama or GPT + tokenizer files.
+(The writer, :mod:`lmforge.interop.gguf_write`, uses the same name maps the other way.)
 
 Quantized tensors (Q4_1, Q8_0, ...) are dequantized to fp32 with the ``gguf``
 package. One trap: llama.cpp rotates *neighbouring* channel pairs in RoPE
@@ -23,6 +24,7 @@ import torch
 from lmforge.errors import ConfigError
 from lmforge.interop.hf_common import Tensor, from_hf_state, rename
 from lmforge.io import write_json
+from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.llama import Llama, LlamaConfig
 from lmforge.models.registry import load_state, save_model
 from lmforge.tokenizers.hf_json import bpe_model_json, tokenizer_json
@@ -102,6 +104,35 @@ def gguf_name_map(c: LlamaConfig) -> list[Tensor]:
     return names
 
 
+def gpt2_config_from_gguf(meta: dict[str, Any], tied: bool) -> GPTConfig:
+    def get(key: str) -> Any:
+        return meta[f"gpt2.{key}"]
+
+    return GPTConfig(vocab_size=len(meta["tokenizer.ggml.tokens"]), context_length=int(get("context_length")),
+                     d_model=int(get("embedding_length")), n_layers=int(get("block_count")),
+                     n_heads=int(get("attention.head_count")), d_mlp=int(get("feed_forward_length")),
+                     layer_norm_eps=float(get("attention.layer_norm_epsilon")), tie_embeddings=tied)
+
+
+def gguf_gpt2_name_map(c: GPTConfig) -> list[Tensor]:
+    """lmforge GPT <-> llama.cpp ``gpt2`` tensors: renames only (GGUF keeps ``nn.Linear``'s (out, in) rows)."""
+    names = [rename("tok_emb.weight", "token_embd.weight"), rename("pos_emb.table.weight", "position_embd.weight"),
+             rename("norm.weight", "output_norm.weight"), rename("norm.bias", "output_norm.bias")]
+    if not c.tie_embeddings:
+        names.append(rename("lm_head.weight", "output.weight"))
+    pairs = [("norm1", "attn_norm"), ("attn.qkv", "attn_qkv"), ("attn.proj", "attn_output"), ("norm2", "ffn_norm"),
+             ("mlp.up", "ffn_up"), ("mlp.down", "ffn_down")]
+    for i in range(c.n_layers):
+        names += [rename(f"blocks.{i}.{ours}.{p}", f"blk.{i}.{g}.{p}") for ours, g in pairs for p in ("weight", "bias")]
+    return names
+
+
+def permute_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """lmforge/HF q or k rows -> llama.cpp's order (the inverse of :func:`unpermute_rows`)."""
+    out_dim = w.shape[0]
+    return w.reshape(n_heads, 2, out_dim // n_heads // 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
+
+
 def unpermute_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     """Undo llama.cpp's q/k row order: within each head, rows (0, 1, 2, 3, ...) hold pairs
     (x0, x1), (x2, x3)...; HF wants all first elements, then all second elements."""
@@ -109,21 +140,42 @@ def unpermute_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     return w.reshape(n_heads, out_dim // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
 
 
+def _gguf_tensors(reader) -> dict[str, torch.Tensor]:
+    """Every tensor of the file, dequantized to fp32, in ``nn.Linear`` (rows, cols) order."""
+    import gguf
+
+    tensors = {}
+    for t in reader.tensors:
+        array = gguf.quants.dequantize(t.data, t.tensor_type)  # (rows, cols): numpy order is GGUF's reversed
+        tensors[t.name] = torch.from_numpy(np.array(array, dtype=np.float32))  # a writable copy
+    return tensors
+
+
+def load_gguf_model(path: str | Path, reader=None) -> tuple[Llama | GPT, dict[str, Any]]:
+    """Read a ``llama`` or ``gpt2`` GGUF into an lmforge model (fp32). Returns the model and the metadata."""
+    path = Path(path)
+    reader = reader or _reader(path)
+    meta = _metadata(reader)
+    if meta.get("general.architecture") != "gpt2":
+        return load_gguf_llama(path, reader)
+    tensors = _gguf_tensors(reader)
+    meta["tokenizer.ggml.tokens"] = reader.fields["tokenizer.ggml.tokens"].contents()
+    output = tensors.get("output.weight")
+    tied = output is None or torch.equal(output, tensors["token_embd.weight"])  # llama.cpp's gpt2 stores both
+    model = GPT(gpt2_config_from_gguf(meta, tied))
+    load_state(model, from_hf_state(tensors, gguf_gpt2_name_map(model.config), str(path)), str(path))
+    return model.eval(), meta
+
+
 def load_gguf_llama(path: str | Path, reader=None) -> tuple[Llama, dict[str, Any]]:
     """Read a Llama GGUF into an lmforge :class:`Llama` (fp32). Returns the model and the metadata.
 
     ``reader``: an already open ``gguf.GGUFReader`` for ``path`` (parsing the header takes seconds)."""
-    import gguf
-
     path = Path(path)
     reader = reader or _reader(path)
     meta = _metadata(reader)
-    raw = {t.name: t for t in reader.tensors}
-    config = config_from_gguf(meta, "output.weight" in raw, str(path))
-    tensors = {}
-    for name, t in raw.items():
-        array = gguf.quants.dequantize(t.data, t.tensor_type)  # (rows, cols): numpy order is GGUF's reversed
-        tensors[name] = torch.from_numpy(np.array(array, dtype=np.float32))  # a writable copy
+    config = config_from_gguf(meta, "output.weight" in {t.name for t in reader.tensors}, str(path))
+    tensors = _gguf_tensors(reader)
     for i in range(config.n_layers):
         tensors[f"blk.{i}.attn_q.weight"] = unpermute_rows(tensors[f"blk.{i}.attn_q.weight"], config.n_heads)
         tensors[f"blk.{i}.attn_k.weight"] = unpermute_rows(tensors[f"blk.{i}.attn_k.weight"], config.n_kv_heads)
@@ -161,10 +213,10 @@ def gguf_tokenizer_files(path: str | Path, out_dir: str | Path, reader=None) -> 
     write_json(out_dir / "tokenizer_config.json", {k: v for k, v in tok_config.items() if v is not None})
 
 
-def import_gguf(path: str | Path, out_dir: str | Path) -> Llama:
+def import_gguf(path: str | Path, out_dir: str | Path) -> Llama | GPT:
     """GGUF -> lmforge model directory (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)."""
     reader = _reader(Path(path))
-    model, _ = load_gguf_llama(path, reader)
+    model, _ = load_gguf_model(path, reader)
     save_model(model, out_dir)
     gguf_tokenizer_files(path, out_dir, reader)
     return model
