@@ -15,7 +15,8 @@ import typer
 
 from lmforge.cli.options import PRECISION_HELP, max_minutes_help
 
-app = typer.Typer(help="Fine-tune a model: instruction tuning (sft), preference tuning (dpo, reward) and task heads.",
+app = typer.Typer(help="Fine-tune a model: instruction tuning (sft), preference tuning (dpo, reward), online RL (grpo, "
+                  "ppo) and task heads.",
                   no_args_is_help=True)
 
 
@@ -137,6 +138,82 @@ def reward(
     result = finetune_reward(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
     typer.echo(f"reward model: {out}")
+
+
+# --- online RL on a verifiable task (grpo, ppo) ---------------------------------------------------------------------
+
+RlSteps = Annotated[int, typer.Option(help="Optimizer steps.")]
+RlPrompts = Annotated[int, typer.Option(help="GRPO: problems per batch of samples (PPO: x --group-size problems, one "
+                                        "reply each, so both sample as many replies).")]
+RlGroup = Annotated[int, typer.Option(help="GRPO: replies sampled per problem; the group is the baseline (>= 2).")]
+RlIterations = Annotated[int, typer.Option(min=1, help="Optimizer steps per batch of samples (trl's num_iterations); "
+                                           "above 1 the clipped ratio matters.")]
+RlTokens = Annotated[int, typer.Option(min=1, help="Longest reply, in tokens.")]
+RlTemperature = Annotated[float, typer.Option(help="Sampling temperature (the log-probs use it too, as trl's).")]
+RlBeta = Annotated[float, typer.Option(help="KL coefficient to the reference (the model before training).")]
+RlOperand = Annotated[int, typer.Option(help="Problems are a + b or a - b with 0 <= a, b <= this.")]
+RlEval = Annotated[int, typer.Option(help="Held-out problems (never trained on), answered greedily at each "
+                                     "evaluation.")]
+RlEvery = Annotated[int | None, typer.Option(min=1, help="Evaluate every N steps (default: steps / 4).")]
+RlLr = Annotated[float, typer.Option(help="Peak learning rate.")]
+
+
+def _rl(algorithm: str, model: Path, out: Path, method: str, rank: int, alpha: float, target: list[str] | None,
+        steps: int, prompts_per_step: int, group_size: int, iterations: int, max_new_tokens: int, temperature: float,
+        beta: float, max_operand: int, eval_problems: int, eval_every: int | None, lr: float,
+        max_minutes: float | None, resume: bool, seed: int, precision: str, **extra) -> None:
+    from lmforge.tasks.rl import RLConfig, finetune_rl
+    from lmforge.tasks.sft import load_chat_model
+
+    net, tokenizer, template = load_chat_model(model)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision)
+    train_config.eval_interval = eval_every or train_config.eval_interval
+    config = RLConfig(algorithm, prompts_per_step, group_size, iterations, max_new_tokens, temperature, beta,  # type: ignore[arg-type]
+                      max_operand=max_operand, n_eval=eval_problems, train=train_config,
+                      adapters=_adapters(method, rank, alpha, 0.0, target), **extra)
+    result = finetune_rl(net, tokenizer, template, out, config, source_dir=model, resume=resume)
+    typer.echo(result.summary())
+    typer.echo(f"model: {out} (curves: {out / 'curves.png'})")
+
+
+@app.command()
+def grpo(
+    model: ItModel, out: ItOut, method: ItMethod = "lora", rank: ItRank = 8, alpha: ItAlpha = 16.0,
+    target: ItTargets = None, steps: RlSteps = 40, prompts_per_step: RlPrompts = 2, group_size: RlGroup = 4,
+    iterations: RlIterations = 2, max_new_tokens: RlTokens = 12, temperature: RlTemperature = 1.0,
+    beta: RlBeta = 0.04, epsilon: Annotated[float, typer.Option(help="Clip range of the probability ratio.")] = 0.2,
+    loss_type: Annotated[str, typer.Option(help="grpo (mean per reply, then over replies) | bnpo (mean over all "
+                                           "reply tokens) | dr_grpo (sum / replies x max tokens).")] = "bnpo",
+    max_operand: RlOperand = 20, eval_problems: RlEval = 24, eval_every: RlEvery = None, lr: RlLr = 2e-4,
+    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+) -> None:
+    """GRPO on arithmetic problems with exact answers: groups of sampled replies, scored by a program, normalized
+    within the group; prints held-out reward, exact match and sample replies at every evaluation."""
+    from lmforge.errors import ConfigError
+
+    if loss_type not in ("grpo", "bnpo", "dr_grpo"):
+        raise ConfigError(f"--loss-type must be grpo, bnpo or dr_grpo, got {loss_type!r}")
+    _rl("grpo", model, out, method, rank, alpha, target, steps, prompts_per_step, group_size, iterations,
+        max_new_tokens, temperature, beta, max_operand, eval_problems, eval_every, lr, max_minutes, resume, seed,
+        precision, eps=epsilon, loss_type=loss_type)
+
+
+@app.command()
+def ppo(
+    model: ItModel, out: ItOut, method: ItMethod = "lora", rank: ItRank = 8, alpha: ItAlpha = 16.0,
+    target: ItTargets = None, steps: RlSteps = 40, prompts_per_step: RlPrompts = 2, group_size: RlGroup = 4,
+    iterations: RlIterations = 2, max_new_tokens: RlTokens = 12, temperature: RlTemperature = 1.0,
+    beta: RlBeta = 0.04, epsilon: Annotated[float, typer.Option(help="Clip range of the ratio and the value.")] = 0.2,
+    vf_coef: Annotated[float, typer.Option(help="Weight of the value head's loss.")] = 0.1,
+    lam: Annotated[float, typer.Option(help="GAE lambda (gamma is 1: one reply is one short episode).")] = 0.95,
+    max_operand: RlOperand = 20, eval_problems: RlEval = 24, eval_every: RlEvery = None, lr: RlLr = 2e-4,
+    max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+) -> None:
+    """PPO on the same problems: one reply per problem, advantages by GAE from a value head on the policy, KL penalty
+    in the per-token reward; prints held-out reward, exact match and sample replies at every evaluation."""
+    _rl("ppo", model, out, method, rank, alpha, target, steps, prompts_per_step, group_size, iterations,
+        max_new_tokens, temperature, beta, max_operand, eval_problems, eval_every, lr, max_minutes, resume, seed,
+        precision, eps=epsilon, vf_coef=vf_coef, lam=lam)
 
 
 @app.command()
