@@ -48,6 +48,41 @@ def choice(
 
 
 @app.command()
+def task(
+    model_dir: Annotated[Path, typer.Argument(help="Dir written by `lmforge finetune classify|ner|qa`.")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data in the task's format: texts + labels "
+                                       "(.csv/.tsv/.jsonl), CoNLL (NER) or SQuAD json (QA).")],
+    limit: Annotated[int | None, typer.Option(help="Score only the first N examples.")] = None,
+    text_col: Annotated[str, typer.Option(help="classify: text column/field.")] = "text",
+    label_col: Annotated[str, typer.Option(help="classify: label column/field.")] = "label",
+    header: Annotated[bool, typer.Option(help="classify CSV/TSV: the first row names the columns.")] = True,
+) -> None:
+    """Run a fine-tuned task model on labelled data and score it: accuracy and macro-F1 (classify),
+    entity precision/recall/F1 (NER, seqeval rules), exact match and F1 (QA, SQuAD v1.1)."""
+    from lmforge.recipes.evaluate import run_task_eval
+
+    scores = run_task_eval(model_dir, data, limit, text_col, label_col, header)
+    n = scores.pop("n")
+    typer.echo("  ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f"  ({n} examples)")
+
+
+@app.command()
+def summarize(
+    model_dir: Annotated[Path, typer.Argument(help="Chat model dir (e.g. from `lmforge finetune summarize`).")],
+    data: Annotated[Path, typer.Option("--data", "-d", help='Records {"document": ..., "summary": ...} '
+                                       "(.jsonl or a .json array).")],
+    limit: Annotated[int | None, typer.Option(help="Summarize only the first N documents.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Longest summary in tokens.")] = 64,
+) -> None:
+    """Greedy summaries of the documents, scored against the references with ROUGE-1/2/L (stemmed)."""
+    from lmforge.recipes.evaluate import run_summarize_eval
+
+    scores = run_summarize_eval(model_dir, data, limit, max_new_tokens)
+    n = scores.pop("n")
+    typer.echo("  ".join(f"{k} {v:.2f}" for k, v in scores.items()) + f"  ({n} documents)")
+
+
+@app.command()
 def squad(
     dataset: Annotated[Path, typer.Argument(help="SQuAD v1.1 json with the gold answers.")],
     predictions: Annotated[Path, typer.Argument(help='JSON {"question id": "answer text"}.')],

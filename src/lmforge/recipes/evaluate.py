@@ -10,13 +10,22 @@ import dataclasses
 import json
 from pathlib import Path
 
+from lmforge.classic.metrics import classification_report
+from lmforge.data.annotated import read_conll, read_squad
 from lmforge.errors import DataError
 from lmforge.evaluate.choice import ChoiceResult, score_choices
 from lmforge.evaluate.choice_items import read_choice_items
 from lmforge.evaluate.perplexity import PerplexityResult, sliding_window_perplexity
+from lmforge.evaluate.seqeval_like import entity_report
+from lmforge.evaluate.squad import squad_scores
 from lmforge.infer.loading import load_model_dir
 from lmforge.io import atomic_write, read_text
 from lmforge.models.base import Capability
+from lmforge.tasks.data import read_text_labels
+from lmforge.tasks.ner import predict_tags
+from lmforge.tasks.predict import TaskPredictor
+from lmforge.tasks.sft import load_chat_model
+from lmforge.tasks.summarize import fit_to_context, generate_summaries, read_summaries, rouge
 
 
 def run_perplexity(model_dir: Path, data: Path, stride: int | None = None, context_length: int | None = None,
@@ -44,3 +53,38 @@ def run_choice(model_dir: Path, data: Path, limit: int | None = None, batch_size
         with atomic_write(out) as f:
             f.writelines(json.dumps(dataclasses.asdict(s)) + "\n" for s in result.items)
     return result
+
+
+def run_task_eval(model_dir: Path, data: Path, limit: int | None = None, text_col: str = "text",
+                  label_col: str = "label", header: bool = True) -> dict[str, float]:
+    """Score a fine-tuned classify / NER / QA directory on labelled data in its task's format: labelled texts
+    (.csv/.tsv/.jsonl) -> accuracy and macro-F1; CoNLL -> entity precision/recall/F1; SQuAD json -> EM/F1."""
+    predictor = TaskPredictor.load(model_dir)
+    if predictor.task == "classify":
+        examples = read_text_labels(data, text_col, label_col, header=header)[:limit]
+        unknown = [e for e in examples if e.label not in predictor.model.config.labels]
+        if unknown:
+            raise DataError(f"{data}: line {unknown[0].line}: label {unknown[0].label!r} is not one the model "
+                            f"knows ({', '.join(predictor.model.config.labels)})")
+        predicted = [p["label"] for p in predictor.classify([e.text for e in examples])]
+        report = classification_report([e.label for e in examples], predicted, predictor.model.config.labels)
+        return {"accuracy": report.accuracy, "macro_f1": report.macro_f1, "n": len(examples)}
+    if predictor.task == "ner":
+        sentences = read_conll(data)[:limit]
+        tags = predict_tags(predictor.model, predictor.codec, [s.tokens for s in sentences], predictor.max_len)
+        scores = entity_report([s.tags for s in sentences], tags)
+        return {"precision": scores.precision, "recall": scores.recall, "f1": scores.f1, "n": len(sentences)}
+    questions = read_squad(data)[:limit]
+    answers = predictor.answer([q.question for q in questions], [q.context for q in questions])
+    return {**squad_scores([a["answer"] for a in answers], [q.answers for q in questions]), "n": len(questions)}
+
+
+def run_summarize_eval(model_dir: Path, data: Path, limit: int | None = None,
+                       max_new_tokens: int = 64) -> dict[str, float]:
+    """ROUGE-1/2/L (stemmed) of a chat model's greedy summaries of ``{document, summary}`` records."""
+    records = read_summaries(data)[:limit]
+    model, tokenizer, template = load_chat_model(model_dir)
+    # documents keep their beginning, cut so that the chat and the reference summary fit the window
+    prompts = fit_to_context(records, tokenizer, template, model.context_length - max_new_tokens)
+    predicted = generate_summaries(model, tokenizer, template, prompts, max_new_tokens)
+    return {**rouge([r["summary"] for r in records], predicted), "n": len(records)}

@@ -60,14 +60,19 @@ class ClassifyResult:
 
 
 @torch.no_grad()
-def predict(model: TaskModel, codec: Codec, texts: Sequence[str], max_len: int = 128,
-            batch_size: int = 64) -> list[str]:
+def predict_proba(model: TaskModel, codec: Codec, texts: Sequence[str], max_len: int = 128,
+                  batch_size: int = 64) -> torch.Tensor:
+    """(N, n_labels) class probabilities, columns in the order of ``model.config.labels``."""
     model.eval()
     encoded = [(ids, 0) for ids in encode_texts(codec, texts, max_len)]
-    out: list[str] = []
-    for ids, mask, _ in in_batches(encoded, batch_size, _collate(codec.pad_id)):
-        out += [model.config.labels[i] for i in model(ids, mask).argmax(-1).tolist()]
-    return out
+    out = [F.softmax(model(ids, mask).float(), dim=-1)
+           for ids, mask, _ in in_batches(encoded, batch_size, _collate(codec.pad_id))]
+    return torch.cat(out) if out else torch.zeros(0, len(model.config.labels))
+
+
+def predict(model: TaskModel, codec: Codec, texts: Sequence[str], max_len: int = 128,
+            batch_size: int = 64) -> list[str]:
+    return [model.config.labels[i] for i in predict_proba(model, codec, texts, max_len, batch_size).argmax(-1)]
 
 
 def finetune_classifier(backbone: nn.Module, tokenizer: Tokenizer, train: list[TextExample],

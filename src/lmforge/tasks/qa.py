@@ -150,10 +150,26 @@ def best_span(start_logits: list[float], end_logits: list[float], n_best: int,
     return best
 
 
-@torch.no_grad()
+@dataclass(frozen=True)
+class Answer:
+    text: str  # the context's own characters, context[start:end]; "" when no span qualified
+    start: int
+    end: int
+    score: float  # start logit + end logit of the chosen span
+
+
 def predict_answers(model: TaskModel, codec: Codec, examples: Sequence[QAExample], max_len: int = 256,
                     stride: int = 96, n_best: int = 20, max_answer_tokens: int = 30,
                     batch_size: int = 32) -> list[str]:
+    return [a.text for a in predict_spans(model, codec, examples, max_len, stride, n_best, max_answer_tokens,
+                                          batch_size)]
+
+
+@torch.no_grad()
+def predict_spans(model: TaskModel, codec: Codec, examples: Sequence[QAExample], max_len: int = 256,
+                  stride: int = 96, n_best: int = 20, max_answer_tokens: int = 30,
+                  batch_size: int = 32) -> list[Answer]:
+    """The best answer span of each question over all windows of its context (see the module docstring)."""
     model.eval()
     windows, contexts = make_windows(codec, examples, max_len, stride, with_targets=False)
     best: dict[int, tuple[float, int, int]] = {}  # question -> (score, first, last context token)
@@ -169,10 +185,11 @@ def predict_answers(model: TaskModel, codec: Codec, examples: Sequence[QAExample
     answers = []
     for n, ex in enumerate(examples):
         if n not in best:
-            answers.append("")
+            answers.append(Answer("", 0, 0, float("-inf")))
             continue
-        _, first, last = best[n]
-        answers.append(ex.context[contexts[n].char_start[first]:contexts[n].char_end[last]])
+        score, first, last = best[n]
+        start, end = contexts[n].char_start[first], contexts[n].char_end[last]
+        answers.append(Answer(ex.context[start:end], start, end, score))
     return answers
 
 
