@@ -29,6 +29,21 @@ class GeneratedToken:
     top: tuple[tuple[int, float], ...] = ()  # the config.top_logprobs most likely (id, logprob), most likely first
 
 
+def describe_token(logits: torch.Tensor, token: int, top_logprobs: int) -> GeneratedToken:
+    """The chosen ``token`` with its log-probability under ``logits`` (V,) and the ``top_logprobs`` best."""
+    logprobs = torch.log_softmax(logits.float(), dim=-1)  # (V,)
+    top = ()
+    if top_logprobs:
+        values, top_ids = torch.topk(logprobs, min(top_logprobs, logprobs.shape[-1]))
+        top = tuple(zip(top_ids.tolist(), values.tolist(), strict=True))
+    return GeneratedToken(token, float(logprobs[token]), top)
+
+
+def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator | None:
+    """A private random stream for one request's sampling (None: the global one)."""
+    return None if seed is None else torch.Generator(device=device).manual_seed(seed)
+
+
 class GenerationEngine:
     """Wraps a causal LM exposing ``forward(ids, cache)``, ``new_cache`` and ``context_length``."""
 
@@ -50,9 +65,7 @@ class GenerationEngine:
             raise LmforgeError(
                 f"the prompt has {len(prompt_ids)} tokens but the model's context length is {self.context_length}"
             )
-        generator = None
-        if config.seed is not None:
-            generator = torch.Generator(device=self._device()).manual_seed(config.seed)
+        generator = seeded_generator(config.seed, self._device())
         ids = list(prompt_ids)
         next_logits = _LogitsSource(self.model, self.context_length, config.use_cache, self._device())
         logits = next_logits.prefill(ids)
@@ -60,12 +73,7 @@ class GenerationEngine:
             token = int(choose_tokens(logits, config, generator)[0])
             if token in config.stop_tokens:
                 return
-            logprobs = torch.log_softmax(logits[0].float(), dim=-1)  # (V,)
-            top = ()
-            if config.top_logprobs:
-                values, top_ids = torch.topk(logprobs, min(config.top_logprobs, logprobs.shape[-1]))
-                top = tuple(zip(top_ids.tolist(), values.tolist(), strict=True))
-            yield GeneratedToken(token, float(logprobs[token]), top)
+            yield describe_token(logits[0], token, config.top_logprobs)
             ids.append(token)
             logits = next_logits.step(ids)
 

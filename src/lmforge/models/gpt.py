@@ -132,7 +132,9 @@ class GPT(CausalLM):
         if self.pos_emb is not None:
             x = x + self.pos_emb(start, T)
         else:  # ALiBi: positions enter as a penalty on the attention scores
-            bias = alibi_bias(self.config.n_heads, T, start + T, idx.device).to(x.dtype)
+            per_row = isinstance(start, torch.Tensor)  # rows of different lengths (kv_cache.SlotRows)
+            t_key = (int(start.max()) if per_row else start) + T
+            bias = alibi_bias(self.config.n_heads, T, t_key, idx.device, start if per_row else None).to(x.dtype)
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i, bias)

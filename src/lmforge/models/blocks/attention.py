@@ -41,6 +41,7 @@ from torch import nn
 
 from lmforge.models.blocks.kv_cache import KVCache
 from lmforge.models.blocks.positions import RotaryEmbedding
+from lmforge.models.blocks.sliding_window import window_bias
 
 AttentionImpl = Literal["sdpa", "reference"]
 
@@ -140,13 +141,15 @@ class _Heads(nn.Module):
     def split(self, x: torch.Tensor, n_heads: int) -> torch.Tensor:  # (B, T, H*D) -> (B, H, T, D)
         return x.view(x.shape[0], x.shape[1], n_heads, self.head_dim).transpose(1, 2)
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        """q (B, H, T, D), k/v (B, Hkv, S, D) -> projected output (B, T, C)."""
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
+               causal: bool | None = None) -> torch.Tensor:
+        """q (B, H, T, D), k/v (B, Hkv, S, D) -> projected output (B, T, C); ``causal`` overrides the module's."""
+        causal = self.causal if causal is None else causal
         if self.impl == "reference":
-            y, self.last_weights = reference_attention(q, k, v, self.causal, bias, self.scale)
+            y, self.last_weights = reference_attention(q, k, v, causal, bias, self.scale)
         else:
             dropout = self.dropout if self.training else 0.0
-            y = fused_attention(q, k, v, self.causal, bias, self.scale, dropout)
+            y = fused_attention(q, k, v, causal, bias, self.scale, dropout)
         B, _, T, _ = y.shape
         y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # concatenate the heads
         return self.resid_dropout(self.proj(y))
@@ -158,7 +161,8 @@ class SelfAttention(_Heads):
     ``n_kv_heads < n_heads`` gives grouped-query attention (MQA when it is 1):
     several query heads share one key/value head, shrinking the KV cache.
     ``rope`` rotates queries and keys by their position (Llama); ``scale=1.0``
-    drops the 1/sqrt(D) (T5 folds it into the weights).
+    drops the 1/sqrt(D) (T5 folds it into the weights); ``window`` hides keys that
+    many positions or more behind a query (Mistral, see ``sliding_window.py``).
     """
 
     def __init__(
@@ -173,9 +177,10 @@ class SelfAttention(_Heads):
         rope: RotaryEmbedding | None = None,
         scale: float | None = None,
         d_head: int | None = None,
+        window: int | None = None,
     ) -> None:
         super().__init__(d_model, n_heads, n_kv_heads, d_head, bias, dropout, causal, impl, scale)
-        self.rope = rope
+        self.rope, self.window = rope, window
         q_width, kv_width = n_heads * self.head_dim, self.n_kv_heads * self.head_dim
         self.widths = [q_width, kv_width, kv_width]
         self.qkv = nn.Linear(d_model, q_width + 2 * kv_width, bias=bias)  # one matmul for q, k and v
@@ -186,9 +191,16 @@ class SelfAttention(_Heads):
         q, k, v = self.split(q, self.n_heads), self.split(k, self.n_kv_heads), self.split(v, self.n_kv_heads)
         if self.rope is not None:
             q, k = self.rope(q, k, start=cache.length if cache is not None else 0)
+        causal = None
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, Hkv, S, D) with the cached past prepended
-        return self.attend(q, k, v, bias)
+            if (rows := cache.row_bias(q.shape[-2], q.dtype)) is not None:  # rows of different lengths:
+                bias, causal = (rows if bias is None else bias + rows), False  # the mask is per row, causal in it
+        if self.window is not None and k.shape[-2] > self.window:  # some keys lie beyond the window
+            start = cache.length if cache is not None and isinstance(cache.length, torch.Tensor) else None
+            band = window_bias(q.shape[-2], k.shape[-2], self.window, q.dtype, q.device, start)
+            bias = band if bias is None else bias + band
+        return self.attend(q, k, v, bias, causal)
 
 
 class CrossAttention(_Heads):

@@ -1,13 +1,21 @@
-"""Key/value caches: for incremental decoding (:class:`KVCache`) and for
-Transformer-XL-style training in segments (:class:`SegmentMemory`).
+"""Key/value caches: for incremental decoding (:class:`KVCache`), for many sequences of
+different lengths decoded side by side (:class:`SlotKVCache`), and for Transformer-XL-style
+training in segments (:class:`SegmentMemory`).
 
 Without a cache, generating token t re-runs attention over all t previous tokens
 in every layer: O(T^2) work per token. With it, each step computes k/v only for
 the new token and appends them, so a step costs O(T) (and far fewer FLOPs).
 Buffers are preallocated to ``max_len`` so appending never reallocates.
+
+What attention and the position blocks read from any of them: ``length`` (the position of the
+first new token: an int, or (B,) one per row for :class:`SlotRows`), ``update`` (store this
+layer's new k/v, get all of them back), ``row_bias`` (a per-row causal mask when rows have
+different lengths, else None) and ``advance`` (after the last layer).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 
@@ -46,11 +54,97 @@ class KVCache:
         """Called once per forward pass, after every layer has stored its k/v."""
         self.length += n_tokens
 
+    def row_bias(self, t_query: int, dtype: torch.dtype) -> None:
+        """Every row has the same length, so attention's own causal triangle is the whole mask."""
+        return None
+
     def reorder(self, batch_indices: torch.Tensor) -> None:
         """Select/duplicate batch rows (beam search keeps the surviving beams)."""
         for i in range(len(self.keys)):
             self.keys[i] = self.keys[i].index_select(0, batch_indices)
             self.values[i] = self.values[i].index_select(0, batch_indices)
+
+
+class SlotKVCache:
+    """Keys/values for up to ``n_slots`` independent sequences, allocated once and reused.
+
+    A server decodes many requests at once, each at its own length. Each request holds one *slot*
+    (a row of every buffer) from its prompt to its last token; the slot's keys sit at the indices of
+    their positions (a ragged layout, no left padding), so a request can join or leave between any
+    two steps without moving anybody else's cache. The memory is fixed up front: ``nbytes``.
+    Which slot belongs to whom is the caller's business (``infer.batch``); a forward pass reads and
+    writes the rows it is given through :meth:`rows`.
+    """
+
+    def __init__(self, n_layers: int, n_slots: int, n_kv_heads: int, head_dim: int, max_len: int,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
+        self.cache = KVCache(n_layers, n_slots, n_kv_heads, head_dim, max_len, dtype, device)
+        self.max_len, self.n_slots = max_len, n_slots
+        self.lengths = [0] * n_slots  # positions stored in each slot
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in [*self.cache.keys, *self.cache.values])
+
+    def rows(self, slots: Sequence[int]) -> SlotRows:
+        """The cache for one forward pass over the sequences in ``slots`` (one batch row each, in order)."""
+        return SlotRows(self, list(slots))
+
+    def clear(self, slot: int) -> None:
+        """Free ``slot`` for the next sequence (its old keys are simply overwritten later)."""
+        self.lengths[slot] = 0
+
+
+class SlotRows:
+    """Rows ``slots`` of a :class:`SlotKVCache`, with the KVCache interface the models call.
+
+    ``length`` is (B,): each row's next position. A row's keys live at indices 0 .. length-1 of its
+    slot, so a step reads indices 0 .. S-1 (S = the longest row + the new tokens) and ``row_bias``
+    hides from each row what lies beyond its own end: query i of row b sees key j iff
+    j <= length_b + i (causal and padding in one mask).
+    """
+
+    def __init__(self, slot_cache: SlotKVCache, slots: list[int]) -> None:
+        self.slot_cache, self.slots = slot_cache, slots
+        device = slot_cache.cache.keys[0].device
+        self.length = torch.tensor([slot_cache.lengths[s] for s in slots], device=device)  # (B,)
+        self._index = torch.tensor(slots, device=device)  # (B,)
+        self._contiguous = slots == list(range(slots[0], slots[0] + len(slots)))  # read a view, no copy
+        self._bias: torch.Tensor | None = None
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store new ``k, v`` (B, H, T, D) at each row's own positions; return keys/values (B, H, S, D)."""
+        T = k.shape[2]
+        end = int(self.length.max()) + T
+        if end > self.slot_cache.max_len:
+            raise LmforgeError(f"sequence of {end} tokens exceeds the cache's length {self.slot_cache.max_len}")
+        positions = self.length[:, None] + torch.arange(T, device=k.device)  # (B, T)
+        rows = self._index[:, None]  # (B, 1)
+        out = []
+        for buffer, new in ((self.slot_cache.cache.keys[layer], k), (self.slot_cache.cache.values[layer], v)):
+            buffer[rows, :, positions] = new.transpose(1, 2)  # indexed (B, T, H, D)
+            window = buffer[:, :, :end]
+            s0 = self.slots[0]
+            out.append(window[s0 : s0 + len(self.slots)] if self._contiguous else window.index_select(0, self._index))
+        return out[0], out[1]
+
+    def row_bias(self, t_query: int, dtype: torch.dtype) -> torch.Tensor | None:
+        """Additive (B, 1, T, S) mask: 0 where query i of row b may see key j (j <= length_b + i), else -big.
+
+        One row alone is an ordinary cache (its queries are the last T of S keys): None, the causal default.
+        """
+        if len(self.slots) == 1:
+            return None
+        if self._bias is None or self._bias.dtype != dtype:
+            t_key = int(self.length.max()) + t_query
+            last_visible = self.length[:, None] + torch.arange(t_query, device=self.length.device)  # (B, T)
+            hidden = torch.arange(t_key, device=self.length.device) > last_visible[..., None]  # (B, T, S)
+            self._bias = (hidden[:, None].to(dtype)) * torch.finfo(dtype).min
+        return self._bias
+
+    def advance(self, n_tokens: int) -> None:
+        for s in self.slots:
+            self.slot_cache.lengths[s] += n_tokens
 
 
 class SegmentMemory:
@@ -81,6 +175,9 @@ class SegmentMemory:
             k, v = torch.cat([self.keys[layer], k], dim=2), torch.cat([self.values[layer], v], dim=2)
         self._next[layer] = k[:, :, -self.size:].detach(), v[:, :, -self.size:].detach()
         return k, v
+
+    def row_bias(self, t_query: int, dtype: torch.dtype) -> None:
+        return None
 
     def advance(self, n_tokens: int) -> None:
         """After every layer has read the segment: its keys/values become the memory for the next one."""

@@ -16,6 +16,21 @@ import math
 import torch
 from torch import nn
 
+Start = int | torch.Tensor  # position of the first token: one int for the batch, or (B,) one per row
+
+
+def position_ids(start: Start, length: int, device: torch.device | None = None) -> torch.Tensor:
+    """Absolute positions: (T,) for an int ``start``; (B, T) for per-row starts (B,), as when a batched
+    decoder runs sequences of different lengths side by side (``kv_cache.SlotRows``)."""
+    if isinstance(start, torch.Tensor):
+        return start.to(device)[:, None] + torch.arange(length, device=device)
+    return torch.arange(start, start + length, device=device)
+
+
+def _check_fits(positions: torch.Tensor, max_len: int) -> None:
+    if positions.numel() and int(positions.max()) >= max_len:
+        raise ValueError(f"positions up to {int(positions.max()) + 1} exceed the context length {max_len}")
+
 
 class LearnedPositions(nn.Module):
     """GPT-2/BERT style: one trained vector per position, up to ``max_len``."""
@@ -25,10 +40,10 @@ class LearnedPositions(nn.Module):
         self.max_len = max_len
         self.table = nn.Embedding(max_len, d_model)
 
-    def forward(self, start: int, length: int) -> torch.Tensor:  # -> (T, C)
-        if start + length > self.max_len:
-            raise ValueError(f"positions up to {start + length} exceed the context length {self.max_len}")
-        return self.table(torch.arange(start, start + length, device=self.table.weight.device))
+    def forward(self, start: Start, length: int) -> torch.Tensor:  # -> (T, C), or (B, T, C) for per-row starts
+        positions = position_ids(start, length, self.table.weight.device)
+        _check_fits(positions, self.max_len)
+        return self.table(positions)
 
 
 class SinusoidalPositions(nn.Module):
@@ -44,10 +59,10 @@ class SinusoidalPositions(nn.Module):
         table = torch.stack([angle.sin(), angle.cos()], dim=-1).flatten(1)[:, :d_model]  # interleave sin, cos
         self.register_buffer("table", table, persistent=False)
 
-    def forward(self, start: int, length: int) -> torch.Tensor:  # -> (T, C)
-        if start + length > self.max_len:
-            raise ValueError(f"positions up to {start + length} exceed the context length {self.max_len}")
-        return self.table[start : start + length]
+    def forward(self, start: Start, length: int) -> torch.Tensor:  # -> (T, C), or (B, T, C) for per-row starts
+        positions = position_ids(start, length, self.table.device)
+        _check_fits(positions, self.max_len)
+        return self.table[positions]
 
 
 def rope_frequencies(head_dim: int, theta: float, scaling: dict | None = None) -> torch.Tensor:
@@ -87,17 +102,22 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("inv_freq", rope_frequencies(head_dim, theta, scaling), persistent=False)
         self._cached: tuple[tuple, torch.Tensor, torch.Tensor] | None = None
 
-    def cos_sin(self, start: int, length: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    def cos_sin(self, start: Start, length: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T, D) cos and sin, or (B, 1, T, D) for per-row starts (which are not remembered)."""
+        per_row = isinstance(start, torch.Tensor)
         key = (start, length, dtype, self.inv_freq.device)
-        if self._cached is None or self._cached[0] != key:
-            positions = torch.arange(start, start + length, dtype=torch.float32, device=self.inv_freq.device)
-            angles = torch.outer(positions, self.inv_freq)  # (T, D/2)
-            angles = torch.cat([angles, angles], dim=-1)  # (T, D): both halves of a pair share an angle
+        if per_row or self._cached is None or self._cached[0] != key:
+            positions = position_ids(start, length, self.inv_freq.device).float()  # (T,) or (B, T)
+            angles = positions[..., None] * self.inv_freq  # (..., T, D/2)
+            angles = torch.cat([angles, angles], dim=-1)  # (..., T, D): both halves of a pair share an angle
+            if per_row:
+                angles = angles[:, None]  # (B, 1, T, D): the same angle for every head of a row
+                return angles.cos().to(dtype), angles.sin().to(dtype)
             self._cached = (key, angles.cos().to(dtype), angles.sin().to(dtype))
         return self._cached[1], self._cached[2]
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """q (B, H, T, D), k (B, Hkv, T, D) at absolute positions start .. start+T-1."""
+    def forward(self, q: torch.Tensor, k: torch.Tensor, start: Start = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """q (B, H, T, D), k (B, Hkv, T, D) at absolute positions start .. start+T-1 (``start`` per row or shared)."""
         cos, sin = self.cos_sin(start, q.shape[-2], q.dtype)
         return _Rotate.apply(q, cos, sin), _Rotate.apply(k, cos, sin)
 
@@ -145,11 +165,15 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
     return torch.tensor(slopes)
 
 
-def alibi_bias(n_heads: int, t_query: int, t_key: int, device: torch.device | None = None) -> torch.Tensor:
-    """ALiBi: score(i, j) -= slope_h * |i - j|. Returns (1, H, T, S); queries are the last T of S positions."""
-    q_pos = torch.arange(t_key - t_query, t_key, device=device)[:, None]
-    distance = (q_pos - torch.arange(t_key, device=device)[None, :]).abs()  # (T, S)
-    return -alibi_slopes(n_heads).to(device)[None, :, None, None] * distance
+def alibi_bias(n_heads: int, t_query: int, t_key: int, device: torch.device | None = None,
+               start: torch.Tensor | None = None) -> torch.Tensor:
+    """ALiBi: score(i, j) -= slope_h * |i - j|. Returns (1, H, T, S); queries are the last T of S positions,
+    or, given per-row starts ``start`` (B,), at start_b .. start_b+T-1 with keys at 0 .. S-1: (B, H, T, S)."""
+    q_pos = position_ids(t_key - t_query if start is None else start, t_query, device)[..., None]  # ([B,] T, 1)
+    distance = (q_pos - torch.arange(t_key, device=device)).abs()  # ([B,] T, S)
+    if start is None:
+        distance = distance[None]
+    return -alibi_slopes(n_heads).to(device)[None, :, None, None] * distance[:, None]
 
 
 class RelativePositionBias(nn.Module):

