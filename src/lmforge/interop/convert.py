@@ -72,8 +72,7 @@ def export_hf(model: nn.Module, out_dir: str | Path, bos_id: int | None = None, 
         export_hf_gpt2(model, out_dir, eos_id=eos_id)
         return "GPT2LMHeadModel"
     if model.family == "llama":
-        export_hf_llama(model, out_dir, bos_id=bos_id, eos_id=eos_id)
-        return "LlamaForCausalLM"
+        return export_hf_llama(model, out_dir, bos_id=bos_id, eos_id=eos_id)
     if model.family == "bert":
         return _export_bert_family(model, out_dir)
     if model.family == "roberta":

@@ -1,4 +1,6 @@
-"""lmforge Llama <-> Hugging Face ``LlamaForCausalLM`` checkpoints.
+"""lmforge Llama <-> Hugging Face ``LlamaForCausalLM`` and ``MistralForCausalLM`` checkpoints.
+
+Mistral's tensors are Llama's; its ``sliding_window`` (null: full attention) becomes the config's.
 
 lmforge fuses q/k/v into one ``qkv`` matrix and gate/up into ``gate_up``; HF
 keeps them apart, so those entries concatenate on import and split on export.
@@ -22,7 +24,7 @@ from lmforge.interop.hf_common import (
 from lmforge.models.llama import Llama, LlamaConfig
 from lmforge.models.registry import load_state
 
-MODEL_TYPES = ("llama", "mistral")  # same tensors; sliding windows are not implemented
+MODEL_TYPES = ("llama", "mistral")  # same tensors; Mistral may add a sliding window
 
 
 def llama_name_map(c: LlamaConfig) -> list[Tensor]:
@@ -54,8 +56,9 @@ def _split_sizes(c: LlamaConfig):
 def from_hf_config(hf: dict, source: str = "config.json") -> LlamaConfig:
     if hf.get("hidden_act", "silu") != "silu" or hf.get("mlp_bias"):
         raise ConfigError(f"{source}: only SiLU MLPs without bias are supported")
-    if hf.get("sliding_window") and hf.get("use_sliding_window", True):
-        raise ConfigError(f"{source}: sliding-window attention is not supported")
+    window = hf.get("sliding_window") if hf.get("model_type") == "mistral" else None  # HF Llama ignores the field
+    if window is not None and (not isinstance(window, int) or window <= 0):
+        raise ConfigError(f"{source}: sliding_window must be a positive integer or null, got {window!r}")
     # transformers 5 writes "rope_parameters"; older files "rope_theta" + "rope_scaling"
     rope = dict(hf.get("rope_parameters") or {**(hf.get("rope_scaling") or {}), "rope_theta": hf.get("rope_theta")})
     theta = rope.pop("rope_theta", None) or 10000.0
@@ -75,10 +78,20 @@ def from_hf_config(hf: dict, source: str = "config.json") -> LlamaConfig:
         norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
         attention_bias=bool(hf.get("attention_bias", False)),
+        sliding_window=window,
     )
 
 
 def to_hf_config(c: LlamaConfig, bos_id: int | None = None, eos_id: int | None = None) -> dict:
+    if c.sliding_window is not None:  # HF Llama has no window; Mistral has no attention biases
+        if c.attention_bias:
+            raise ConfigError("sliding_window with attention_bias: HF MistralForCausalLM has no attention biases")
+        return {**_llama_hf_config(c, bos_id, eos_id), "architectures": ["MistralForCausalLM"],
+                "model_type": "mistral", "sliding_window": c.sliding_window}
+    return _llama_hf_config(c, bos_id, eos_id)
+
+
+def _llama_hf_config(c: LlamaConfig, bos_id: int | None, eos_id: int | None) -> dict:
     return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
@@ -103,14 +116,16 @@ def to_hf_config(c: LlamaConfig, bos_id: int | None = None, eos_id: int | None =
     }
 
 
-def export_hf_llama(model: Llama, out_dir: str | Path, bos_id: int | None = None, eos_id: int | None = None) -> None:
-    """Write a directory that ``LlamaForCausalLM.from_pretrained`` loads."""
+def export_hf_llama(model: Llama, out_dir: str | Path, bos_id: int | None = None, eos_id: int | None = None) -> str:
+    """Write a directory that ``LlamaForCausalLM`` (``MistralForCausalLM`` with a sliding window) loads;
+    returns that class's name."""
     c = model.config
     if c.parallel_block:
         raise ConfigError("parallel_block=true: HF LlamaForCausalLM runs attention and MLP in sequence; "
                           "a PaLM-style parallel block cannot be exported to it")
-    tensors = to_hf_state(model.state_dict(), llama_name_map(c), _split_sizes(c))
-    write_hf_dir(out_dir, to_hf_config(c, bos_id, eos_id), tensors)
+    config = to_hf_config(c, bos_id, eos_id)
+    write_hf_dir(out_dir, config, to_hf_state(model.state_dict(), llama_name_map(c), _split_sizes(c)))
+    return config["architectures"][0]
 
 
 def import_hf_llama(hf_dir: str | Path) -> Llama:

@@ -1,4 +1,4 @@
-"""Llama-style decoder (Llama 2/3, SmolLM, Mistral without sliding windows).
+"""Llama-style decoder (Llama 2/3, SmolLM, Mistral).
 
 Same skeleton as GPT, four swaps, each a block from ``blocks/``:
 - RoPE instead of a position table (rotates q and k; no length limit baked into weights);
@@ -15,6 +15,12 @@ all query heads, so the KV cache, which bounds decoding speed, is n_heads times 
 (attention and MLP side by side on one norm, see ``transformer_block.py``), e.g.
 ``LlamaConfig(n_kv_heads=1, tie_embeddings=True, parallel_block=True)``. HF Llama cannot hold a
 parallel block, so such a model trains, generates and saves in lmforge but does not export.
+
+Mistral (Jiang et al. 2023) is this model with ``sliding_window=W``: a token attends to itself and
+the W - 1 tokens before it only (``blocks/sliding_window.py``). Attention costs O(T * W) instead of
+O(T^2), the generation cache keeps W - 1 positions per layer however long the text, and stacked
+layers still carry information from up to n_layers * (W - 1) tokens back. HF ``MistralForCausalLM``
+round-trips through ``interop/hf_llama.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from lmforge.models.blocks.kv_cache import KVCache
 from lmforge.models.blocks.mlp import GatedMLP
 from lmforge.models.blocks.norms import RMSNorm
 from lmforge.models.blocks.positions import RotaryEmbedding, rope_frequencies
+from lmforge.models.blocks.sliding_window import SlidingWindowCache
 from lmforge.models.blocks.transformer_block import TransformerBlock
 
 FAMILY = "llama"
@@ -54,6 +61,7 @@ class LlamaConfig:
     dropout: float = 0.0
     attention_impl: AttentionImpl = "sdpa"
     parallel_block: bool = False  # PaLM/GPT-J: x + attn(norm(x)) + mlp(norm(x))
+    sliding_window: int | None = None  # Mistral: attend to the last sliding_window positions only
 
     def validate(self) -> None:
         check_positive(self, "vocab_size", "context_length", "d_model", "n_layers", "n_heads", "n_kv_heads", "d_mlp")
@@ -62,6 +70,8 @@ class LlamaConfig:
         if self.head_dim is None and self.d_model % self.n_heads:
             raise ConfigError(f"LlamaConfig: d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         check_dropout(self)
+        if self.sliding_window is not None:
+            check_positive(self, "sliding_window")
         try:
             rope_frequencies(self.head_width, self.rope_theta, self.rope_scaling)
         except (KeyError, ValueError) as e:
@@ -85,7 +95,7 @@ class Llama(CausalLM):
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 attn=SelfAttention(c.d_model, c.n_heads, c.n_kv_heads, bias=c.attention_bias, dropout=c.dropout,
-                                   impl=c.attention_impl, rope=rope, d_head=c.head_width),
+                                   impl=c.attention_impl, rope=rope, d_head=c.head_width, window=c.sliding_window),
                 mlp=GatedMLP(c.d_model, c.d_mlp, "silu", dropout=c.dropout),
                 norm1=RMSNorm(c.d_model, c.norm_eps),
                 norm2=None if c.parallel_block else RMSNorm(c.d_model, c.norm_eps),
@@ -101,6 +111,13 @@ class Llama(CausalLM):
 
     def kv_shape(self) -> tuple[int, int]:
         return self.config.n_kv_heads, self.config.head_width
+
+    def new_cache(self, batch_size: int, max_len: int | None = None,
+                  dtype: torch.dtype | None = None) -> KVCache | SlidingWindowCache:
+        """With a sliding window, a cache that keeps only the window (its memory stays flat)."""
+        if self.config.sliding_window is None:
+            return super().new_cache(batch_size, max_len, dtype)
+        return SlidingWindowCache(self.config.n_layers, self.config.sliding_window)
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Token ids (B, T) -> next-token logits (B, T, vocab_size)."""
