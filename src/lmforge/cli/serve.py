@@ -28,10 +28,12 @@ def serve(
 
     from lmforge.serve.app import ServerConfig, create_app
     from lmforge.serve.backend import ModelBackend
+    from lmforge.serve.task_routes import load_backend
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be in 0..65535, got {port}")
-    backend = ModelBackend(model_dir, model_name, chat_format)
+    # a fine-tuned classify/NER/QA directory is served on /v1/classify, /v1/ner or /v1/qa
+    backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format))
     config = ServerConfig(api_key, max_concurrency, max_queue, max_body_bytes, max_tokens)
     app = create_app(backend, config)
     typer.echo(f"serving '{backend.name}' on http://{host}:{port}  (chat page: /, API: /v1, metrics: /metrics)")

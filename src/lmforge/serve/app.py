@@ -35,6 +35,7 @@ from lmforge.serve.errors import APIError, install_handlers, log, validation_err
 from lmforge.serve.gate import GateMiddleware
 from lmforge.serve.metrics import Metrics, MetricsMiddleware
 from lmforge.serve.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from lmforge.serve.task_routes import task_router
 from lmforge.serve.worker import Job, QueueFull, Worker, WorkerStopped
 
 STATIC = files("lmforge.serve") / "static"
@@ -51,6 +52,9 @@ class ServerConfig:
     max_body_bytes: int = 1_000_000
     max_tokens: int = 2048  # the most new tokens one request may ask for
     completion_default_tokens: int = 16  # OpenAI's default for /v1/completions
+    # positions per request in the KV cache (None: the model's context length); the cache holds max_concurrency
+    # of them, allocated at start: that is the memory bound, and prompt + max_tokens must fit one
+    max_seq_len: int | None = 4096
 
 
 @dataclass
@@ -69,7 +73,15 @@ class Server:
     def __init__(self, backend: ModelBackend, config: ServerConfig) -> None:
         self.backend, self.config = backend, config
         self.worker = Worker(config.max_concurrency, config.max_queue)
-        self.metrics = Metrics(lambda: self.worker.waiting, lambda: self.worker.active)
+        # every active generation is a row of one batched decoding step (see backend.Batcher)
+        self.batcher = backend.batcher(config.max_concurrency, config.max_seq_len) if backend.generative else None
+        self.context_length = self.batcher.engine.max_len if self.batcher else backend.context_length
+        if self.batcher:
+            engine = self.batcher.engine
+            self.metrics = Metrics(lambda: self.worker.waiting, lambda: self.worker.active, lambda: len(engine.rows),
+                                   engine.occupancy, engine.cache.nbytes)
+        else:
+            self.metrics = Metrics(lambda: self.worker.waiting, lambda: self.worker.active)
 
     # ---- request parsing -------------------------------------------------------------------------------------
 
@@ -102,9 +114,9 @@ class Server:
                            f"{self.backend.tokenizer.vocab_size} tokens", param, "invalid_value")
 
     def max_new_tokens(self, requested: int | None, prompt_tokens: int, default: int) -> int:
-        room = self.backend.context_length - prompt_tokens
+        room = self.context_length - prompt_tokens
         if room <= 0:
-            raise APIError(400, f"this model's maximum context length is {self.backend.context_length} tokens and "
+            raise APIError(400, f"this model's maximum context length is {self.context_length} tokens and "
                            f"the prompt has {prompt_tokens}; shorten it", "messages", "context_length_exceeded")
         if requested is None:
             return min(default, room)
@@ -112,7 +124,7 @@ class Server:
             raise APIError(400, f"max_tokens is {requested}; this server allows at most {self.config.max_tokens}",
                            "max_tokens", "invalid_value")
         if requested > room:
-            raise APIError(400, f"this model's maximum context length is {self.backend.context_length} tokens; "
+            raise APIError(400, f"this model's maximum context length is {self.context_length} tokens; "
                            f"the prompt has {prompt_tokens} and max_tokens asks for {requested} more",
                            "max_tokens", "context_length_exceeded")
         return requested
@@ -123,7 +135,7 @@ class Server:
         gen = _Generation(len(prompt_ids), started)
 
         def steps() -> Iterator[TextPiece]:  # runs on the worker thread
-            gen.streamer, pieces = self.backend.generate(prompt_ids, config, stops)
+            gen.streamer, pieces = self.backend.generate(prompt_ids, config, stops, self.batcher)
             return pieces
 
         gen.job = self.submit(steps)
@@ -146,7 +158,7 @@ class Server:
                 if first and piece.tokens:
                     self.metrics.ttft.observe(time.perf_counter() - gen.started)
                     first = False
-                self.metrics.completion_tokens.inc(len(piece.tokens))
+                self.metrics.count_tokens(len(piece.tokens))
                 yield piece
         except WorkerStopped as e:
             raise APIError(503, str(e), code="shutting_down") from None
@@ -222,6 +234,7 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None) -> Fas
     app.add_middleware(GateMiddleware, api_key=server.config.api_key, max_body_bytes=server.config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=server.metrics)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(task_router(server, _unless_disconnected))  # /v1/classify, /v1/ner, /v1/qa
 
     @app.get("/")
     async def index() -> FileResponse:
@@ -238,7 +251,7 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None) -> Fas
 
     def model_card() -> dict:
         return {"id": backend.name, "object": "model", "created": backend.created, "owned_by": "lmforge",
-                "context_length": backend.context_length}
+                "context_length": server.context_length}
 
     @app.get("/v1/models")
     async def list_models() -> dict:
