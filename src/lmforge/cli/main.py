@@ -40,7 +40,9 @@ def _register() -> None:
         interop,
         models,
         pipeline,
+        predict,
         pretrain,
+        rag,
         serve,
         text,
         tokenizer,
@@ -63,11 +65,13 @@ def _register() -> None:
     app.command("translate-eval")(translate.evaluate)
     app.add_typer(finetune.app, name="finetune", help="Fine-tune: instruction tuning (SFT, DPO, LoRA) and task heads.")
     app.add_typer(evaluate.app, name="eval", help="Evaluate a model dir (perplexity, ...) or score prediction files.")
+    app.command()(predict.predict)
     app.command()(models.info)
     app.command()(models.export)
     app.command("import-hf")(interop.import_hf)
     app.command("import-gguf")(interop.import_gguf)
     app.command()(compress.quantize)
+    app.add_typer(rag.app, name="rag", help="Retrieval (RAG): index files, search (BM25/dense/hybrid), cited answers.")
     app.command()(attention.attention)
 
 
