@@ -129,3 +129,37 @@ def test_eval_summarize_scores_the_models_greedy_summaries(tmp_path, capsys):
     expected = rouge([r["summary"] for r in records],
                      generate_summaries(model, tok, template, fit_to_context(records, tok, template, 128 - 6), 6))
     assert capsys.readouterr().out.startswith("  ".join(f"{k} {v:.2f}" for k, v in expected.items()))
+    # the same directory summarizes a document from `lmforge predict`
+    document = records[0]["document"]
+    assert run(["predict", str(tmp_path / "m"), document, "--max-new-tokens", "6"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    prompt = fit_to_context([{"document": document, "summary": ""}], tok, template, 128 - 6)
+    assert summary == {"document": document, "summary": generate_summaries(model, tok, template, prompt, 6)[0]}
+
+
+def test_predict_prints_one_json_line_per_input(task_dirs, tmp_path, capsys):
+    classify_dir, ner_dir, qa_dir = (task_dirs[t][0] for t in ("classify", "ner", "qa"))
+    assert run(["predict", str(classify_dir), "WIN a free phone"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got == {"text": "WIN a free phone", **TaskPredictor.load(classify_dir).classify(["WIN a free phone"])[0]}
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"text": "Paris is nice"}\n{"text": "I met Bob", "id": 7}\n')
+    assert run(["predict", str(ner_dir), "--file", str(texts), "--out", str(tmp_path / "out.jsonl")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in rows] == ["Paris is nice", "I met Bob"] and rows[1]["id"] == 7
+    assert [r["entities"] for r in rows] == TaskPredictor.load(ner_dir).entities(["Paris is nice", "I met Bob"])
+    capsys.readouterr()
+    context = read_squad(SQUAD)[0].context
+    assert run(["predict", str(qa_dir), "Who?", "--context", context]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert context[answer["start"]:answer["end"]] == answer["answer"]
+
+
+def test_predict_mistakes_are_one_line(task_dirs, tmp_path, capsys):
+    assert "--context" in _one_line_error(capsys, "predict", task_dirs["qa"][0], "Who?")
+    assert "--context is for QA" in _one_line_error(capsys, "predict", task_dirs["ner"][0], "x", "--context", "y")
+    assert "either a TEXT" in _one_line_error(capsys, "predict", task_dirs["ner"][0])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\n{"txt": "typo"}\n')
+    assert f"{bad}: line 2: missing field 'text'" in _one_line_error(capsys, "predict", task_dirs["ner"][0],
+                                                                      "--file", bad)

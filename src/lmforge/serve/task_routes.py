@@ -24,21 +24,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lmforge.io import read_json
 from lmforge.serve.errors import APIError
-from lmforge.tasks.heads import FAMILY
-from lmforge.tasks.predict import TaskPredictor
+from lmforge.tasks.predict import TaskPredictor, is_task_dir
 
 MAX_INPUTS = 256  # texts per /v1/classify or /v1/ner request
 ROUTES = {"classify": "/v1/classify", "ner": "/v1/ner", "qa": "/v1/qa"}
-
-
-def is_task_dir(model_dir: str | Path) -> bool:
-    """A directory written by ``lmforge finetune classify|ner|qa`` (its config names the family "task")."""
-    config = Path(model_dir) / "config.json"
-    if not config.is_file():
-        return False
-    return read_json(config, "model config").get("family") == FAMILY
 
 
 class TaskBackend:

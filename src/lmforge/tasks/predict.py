@@ -24,7 +24,7 @@ from lmforge.evaluate.seqeval_like import get_entities
 from lmforge.io import read_json
 from lmforge.tasks.classify import predict_proba
 from lmforge.tasks.codec import WORD, Codec
-from lmforge.tasks.heads import TaskModel, load_task_model
+from lmforge.tasks.heads import FAMILY, TaskModel, load_task_model
 from lmforge.tasks.ner import predict_tags
 from lmforge.tasks.qa import predict_spans
 from lmforge.tokenizers import load_tokenizer
@@ -32,6 +32,12 @@ from lmforge.tokenizers.base import TOKENIZER_FILE
 
 TASK_FILE = "task.json"
 TASKS = ("classify", "ner", "qa")
+
+
+def is_task_dir(model_dir: str | Path) -> bool:
+    """A directory written by ``lmforge finetune classify|ner|qa`` (its config names the family "task")."""
+    config = Path(model_dir) / "config.json"
+    return config.is_file() and read_json(config, "model config").get("family") == FAMILY
 
 
 @dataclass
