@@ -41,6 +41,14 @@ def relative_sinusoids(length: int, d_model: int, clamp: int | None, device: tor
     return torch.cat([angle.sin(), angle.cos()], dim=-1)
 
 
+def relative_shift(scores: torch.Tensor) -> torch.Tensor:
+    """(B, H, T, 2T) scores against the distances T .. -T+1 -> (B, H, T, T) with [i, j] the score of distance
+    i - j, i.e. column T - i + j of row i. Transformer-XL's reshape trick: viewing the rows with one column
+    fewer shifts each row by one more place, no index tensor needed."""
+    B, H, T, R = scores.shape
+    return scores.reshape(B, H, R, T)[:, :, 1:].reshape(B, H, T, R - 1)[..., :T]
+
+
 def blocked_bias(blocked: torch.Tensor | None) -> torch.Tensor | None:
     """(B, T, S) bool, True where query i may not see key j -> additive (B, 1, T, S) bias."""
     return None if blocked is None else (blocked.float() * BLOCKED)[:, None]
@@ -71,11 +79,9 @@ class TwoStreamAttention(nn.Module):
         T = h.shape[1]
         q, k, v = (self.split(t) for t in self.qkv(h).chunk(3, dim=-1))  # (B, H, T, D)
         rel_keys = self.split(self.pos(positions)[None])  # (1, H, 2T, D)
-        shift = (T - torch.arange(T, device=h.device)[:, None] + torch.arange(T, device=h.device)).expand(
-            *q.shape[:2], T, T)  # row of distance i - j in rel_keys, (B, H, T, T)
 
         def attend(q: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:  # q (B, H, T, D) at positions 0..T-1
-            bias = torch.gather((q + self.position_bias[:, None]) @ rel_keys.transpose(-2, -1), -1, shift)
+            bias = relative_shift((q + self.position_bias[:, None]) @ rel_keys.transpose(-2, -1))
             if other_segment is not None:
                 seg = (q + self.segment_bias[:, None]) @ self.segment_embed.permute(1, 2, 0)  # (B, H, T, 2)
                 bias = bias + torch.where(other_segment[:, None], seg[..., 1:], seg[..., :1])
