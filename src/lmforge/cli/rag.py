@@ -97,8 +97,7 @@ def search(
         raise DataError("give either a QUERY or --queries FILE")
     texts = _read_queries(queries) if queries else [query]
     retriever = open_retriever(_spec(store, qdrant_url, collection), embed_model)
-    for text in texts:
-        hits = retriever.search(text, top_k, mode.value)
+    for text, hits in zip(texts, retriever.search_many(texts, top_k, mode.value), strict=True):
         if as_json or queries:
             typer.echo(json.dumps({"query": text, "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
             continue

@@ -84,19 +84,30 @@ class Retriever:
         self._bm25 = None
         return removed
 
-    def embed_query(self, query: str) -> np.ndarray:
-        def truncated(_: int) -> None:
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """(Q, C) query vectors in one batched pass; a query longer than the encoder's window is cut, with a warning."""
+        def truncated(i: int) -> None:
             self.warn(f"the query is longer than the encoder's window of {self.encoder.max_tokens} tokens: "
-                      f"only its start was used for dense search: {query[:60]!r}...")
-        return self.encoder.encode([query], on_truncate=truncated)[0].numpy()  # (C,)
+                      f"only its start was used for dense search: {queries[i][:60]!r}...")
+        return self.encoder.encode(queries, on_truncate=truncated).numpy()
 
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid", where: dict[str, Any] | None = None) -> list[Hit]:
+        return self.search_many([query], k, mode, where)[0]
+
+    def search_many(self, queries: Sequence[str], k: int = 5, mode: Mode = "hybrid",
+                    where: dict[str, Any] | None = None) -> list[list[Hit]]:
+        """The hits of each query, in order; dense queries are embedded together, one batch."""
         if mode not in MODES:
             raise ConfigError(f"search mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if not query.strip():
-            raise ConfigError("the query is empty")
+        if empty := [i + 1 for i, q in enumerate(queries) if not q.strip()]:
+            raise ConfigError(f"query {empty[0]} is empty")
+        vectors = self.embed_queries(queries) if mode != "bm25" else [None] * len(queries)
+        return [self._search(q, v, k, mode, where) for q, v in zip(queries, vectors, strict=True)]
+
+    def _search(self, query: str, vector: np.ndarray | None, k: int, mode: Mode,
+                where: dict[str, Any] | None) -> list[Hit]:
         pool = k if mode != "hybrid" else max(4 * k, 50)  # fusion re-ranks a deeper pool of each side
-        dense = self.store.search(self.embed_query(query), pool, where) if mode != "bm25" else []
+        dense = self.store.search(vector, pool, where) if vector is not None else []
         lexical = self._bm25_search(query, pool, where) if mode != "dense" else []
         if mode == "dense":
             return [Hit(c, s) for c, s in dense]
