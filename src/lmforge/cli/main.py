@@ -43,6 +43,7 @@ def _register() -> None:
         predict,
         pretrain,
         rag,
+        report,
         serve,
         text,
         tokenizer,
@@ -66,6 +67,7 @@ def _register() -> None:
     app.add_typer(finetune.app, name="finetune", help="Fine-tune: instruction tuning (SFT, DPO, LoRA) and task heads.")
     app.add_typer(evaluate.app, name="eval", help="Evaluate a model dir (perplexity, ...) or score prediction files.")
     app.command()(predict.predict)
+    app.command()(report.report)
     app.command()(models.info)
     app.command()(models.export)
     app.command("import-hf")(interop.import_hf)
