@@ -102,6 +102,8 @@ def test_wrong_directories_and_labels_are_one_line(task_dirs, tmp_path, capsys):
     err = _one_line_error(capsys, "eval", "task", task_dirs["classify"][0], "--data", bad)
     assert f"{bad}: line 2: label 'eggs'" in err
     assert "expected config.json" in _one_line_error(capsys, "eval", "task", tmp_path, "--data", bad)
+    lm_only = _one_line_error(capsys, "eval", "perplexity", task_dirs["classify"][0], "--data", bad)
+    assert "has no language-model head" in lm_only
     with pytest.raises(Exception, match="a 'ner' model cannot classify"):
         TaskPredictor.load(task_dirs["ner"][0], "classify")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lmforge.classic.metrics import classification_report
 from lmforge.data.annotated import read_conll, read_squad
-from lmforge.errors import DataError
+from lmforge.errors import ConfigError, DataError
 from lmforge.evaluate.choice import ChoiceResult, score_choices
 from lmforge.evaluate.choice_items import read_choice_items
 from lmforge.evaluate.perplexity import PerplexityResult, sliding_window_perplexity
@@ -23,16 +23,24 @@ from lmforge.io import atomic_write, read_text
 from lmforge.models.base import Capability
 from lmforge.tasks.data import read_text_labels
 from lmforge.tasks.ner import predict_tags
-from lmforge.tasks.predict import TaskPredictor
+from lmforge.tasks.predict import TaskPredictor, is_task_dir
 from lmforge.tasks.sft import load_chat_model
 from lmforge.tasks.summarize import fit_to_context, generate_summaries, read_summaries, rouge
+
+
+def _load_lm(model_dir: Path, what: str):
+    """A decoder-only LM and its tokenizer; a fine-tuned task directory (no LM head) is refused by name."""
+    if is_task_dir(model_dir):
+        raise ConfigError(f"{model_dir}: a fine-tuned task model has no language-model head; {what} needs a "
+                          "decoder-only language model (score it with `lmforge eval task`)")
+    return load_model_dir(model_dir, Capability.GENERATE)
 
 
 def run_perplexity(model_dir: Path, data: Path, stride: int | None = None, context_length: int | None = None,
                    batch_size: int = 4) -> PerplexityResult:
     """Perplexity of a decoder-only LM directory on a UTF-8 text file; ``context_length`` defaults to the
     model's own and may only shrink it (``stride`` defaults to half the window)."""
-    model, tokenizer = load_model_dir(model_dir, Capability.GENERATE)
+    model, tokenizer = _load_lm(model_dir, "perplexity")
     window = model.context_length if context_length is None else min(context_length, model.context_length)
     text = read_text(data)
     ids = tokenizer.encode(text)
@@ -47,7 +55,7 @@ def run_choice(model_dir: Path, data: Path, limit: int | None = None, batch_size
     """acc / acc_norm of a decoder-only LM directory on a multiple-choice JSONL file (HellaSwag, ARC or own
     schema, see :mod:`lmforge.evaluate.choice_items`); ``out``: one JSON line per item with its scores."""
     items = read_choice_items(data, limit)  # the data is checked before the model is loaded
-    model, tokenizer = load_model_dir(model_dir, Capability.GENERATE)
+    model, tokenizer = _load_lm(model_dir, "multiple choice by log-likelihood")
     result = score_choices(model, tokenizer.encode, items, model.context_length, batch_size, str(data))
     if out is not None:
         with atomic_write(out) as f:
