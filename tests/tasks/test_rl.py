@@ -72,7 +72,7 @@ def _digit_share(reply: str, answer: str) -> Score:
     return Score(share, False, False, False)
 
 
-@pytest.mark.parametrize("algorithm", ["grpo", "ppo"])
+@pytest.mark.parametrize("algorithm", ["grpo", pytest.param("ppo", marks=pytest.mark.slow)])
 def test_rl_run_logs_held_out_replies_and_resumes_exactly(arithmetic_model_dir, tmp_path, algorithm, monkeypatch):
     """Two identical runs of 6 steps (checkpoints at 3 and 6: mid-way through a batch of samples, which serves
     two steps); the second is rewound to step 3 and resumed. Losses and held-out results are the first run's."""

@@ -176,6 +176,32 @@ class Rollouts:
         self.current = RolloutBatch(**state["current"]) if state["current"] is not None else None
 
 
+def evaluate_replies(model: nn.Module, sampler: Sampler, problems: list[Problem],
+                     samples_shown: int = 3) -> tuple[list[Reply], dict[str, Any]]:
+    """Greedy replies to ``problems`` and their ``eval_*`` statistics, with the first few replies as samples."""
+    replies = [sampler.reply(model, p, 0.0, None) for p in problems]
+    stats: dict[str, Any] = {f"eval_{k}": v for k, v in reply_stats(replies).items()}
+    stats["samples"] = [{"prompt": r.problem.prompt, "reply": r.text, "reward": r.score.reward}
+                        for r in replies[:samples_shown]]
+    return replies, stats
+
+
+def sampled_preference_pairs(model: nn.Module, sampler: Sampler, problems: ProblemStream, n_problems: int,
+                             group_size: int, temperature: float, seed: int) -> list[dict[str, str]]:
+    """DPO data from the model's own samples: per problem, ``group_size`` replies; when their rewards differ, the
+    best is ``chosen`` and the worst ``rejected`` (records for :func:`lmforge.tasks.preference.finetune_dpo`)."""
+    records = []
+    for i in range(n_problems):
+        problem = problems.next()
+        replies = [sampler.reply(model, problem, temperature, (seed * 1_000_003 + i) * 1000 + j)
+                   for j in range(group_size)]
+        best = max(replies, key=lambda r: r.score.reward)
+        worst = min(replies, key=lambda r: r.score.reward)
+        if best.score.reward > worst.score.reward:
+            records.append({"instruction": problem.prompt, "chosen": best.text, "rejected": worst.text})
+    return records
+
+
 def reply_stats(replies: list[Reply]) -> dict[str, float]:
     n = len(replies)
     return {"reward": sum(r.score.reward for r in replies) / n, "exact_match": sum(r.score.exact for r in replies) / n,
@@ -194,10 +220,8 @@ class HeldOutReplies:
         self.history: list[dict[str, Any]] = []
 
     def __call__(self) -> Iterator[RolloutBatch]:
-        replies = [self.sampler.reply(self.policy, p, 0.0, None) for p in self.problems]
-        record = {"step": self.step(), **{f"eval_{k}": v for k, v in reply_stats(replies).items()},
-                  "samples": [{"prompt": r.problem.prompt, "reply": r.text, "reward": r.score.reward}
-                              for r in replies[:self.config.samples_shown]]}
+        replies, stats = evaluate_replies(self.policy, self.sampler, self.problems, self.config.samples_shown)
+        record = {"step": self.step(), **stats}
         self.history.append(record)
         with self.metrics_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
