@@ -41,7 +41,7 @@ BAD_CHAT = [
     chat(n=2), chat(n=0), chat(stop=["a", "b", "c", "d", "e"]), chat(stop=""), chat(stop=[1]), chat(stop={"a": 1}),
     chat(seed="x"), chat(seed=2**70), chat(seed=1.5), chat(stream="yes"), chat(stream_options={"include_usage": 1}),
     chat(stream_options={"include_usage": True}), chat(logprobs="yes"), chat(top_logprobs=5), chat(top_logprobs=99),
-    chat(tools=[{"type": "function", "function": {"name": "f"}}]), chat(tool_choice="required"),
+    chat(tools=[{"type": "function", "function": {"nom": "f"}}]), chat(tool_choice="required"),
     chat(response_format={"type": "json_object"}), chat(presence_penalty=1), chat(frequency_penalty=3),
     chat(logit_bias={"5": 100}),
 ]

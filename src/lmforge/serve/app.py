@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 
 from lmforge.errors import LmforgeError
+from lmforge.infer import tools
 from lmforge.infer.chat import TextPiece, TextStreamer
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.serve.backend import ModelBackend
@@ -269,18 +270,20 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None) -> Fas
         body = await server.parse(request, ChatCompletionRequest)
         backend.require_generative()
         messages = body.chat_messages()
-        prompt = await to_thread.run_sync(backend.chat_prompt, messages)
+        rendered = await to_thread.run_sync(tools.render_prompt, backend.chat_format, backend.tokenizer, messages,
+                                            body.tools, body.tool_choice)  # infer/tools.py: tools, calls, results
+        prompt = rendered.ids
         max_new = server.max_new_tokens(body.limit, len(prompt), server.config.max_tokens)
         stops = [*body.stop_strings, *backend.chat_format.stop_strings]
         gen = server.start(prompt, _sampling(body, max_new, backend.sampling_stops()), stops, started)
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": backend.name,
                 "system_fingerprint": None}
         if body.stream:
-            return _stream(server, gen, head, body, chat=True)
+            return _stream(server, gen, head, body, chat=True, tool_prefix=rendered.prefix)
         pieces = await server.collect(request, gen)
         logprobs = {"content": [e for p in pieces for e in server.token_logprobs(p)]} if body.logprobs else None
-        choice = {"index": 0, "message": {"role": "assistant", "content": "".join(p.text for p in pieces)},
-                  "logprobs": logprobs, "finish_reason": gen.streamer.finish_reason}
+        message, finish = _reply(body, rendered.prefix + "".join(p.text for p in pieces), gen.streamer.finish_reason)
+        choice = {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}
         return JSONResponse({**head, "object": "chat.completion", "choices": [choice], "usage": server.usage(gen)})
 
     @app.post("/v1/completions")
@@ -358,7 +361,17 @@ def _completion_logprobs(server: Server, pieces: list[TextPiece], offset: int = 
             "text_offset": offsets}
 
 
-def _stream(server: Server, gen: _Generation, head: dict, body, chat: bool) -> StreamingResponse:
+def _reply(body: ChatCompletionRequest, text: str, finish: str | None) -> tuple[dict, str | None]:
+    """The assistant message, with the tool calls parsed out of ``text`` when tools were offered."""
+    if not body.uses_tools:
+        return {"role": "assistant", "content": text}, finish
+    content, calls = tools.parse_tool_calls(text)
+    if not calls:
+        return {"role": "assistant", "content": content or ""}, finish
+    return {"role": "assistant", "content": content, "tool_calls": calls}, "tool_calls"
+
+
+def _stream(server: Server, gen: _Generation, head: dict, body, chat: bool, tool_prefix: str = "") -> StreamingResponse:
     """Server-sent events: one chunk per piece of text, a final chunk with the finish reason,
     an optional usage chunk (``stream_options.include_usage``), then ``data: [DONE]``."""
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -385,12 +398,24 @@ def _stream(server: Server, gen: _Generation, head: dict, body, chat: bool) -> S
         try:
             if chat:
                 yield _sse(chunk(None, None, role=True))
+            calls = tools.ToolCallStream(tool_prefix) if chat and body.uses_tools else None
             async for piece in server.pieces(gen):
                 logprobs = piece_logprobs(piece, offset)
                 offset += sum(len(server.backend.tokenizer.decode([t.id])) for t in piece.tokens)
-                if piece.text or logprobs:
-                    yield _sse(chunk(piece.text, None, logprobs))
-            yield _sse(chunk(None, gen.streamer.finish_reason))
+                text = calls.feed(piece.text) if calls else piece.text
+                if text or logprobs:
+                    yield _sse(chunk(text, None, logprobs))
+            finish = gen.streamer.finish_reason
+            if calls:  # held-back text, then each call whole (clients join deltas by index), then the finish
+                rest, found = calls.finish()
+                if rest:
+                    yield _sse(chunk(rest, None))
+                for i, call in enumerate(found):
+                    delta = {"tool_calls": [{"index": i, **call}]}
+                    yield _sse({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                                     "finish_reason": None}], **extra})
+                finish = "tool_calls" if found else finish
+            yield _sse(chunk(None, finish))
             if include_usage:
                 yield _sse({**head, "choices": [], "usage": server.usage(gen)})
         except APIError as e:  # the stream has started (status 200): report the error in-band, as OpenAI does

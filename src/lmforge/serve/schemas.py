@@ -63,15 +63,30 @@ class TextPart(_Strict):
     text: str
 
 
+class FunctionCall(_Strict):
+    name: str
+    arguments: str  # JSON text, as OpenAI sends it
+
+
+class ToolCall(_Strict):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessage(_Strict):
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_calls: list[ToolCall] | None = None  # an assistant message that called tools
+    tool_call_id: str | None = None  # a tool message: which call this is the result of
 
     @model_validator(mode="after")
     def _content_required(self) -> ChatMessage:
-        if self.content is None:
-            raise ValueError("content is required (tool calls are not supported)")
+        if self.content is None and not self.tool_calls:
+            raise ValueError("content is required (except in an assistant message with tool_calls)")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages have tool_calls")
         return self
 
     def text(self) -> str:
@@ -89,8 +104,17 @@ class ChatCompletionRequest(SamplingRequest):
 
     def check_supported(self) -> None:
         super().check_supported()
-        if self.tools or self.tool_choice not in (None, "none"):
-            raise APIError(400, "tools / function calling are not supported", "tools", "unsupported_parameter")
+        if self.tool_choice not in (None, "none", "auto", "required") and not isinstance(self.tool_choice, dict):
+            raise APIError(400, "tool_choice must be none, auto, required or {\"type\": \"function\", "
+                           "\"function\": {\"name\": ...}}", "tool_choice", "invalid_value")
+        for i, m in enumerate(self.messages):  # OpenAI's rule: a tool result answers the assistant's call before it
+            before = next((p for p in reversed(self.messages[:i]) if p.role != "tool"), None)
+            if m.role == "tool" and (m.tool_call_id is None or before is None or before.role != "assistant"
+                                     or m.tool_call_id not in {c.id for c in before.tool_calls or []}):
+                raise APIError(400, f"messages[{i}]: a 'tool' message must answer a tool call of the assistant "
+                               "message before it (tool_call_id = that call's id)", f"messages.[{i}].role")
+        if self.tool_choice not in (None, "none", "auto") and not self.tools:
+            raise APIError(400, f"tool_choice {self.tool_choice!r} needs tools", "tool_choice", "invalid_value")
         if self.response_format and self.response_format.get("type") != "text":
             raise APIError(400, "only response_format {\"type\": \"text\"} is supported", "response_format",
                            "unsupported_value")
@@ -99,7 +123,14 @@ class ChatCompletionRequest(SamplingRequest):
 
     def chat_messages(self) -> list[dict[str, str]]:
         """As the chat format expects them (OpenAI's "developer" role is the system prompt)."""
-        return [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in self.messages]
+        return [{"role": "system" if m.role == "developer" else m.role, "content": m.text(),
+                 **({"tool_calls": [c.model_dump() for c in m.tool_calls]} if m.tool_calls else {}),
+                 **({"tool_call_id": m.tool_call_id} if m.tool_call_id else {})} for m in self.messages]
+
+    @property
+    def uses_tools(self) -> bool:
+        """Tools are offered (rendered into the prompt, calls parsed from the reply)."""
+        return bool(self.tools) and self.tool_choice != "none"
 
     @property
     def limit(self) -> int | None:
