@@ -126,3 +126,16 @@ def test_already_quantized_and_unsupported_families_are_refused(gpt_dir, tmp_pat
     assert run(["quantize", str(tmp_path / "bert"), "--method", "int8", "--out", str(tmp_path / "qb")]) == 2
     assert "a 'bert' model cannot be quantized" in capsys.readouterr().err
     assert not (tmp_path / "again").exists() and not (tmp_path / "qb").exists()
+
+
+def test_int4_kernel_layout_follows_new_weights_and_works_under_inference_mode():
+    x = torch.randn(2, 64)
+    with torch.inference_mode():  # buffers made here have no version counter
+        layer = Int4Linear(64, 32, group_size=32).quantize_(torch.randn(32, 64))
+        first = layer(x)
+    other = Int4Linear(64, 32, group_size=32).quantize_(torch.randn(32, 64))
+    layer = Int4Linear(64, 32, group_size=32).quantize_(torch.randn(32, 64))
+    layer(x)  # packs the first weights
+    layer.load_state_dict(other.state_dict())
+    torch.testing.assert_close(layer(x), other(x))
+    assert first.shape == (2, 32)

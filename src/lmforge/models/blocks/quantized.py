@@ -21,7 +21,7 @@ so activations are cast to bf16 for the product and the result back to the calle
 
 Int4 weights are saved in a plain layout (two 4-bit codes per byte: even input column in the low
 nibble), which is what safetensors holds; the kernel's own packed layout is derived from it in
-memory on first use (and again if the weights are reloaded). That kernel exists on CPU only.
+memory on first use (and again after ``quantize_`` or ``load_state_dict``). That kernel exists on CPU only.
 
 A model is rewritten in place by :func:`quantize_modules` (from its float weights) or by
 :func:`quantized_layout` (empty modules of the right shapes, so a saved quantized state dict loads
@@ -128,7 +128,7 @@ class Int4Linear(QuantizedLinear):
         self.register_buffer("qweight", torch.zeros(out_features, in_features // 2, dtype=torch.uint8))
         self.register_buffer("scales", torch.ones(out_features, n_groups, dtype=COMPUTE_DTYPE))
         self.register_buffer("zeros", torch.zeros(out_features, n_groups, dtype=COMPUTE_DTYPE))
-        self._kernel_args: tuple[int, torch.Tensor, torch.Tensor] | None = None  # (qweight version, packed, s&z)
+        self._kernel_args: tuple[torch.Tensor, torch.Tensor] | None = None  # (packed codes, scales & zeros)
 
     def quantize_(self, weight: torch.Tensor) -> Int4Linear:
         """Fill from a float (N, K) weight: asymmetric round-to-nearest per group."""
@@ -142,7 +142,12 @@ class Int4Linear(QuantizedLinear):
         s, z = scales.float()[..., None], zeros.float()[..., None]  # (N, G, 1)
         codes = torch.round((w - z) / s + 8).clamp(0, 15).to(torch.uint8).reshape(N, K)
         self.qweight.copy_(codes[:, 0::2] | (codes[:, 1::2] << 4))
+        self._kernel_args = None
         return self
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._kernel_args = None  # new codes: the kernel's packed copy is rebuilt on the next call
 
     def codes(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         """The 4-bit codes unpacked, (N, K) uint8 in [0, 15] (or the indexed rows)."""
@@ -157,15 +162,14 @@ class Int4Linear(QuantizedLinear):
         return ((grouped - 8) * scales[..., None] + zeros[..., None]).flatten(-2)
 
     def _matmul(self, x: torch.Tensor) -> torch.Tensor:
-        version = self.qweight._version
-        if self._kernel_args is None or self._kernel_args[0] != version:
+        if self._kernel_args is None:
             pad = -self.out_features % 16  # the kernel wants whole tiles of 16 rows: pad with zero rows
             codes = F.pad(self.codes().to(torch.int32), (0, 0, 0, pad))  # (N + pad, K)
             packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes, 1)
             scales_and_zeros = torch.stack([self.scales.T, self.zeros.T], dim=-1)  # (G, N, 2)
             scales_and_zeros = F.pad(scales_and_zeros, (0, 0, 0, pad)).contiguous()  # (G, N + pad, 2)
-            self._kernel_args = (version, packed, scales_and_zeros)
-        _, packed, scales_and_zeros = self._kernel_args
+            self._kernel_args = (packed, scales_and_zeros)
+        packed, scales_and_zeros = self._kernel_args
         y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, self.group_size, scales_and_zeros)
         return y[:, : self.out_features]
 
