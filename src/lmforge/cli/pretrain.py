@@ -1,4 +1,4 @@
-"""``lmforge pretrain --objective clm|mlm|span|electra|roberta|unilm`` (argument parsing; see recipes.pretrain)."""
+"""``lmforge pretrain --objective clm|mlm|span|electra|roberta|unilm|deberta|plm`` (parsing; see recipes.pretrain)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class Objective(StrEnum):
     electra = "electra"
     roberta = "roberta"
     unilm = "unilm"
+    deberta = "deberta"
+    plm = "plm"
 
 
 def pretrain(
@@ -26,7 +28,9 @@ def pretrain(
     objective: Annotated[Objective, typer.Option(
         help="clm: GPT next-token; mlm: BERT masked LM + next-sentence; span: T5 span corruption; "
              "electra: replaced-token detection; roberta: masked LM on full text (no NSP), byte-level BPE; "
-             "unilm: one encoder, bidirectional + left-to-right + seq2seq masked LM at once.")
+             "unilm: one encoder, bidirectional + left-to-right + seq2seq masked LM at once; "
+             "deberta: masked LM with disentangled relative-position attention; "
+             "plm: XLNet permutation LM (two-stream attention, random factorization orders).")
     ] = Objective.clm,
     data: Annotated[Path | None, typer.Option(
         help="Prepared data directory (`lmforge prepare`); default: bundled tinyshakespeare, char-level "

@@ -1,4 +1,4 @@
-"""``lmforge pretrain --objective clm|mlm|span|electra|roberta|unilm``: one tiny pretraining run per objective.
+"""``lmforge pretrain --objective clm|mlm|span|electra|roberta|unilm|deberta|plm``: tiny pretraining runs.
 
 Each objective pairs a model family with a batch corruption and a loss:
 
@@ -12,6 +12,9 @@ electra    electra 15% masked, generator fills, disc. detects      MLM CE + 50 x
 roberta    roberta ``<s> text </s>``, 15% masked afresh every read MLM CE
 unilm      unilm   ``[CLS] A [SEP] B [SEP]``, 15% masked, each row  MLM CE, each row under
                    bidirectional, left-to-right or seq2seq         its own attention mask
+deberta    deberta windows, 15% masked                             MLM CE
+plm        xlnet   windows, a random factorization order, its      query-stream CE
+                   last 1/6 predicted (``perm_mask``, targets)
 =========  ======  ==============================================  ==================
 
 All of them run on the one :class:`~lmforge.train.trainer.Trainer`. Without
@@ -45,6 +48,7 @@ from lmforge.objectives.clm import causal_lm_loss
 from lmforge.objectives.electra import electra_loss
 from lmforge.objectives.masking import SpecialIds, mlm_mask, span_counts
 from lmforge.objectives.mlm import full_text_mlm_corruption, masked_lm_only_loss, mlm_nsp_corruption, mlm_nsp_loss
+from lmforge.objectives.plm import plm_corruption, plm_loss
 from lmforge.objectives.span import span_corruption, span_loss
 from lmforge.objectives.unilm import unilm_corruption, unilm_loss
 from lmforge.recipes.train_lm import LMRun, run_from_preset
@@ -54,7 +58,7 @@ from lmforge.tokenizers.base import TOKENIZER_FILE
 from lmforge.train.checkpoint import latest_checkpoint
 from lmforge.train.trainer import Trainer, TrainResult
 
-OBJECTIVES = ("clm", "mlm", "span", "electra", "roberta", "unilm")
+OBJECTIVES = ("clm", "mlm", "span", "electra", "roberta", "unilm", "deberta", "plm")
 PRESETS_FILE = Path(__file__).with_name("pretrain_presets.json")
 RUN_FILE = "pretrain.json"
 VAL_SEED = 1234
@@ -86,7 +90,7 @@ def _model(objective: str, model: dict[str, Any], special: SpecialIds) -> nn.Mod
         config["discriminator"] = {**disc, **shared}
         config["generator"] = {**model.get("generator", {}), **shared}
         return Electra(config_from_dict(ElectraConfig, config, "electra model config"))
-    if objective in ("mlm", "roberta", "unilm"):
+    if objective in ("mlm", "roberta", "unilm", "deberta"):
         model["pad_id"] = special.pad
     if objective == "span":
         model["pad_id"] = model["decoder_start_id"] = special.pad
@@ -104,12 +108,16 @@ def _batches(objective: str, shards, context: int, batch_size: int, special: Spe
             masked_lm_only_loss
     if objective == "unilm":
         return CorruptedWindows(shards, context - 3, batch_size, unilm_corruption(special), seed), unilm_loss
+    if objective == "plm":
+        return CorruptedWindows(shards, context, batch_size, plm_corruption(max(1, context // 6)), seed), plm_loss
     if objective == "span":
         corrupt = span_corruption(special, decoder_start_id=special.pad)
         return CorruptedWindows(shards, context, batch_size, corrupt, seed), span_loss
 
     def electra_corrupt(windows, generator):
         return mlm_mask(windows, special.mask, special.text_vocab, generator)
+    if objective == "deberta":
+        return CorruptedWindows(shards, context, batch_size, electra_corrupt, seed), masked_lm_only_loss
     return CorruptedWindows(shards, context, batch_size, electra_corrupt, seed), electra_loss
 
 
