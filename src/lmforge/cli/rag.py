@@ -117,6 +117,10 @@ def ask(
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Chunks shown to the model.")] = 4,
     mode: Annotated[SearchMode, typer.Option(help="How to retrieve the chunks.")] = SearchMode.hybrid,
     max_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 200,
+    agent: Annotated[bool, typer.Option(help="Let the model call tools (search the store, a calculator) in a "
+                                             "loop before answering.")] = False,
+    max_steps: Annotated[int, typer.Option(min=1, help="With --agent: most model turns (tool calls) before "
+                                                       "giving up.")] = 4,
     embed_model: EmbedOpt = None,
 ) -> None:
     """Answer QUESTION from the store's best chunks, citing them as [1], [2]... resolved to file and offsets.
@@ -124,9 +128,15 @@ def ask(
     Example: lmforge rag ask "When was the university founded?" --store runs/store
     """
     from lmforge.recipes.rag import ask as run
-    from lmforge.recipes.rag import open_retriever
+    from lmforge.recipes.rag import ask_agent, open_retriever
     retriever = open_retriever(_spec(store, qdrant_url, collection), embed_model)
-    result = run(retriever, question, model, top_k, mode.value, max_tokens)
+    if agent:
+        result = ask_agent(retriever, question, model, top_k, max_steps, max_tokens)
+        for step in result.steps:
+            typer.echo(f"[tool] {step['tool']}({json.dumps(step['arguments'], ensure_ascii=False)}) -> "
+                       f"{step['result'][:200]!r}", err=True)
+    else:
+        result = run(retriever, question, model, top_k, mode.value, max_tokens)
     typer.echo(result.text)
     typer.echo("\nsources cited:" if result.citations else "\nno source cited; the sources shown to the model:")
     for line in ([c.describe() for c in result.citations] or

@@ -95,13 +95,17 @@ class Retriever:
         return self.search_many([query], k, mode, where)[0]
 
     def search_many(self, queries: Sequence[str], k: int = 5, mode: Mode = "hybrid",
-                    where: dict[str, Any] | None = None) -> list[list[Hit]]:
-        """The hits of each query, in order; dense queries are embedded together, one batch."""
+                    where: dict[str, Any] | None = None, vectors: np.ndarray | None = None) -> list[list[Hit]]:
+        """The hits of each query, in order; dense queries are embedded together, one batch (or come as
+        ``vectors``, (Q, C) from :meth:`embed_queries`, when several modes search the same queries)."""
         if mode not in MODES:
             raise ConfigError(f"search mode must be one of {', '.join(MODES)}; got {mode!r}")
         if empty := [i + 1 for i, q in enumerate(queries) if not q.strip()]:
             raise ConfigError(f"query {empty[0]} is empty")
-        vectors = self.embed_queries(queries) if mode != "bm25" else [None] * len(queries)
+        if mode == "bm25":
+            vectors = [None] * len(queries)
+        elif vectors is None:
+            vectors = self.embed_queries(queries)
         return [self._search(q, v, k, mode, where) for q, v in zip(queries, vectors, strict=True)]
 
     def _search(self, query: str, vector: np.ndarray | None, k: int, mode: Mode,

@@ -21,6 +21,7 @@ from lmforge.infer.sentence import ST_CONFIG, SentenceEncoder
 from lmforge.io import read_json
 from lmforge.progress import progress_bar
 from lmforge.rag import answer as cited
+from lmforge.rag.agent import Agent, AgentRun
 from lmforge.rag.documents import load_documents
 from lmforge.rag.retriever import IndexReport, Mode, Retriever
 from lmforge.rag.stores import EmbeddedStore, VectorStore
@@ -101,9 +102,21 @@ def default_generator_dir() -> Path:
 def ask(retriever: Retriever, question: str, model_dir: Path | None, k: int = 4, mode: Mode = "hybrid",
         max_new_tokens: int = 200, temperature: float = 0.0, seed: int = 0) -> cited.Answer:
     """Retrieve ``k`` chunks and have the chat model answer from them, citing them as [n]."""
-    model_dir = model_dir or default_generator_dir()
-    engine, tokenizer = load_for_generation(model_dir)
-    chat_format = chat_format_for(tokenizer, "auto", model_dir)
+    engine, tokenizer, chat_format = _generator(model_dir)
     hits = retriever.search(question, k, mode)
     config = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     return cited.answer(engine, tokenizer, chat_format, question, hits, config)
+
+
+def _generator(model_dir: Path | None):
+    model_dir = model_dir or default_generator_dir()
+    engine, tokenizer = load_for_generation(model_dir)
+    return engine, tokenizer, chat_format_for(tokenizer, "auto", model_dir)
+
+
+def ask_agent(retriever: Retriever, question: str, model_dir: Path | None, k: int = 3, max_steps: int = 4,
+              max_new_tokens: int = 200, temperature: float = 0.0, seed: int = 0) -> AgentRun:
+    """The tool loop (``rag.agent``): the model may search the store and calculate, at most ``max_steps`` times."""
+    engine, tokenizer, chat_format = _generator(model_dir)
+    config = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    return Agent(engine, tokenizer, chat_format, retriever, config, k, max_steps).run(question)
