@@ -37,13 +37,18 @@ def losses(out):
     return first, final
 
 
+def pretrain_losses(objective: str, data, out) -> tuple[float, float]:
+    """A tiny seeded fp32 ``lmforge pretrain`` run on ``data``: (first training loss, final validation loss)."""
+    run_cli("pretrain", "--objective", objective, "--out", str(out), "--data", str(data),
+            "--max-steps", str(STEPS), "--batch-size", "8", "--context-length", "48", "--seed", "3",
+            "--precision", "fp32")
+    return losses(out)
+
+
 @pytest.mark.parametrize(("objective", "ratio"), [("clm", 0.75), ("mlm", 0.85), ("span", 0.75), ("electra", 0.7)])
 def test_tiny_pretraining_loss_falls(objective, ratio, data_dir, tmp_path):
     out = tmp_path / objective
-    run_cli("pretrain", "--objective", objective, "--out", str(out), "--data", str(data_dir),
-            "--max-steps", str(STEPS), "--batch-size", "8", "--context-length", "48", "--seed", "3",
-            "--precision", "fp32")
-    first, final = losses(out)
+    first, final = pretrain_losses(objective, data_dir, out)
     assert final < ratio * first, (objective, first, final)
     settings = json.loads((out / "pretrain.json").read_text())
     assert settings["objective"] == objective

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import torch
-from test_obj_pretrain import losses, run_cli
+from test_obj_pretrain import pretrain_losses
 
 from lmforge.models.registry import load_model
 from lmforge.objectives.masking import IGNORE, SpecialIds
@@ -35,9 +35,7 @@ def test_tiny_roberta_pretraining_on_byte_level_bpe_loss_falls(tmp_path):
     tokenizer = load_tokenizer(data / "tokenizer.json")
     assert tokenizer.decode(tokenizer.encode("Wherefore art thou, Romeo? ¿Sí?")) == "Wherefore art thou, Romeo? ¿Sí?"
     out = tmp_path / "run"
-    run_cli("pretrain", "--objective", "roberta", "--out", str(out), "--data", str(data), "--max-steps", "60",
-            "--batch-size", "8", "--context-length", "48", "--seed", "3", "--precision", "fp32")
-    first, final = losses(out)
+    first, final = pretrain_losses("roberta", data, out)
     assert final < 0.85 * first, (first, final)
     model = load_model(out)
     assert model.family == "roberta" and not hasattr(model, "nsp_head") and model.pooler is None

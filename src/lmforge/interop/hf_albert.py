@@ -27,17 +27,9 @@ from lmforge.interop.hf_bert import (
     from_hf_config,
     head_prefix,
     load_bert,
-    to_hf_config,
+    write_bert_family,
 )
-from lmforge.interop.hf_common import (
-    Tensor,
-    read_hf_config,
-    read_hf_weights,
-    rename,
-    rewrite_hf_names,
-    to_hf_state,
-    write_hf_dir,
-)
+from lmforge.interop.hf_common import Tensor, read_hf_config, read_hf_weights, rename, rewrite_hf_names
 from lmforge.models.bert import Bert, BertConfig
 
 # HF BERT name piece -> HF ALBERT name piece, applied in this order.
@@ -75,11 +67,10 @@ def export_hf_albert(model: Bert, out_dir: str | Path) -> str:
         raise ConfigError("HF ALBERT always projects embeddings: set embedding_projection=true (or embedding_dim)")
     architecture = bert_architecture(c, "Albert", "sentence-order")
     prefix = "" if architecture == "AlbertModel" else "albert."
-    tensors = to_hf_state(model.state_dict(), albert_name_map(c, prefix), lambda entry: [c.d_model] * 3)
-    config = {**to_hf_config(c), "architectures": [architecture], "model_type": "albert",
-              "embedding_size": c.embedding_width, "num_hidden_groups": 1 if c.share_layers else c.n_layers,
-              "inner_group_num": 1, "hidden_act": ACTIVATIONS[c.activation]}
-    write_hf_dir(out_dir, config, tensors)
+    write_bert_family(model, out_dir, albert_name_map(c, prefix), {
+        "architectures": [architecture], "model_type": "albert", "embedding_size": c.embedding_width,
+        "num_hidden_groups": 1 if c.share_layers else c.n_layers, "inner_group_num": 1,
+        "hidden_act": ACTIVATIONS[c.activation]})
     return architecture
 
 

@@ -125,13 +125,20 @@ def to_hf_config(c: BertConfig) -> dict:
     }
 
 
+def write_bert_family(model: Bert, out_dir: str | Path, names: list[Tensor], config: dict) -> None:
+    """Write ``model``'s tensors along ``names`` (q/k/v split) and the shared config fields updated by ``config``
+    (each family's architecture, model_type and own fields): the end of every BERT-family export."""
+    c = model.config
+    tensors = to_hf_state(model.state_dict(), names, lambda entry: [c.d_model] * 3)
+    write_hf_dir(out_dir, {**to_hf_config(c), **config}, tensors)
+
+
 def export_hf_bert(model: Bert, out_dir: str | Path) -> str:
     """Write a directory that HF BERT loads; returns the transformers class to load it with."""
     c = model.config
     architecture = bert_architecture(c, "Bert", "next-sentence")
     prefix = "" if architecture == "BertModel" else "bert."
-    tensors = to_hf_state(model.state_dict(), bert_name_map(c, prefix), lambda entry: [c.d_model] * 3)
-    write_hf_dir(out_dir, {"architectures": [architecture], **to_hf_config(c)}, tensors)
+    write_bert_family(model, out_dir, bert_name_map(c, prefix), {"architectures": [architecture]})
     return architecture
 
 

@@ -17,16 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from lmforge.errors import ConfigError
-from lmforge.interop.hf_bert import bert_name_map, from_hf_config, head_prefix, load_bert, to_hf_config
-from lmforge.interop.hf_common import (
-    Tensor,
-    read_hf_config,
-    read_hf_weights,
-    rename,
-    rewrite_hf_names,
-    to_hf_state,
-    write_hf_dir,
-)
+from lmforge.interop.hf_bert import bert_name_map, from_hf_config, head_prefix, load_bert, write_bert_family
+from lmforge.interop.hf_common import Tensor, read_hf_config, read_hf_weights, rename, rewrite_hf_names
 from lmforge.models.bert import Bert, BertConfig
 
 BERT_TO_ELECTRA = [(r"^cls\.predictions\.transform\.", "generator_predictions."),  # HF BERT -> HF ELECTRA names
@@ -68,10 +60,8 @@ def export_hf_electra(model: Bert, out_dir: str | Path) -> str:
     c = model.config
     architecture = _architecture(c)
     prefix = "" if architecture == "ElectraModel" else "electra."
-    tensors = to_hf_state(model.state_dict(), electra_name_map(c, prefix), lambda entry: [c.d_model] * 3)
-    config = {**to_hf_config(c), "architectures": [architecture], "model_type": "electra",
-              "embedding_size": c.embedding_width}
-    write_hf_dir(out_dir, config, tensors)
+    write_bert_family(model, out_dir, electra_name_map(c, prefix), {
+        "architectures": [architecture], "model_type": "electra", "embedding_size": c.embedding_width})
     return architecture
 
 

@@ -16,14 +16,12 @@ import dataclasses
 from pathlib import Path
 
 from lmforge.errors import ConfigError
-from lmforge.interop.hf_bert import bert_name_map, from_hf_config, head_prefix, load_bert, to_hf_config
+from lmforge.interop.hf_bert import bert_name_map, from_hf_config, head_prefix, load_bert, write_bert_family
 from lmforge.interop.hf_common import (
     Tensor,
     read_hf_config,
     read_hf_weights,
     rewrite_hf_names,
-    to_hf_state,
-    write_hf_dir,
 )
 from lmforge.models.roberta import Roberta, RobertaConfig
 
@@ -57,10 +55,9 @@ def export_hf_roberta(model: Roberta, out_dir: str | Path) -> str:
     c = model.config
     architecture = _architecture(c)
     prefix = "roberta." if architecture == "RobertaForMaskedLM" else ""
-    tensors = to_hf_state(model.state_dict(), roberta_name_map(c, prefix), lambda entry: [c.d_model] * 3)
-    config = {**to_hf_config(c), "architectures": [architecture], "model_type": "roberta",
-              "max_position_embeddings": c.position_rows, "add_cross_attention": False, "is_decoder": False}
-    write_hf_dir(out_dir, config, tensors)
+    write_bert_family(model, out_dir, roberta_name_map(c, prefix), {
+        "architectures": [architecture], "model_type": "roberta", "max_position_embeddings": c.position_rows,
+        "add_cross_attention": False, "is_decoder": False})
     return architecture
 
 
