@@ -270,8 +270,9 @@ def plot_curves(result: RLResult, path: Path, title: str) -> None:
              label="training reward (sampled)")
     ax2.plot(steps, [e["eval_length"] for e in result.evals], "o-")
     ax2.set_ylabel("held-out reply length (tokens)")
-    if result.kl:
-        ax3.plot(*zip(*result.kl, strict=True), "o-")
+    kl = ([(0, 0.0)] if steps[0] == 0 else []) + result.kl  # at step 0 the policy is the reference
+    if kl:
+        ax3.plot(*zip(*kl, strict=True), "o-")
     ax3.set_ylabel("KL(policy || reference), held-out")
     for ax in (ax1, ax2, ax3):
         ax.set_xlabel("step")
