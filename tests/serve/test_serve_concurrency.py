@@ -61,8 +61,8 @@ def test_a_failing_job_reports_its_error_and_others_go_on():
 class SlowBackend(ModelBackend):
     """The real backend, slowed to ~20 ms per token so requests overlap predictably."""
 
-    def generate(self, prompt_ids, config, stop_strings):
-        streamer, pieces = super().generate(prompt_ids, config, stop_strings)
+    def generate(self, prompt_ids, config, stop_strings, batcher=None):
+        streamer, pieces = super().generate(prompt_ids, config, stop_strings, batcher)
 
         def slow():
             for piece in pieces:

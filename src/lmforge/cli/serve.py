@@ -16,12 +16,18 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     api_key: Annotated[str | None, typer.Option(envvar="LMFORGE_API_KEY",
                                                 help="Require 'Authorization: Bearer KEY' on /v1 routes.")] = None,
-    max_concurrency: Annotated[int, typer.Option(help="Generations run (interleaved) at once.")] = 4,
+    max_concurrency: Annotated[int, typer.Option(
+        help="Generations run at once: for a Transformer, the rows of one batched decoding step.")] = 4,
     max_queue: Annotated[int, typer.Option(help="Requests that may wait beyond those; more get 429.")] = 64,
     max_tokens: Annotated[int, typer.Option(help="Most new tokens one request may ask for.")] = 2048,
+    max_seq_len: Annotated[int, typer.Option(
+        help="Positions per request (prompt + reply) in the KV cache, at most the model's context length. The "
+             "cache holds --max-concurrency of them, allocated at start: that is its memory bound.")] = 4096,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = 1_000_000,
     model_name: Annotated[str | None, typer.Option(help="Model id clients use (default: the directory name).")] = None,
     chat_format: Annotated[str, typer.Option("--format", help="Chat prompt format: auto, chatml or plain.")] = "auto",
+    rag_store: Annotated[Path | None, typer.Option(help="A store built by `lmforge rag index`: also serve POST "
+                                                        "/v1/rag/search and /v1/rag/answer (cited answers).")] = None,
 ) -> None:
     """Serve a model over an OpenAI-compatible API, with a web chat page at / and metrics at /metrics."""
     import uvicorn
@@ -34,7 +40,15 @@ def serve(
         raise ConfigError(f"--port must be in 0..65535, got {port}")
     # a fine-tuned classify/NER/QA directory is served on /v1/classify, /v1/ner or /v1/qa
     backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format))
-    config = ServerConfig(api_key, max_concurrency, max_queue, max_body_bytes, max_tokens)
-    app = create_app(backend, config)
+    config = ServerConfig(api_key, max_concurrency, max_queue, max_body_bytes, max_tokens, max_seq_len=max_seq_len)
+    retriever = None
+    if rag_store is not None:
+        from lmforge.recipes.rag import StoreSpec, open_retriever
+        retriever = open_retriever(StoreSpec(rag_store))
+    app = create_app(backend, config, retriever)
     typer.echo(f"serving '{backend.name}' on http://{host}:{port}  (chat page: /, API: /v1, metrics: /metrics)")
+    if batcher := app.state.server.batcher:
+        engine = batcher.engine
+        typer.echo(f"continuous batching: up to {engine.max_batch} requests per step, KV cache "
+                   f"{engine.max_batch} x {engine.max_len} positions = {engine.cache.nbytes / 2**20:,.0f} MiB")
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

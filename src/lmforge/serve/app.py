@@ -31,10 +31,12 @@ from lmforge.errors import LmforgeError
 from lmforge.infer import tools
 from lmforge.infer.chat import TextPiece, TextStreamer
 from lmforge.infer.sampling import SamplingConfig
+from lmforge.rag.retriever import Retriever
 from lmforge.serve.backend import ModelBackend
 from lmforge.serve.errors import APIError, install_handlers, log, validation_error
 from lmforge.serve.gate import GateMiddleware
 from lmforge.serve.metrics import Metrics, MetricsMiddleware
+from lmforge.serve.rag_routes import rag_router
 from lmforge.serve.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from lmforge.serve.task_routes import task_router
 from lmforge.serve.worker import Job, QueueFull, Worker, WorkerStopped
@@ -220,7 +222,9 @@ def _sampling(body, max_new: int, stop_ids: frozenset[int]) -> SamplingConfig:
                           top_logprobs=body.alternatives)
 
 
-def create_app(backend: ModelBackend, config: ServerConfig | None = None) -> FastAPI:
+def create_app(backend: ModelBackend, config: ServerConfig | None = None, retriever: Retriever | None = None
+               ) -> FastAPI:
+    """The app; with a ``retriever`` (``lmforge serve --rag-store``) also /v1/rag/search and /v1/rag/answer."""
     server = Server(backend, config or ServerConfig())
 
     @asynccontextmanager
@@ -236,6 +240,8 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None) -> Fas
     app.add_middleware(MetricsMiddleware, metrics=server.metrics)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(task_router(server, _unless_disconnected))  # /v1/classify, /v1/ner, /v1/qa
+    if retriever is not None:
+        app.include_router(rag_router(server, retriever))  # /v1/rag/search, /v1/rag/answer
 
     @app.get("/")
     async def index() -> FileResponse:

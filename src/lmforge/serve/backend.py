@@ -1,4 +1,5 @@
-"""What the server serves: one model directory's model, tokenizer, chat format and engine.
+"""What the server serves: one model directory's model, tokenizer, chat format and engine,
+and the continuous batch (:class:`Batcher`) that generates for every active request at once.
 
 Everything here runs on the worker thread (or in a thread pool for tokenizing);
 the HTTP layer in :mod:`lmforge.serve.app` only validates, queues and formats.
@@ -6,16 +7,56 @@ the HTTP layer in :mod:`lmforge.serve.app` only validates, queues and formats.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lmforge.infer.chat import ChatFormat, Message, TextPiece, TextStreamer, chat_format_for, generate_text
-from lmforge.infer.engine import GenerationEngine
+from lmforge.infer.batch import BatchEngine
+from lmforge.infer.chat import ChatFormat, Message, TextPiece, TextStreamer, chat_format_for
+from lmforge.infer.engine import GeneratedToken, GenerationEngine
 from lmforge.infer.loading import load_model_dir
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.infer.sentence import SentenceEncoder
-from lmforge.models.base import Capability
+from lmforge.models.base import Capability, CausalLM
 from lmforge.serve.errors import APIError
+
+
+class Batcher:
+    """One server's continuous batch: every request being generated is a row of one :class:`BatchEngine`.
+
+    The worker thread advances each request's token iterator (:meth:`tokens`) one token per turn,
+    round-robin. A request whose next token is not there yet is waiting for the next step, and so is
+    every other row: it runs that step (one token chosen per row, one forward pass for all) and each
+    row's token goes to its request's inbox. So one round of the worker is one batched step; a new
+    request joins with its prefill on its first turn, a finished one leaves, a closed one (client
+    gone, stop string) frees its slot at once, and a row that fails gets its error alone.
+    """
+
+    def __init__(self, engine: BatchEngine) -> None:
+        self.engine = engine
+        self._inboxes: dict[int, deque[GeneratedToken | Exception | None]] = {}  # id(row) -> its events
+
+    def tokens(self, prompt_ids: Sequence[int], config: SamplingConfig) -> Iterator[GeneratedToken]:
+        row = self.engine.add(prompt_ids, config)  # the prefill: this request's cache slot is filled
+        inbox = self._inboxes[id(row)] = deque()
+        try:
+            while True:
+                while not inbox:
+                    self._step()
+                item = inbox.popleft()
+                if item is None:  # finished (stop token or max_tokens)
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            self.engine.cancel(row)
+            del self._inboxes[id(row)]
+
+    def _step(self) -> None:
+        for event in self.engine.step():
+            inbox = self._inboxes[id(event.row)]
+            inbox.append(event.error if event.error is not None else event.token)
 
 
 class ModelBackend:
@@ -51,9 +92,19 @@ class ModelBackend:
         """Token ids that end any reply: end-of-text plus the chat format's end-of-turn marker."""
         return frozenset({self.tokenizer.eos_id} - {None}) | self.chat_format.stop_ids
 
-    def generate(self, prompt_ids: Sequence[int], config: SamplingConfig,
-                 stop_strings: Sequence[str]) -> tuple[TextStreamer, Iterator[TextPiece]]:
-        return generate_text(self.engine, self.tokenizer, prompt_ids, config, stop_strings)
+    def batcher(self, max_batch: int, max_len: int | None = None) -> Batcher | None:
+        """A new continuous batch of ``max_batch`` rows of ``max_len`` positions (its KV cache is allocated
+        now), or None for a model without a KV cache (an RNN LM), whose requests take turns token by token."""
+        if not isinstance(self.model, CausalLM):
+            return None
+        return Batcher(BatchEngine(self.model, max_batch, max_len))
+
+    def generate(self, prompt_ids: Sequence[int], config: SamplingConfig, stop_strings: Sequence[str],
+                 batcher: Batcher | None = None) -> tuple[TextStreamer, Iterator[TextPiece]]:
+        """Text pieces for one request: a row of ``batcher``'s batch, or a generation of its own without one."""
+        tokens = batcher.tokens(prompt_ids, config) if batcher else self.engine.stream(prompt_ids, config)
+        streamer = TextStreamer(self.tokenizer, stop_strings)
+        return streamer, streamer.stream(tokens, config.max_new_tokens)
 
     def encode_for_embedding(self, text: str) -> list[int]:
         """An encoder gets its special tokens ([CLS] ... [SEP]) as in training; a causal LM the plain ids."""

@@ -1,0 +1,84 @@
+"""Continuous batching in the server: concurrent requests are rows of one decoding step, each row's
+reply equals the request served alone, one failing row does not fail the others, /metrics shows it."""
+
+import asyncio
+
+import httpx
+import pytest
+
+from lmforge.infer import batch as batch_module
+from lmforge.infer.chat import generate_text
+from lmforge.infer.sampling import SamplingConfig
+from lmforge.serve.app import ServerConfig, create_app
+from lmforge.serve.backend import ModelBackend
+
+QUESTIONS = ["What is 2+2?", "Tell me a story", "hi", "Name a colour"]
+
+
+@pytest.fixture(scope="module")
+def batched(model_dir, serve):
+    app = create_app(ModelBackend(model_dir), ServerConfig(max_concurrency=4, max_tokens=64))
+    server = app.state.server
+    engine = server.batcher.engine
+    sizes = []
+    real_step = engine.step
+
+    def recording_step():  # the batch sizes the worker's steps actually ran with
+        sizes.append(len(engine.rows))
+        return real_step()
+
+    engine.step = recording_step
+    with serve(app) as url:
+        yield url, server, sizes
+
+
+def chat(question, **extra):
+    return {"model": "tiny-chat", "messages": [{"role": "user", "content": question}], "max_tokens": 30,
+            "temperature": 0, **extra}
+
+
+def alone(backend, question):
+    config = SamplingConfig(max_new_tokens=30, temperature=0, stop_tokens=backend.sampling_stops())
+    prompt = backend.chat_prompt([{"role": "user", "content": question}])
+    return "".join(p.text for p in generate_text(backend.engine, backend.tokenizer, prompt, config)[1])
+
+
+async def _post_all(url, bodies):
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        return await asyncio.gather(*(client.post("/v1/chat/completions", json=b) for b in bodies))
+
+
+def test_concurrent_requests_are_rows_of_one_batch_and_each_equals_its_request_alone(batched):
+    url, server, sizes = batched
+    sizes.clear()
+    responses = asyncio.run(_post_all(url, [chat(q) for q in QUESTIONS]))
+    assert [r.status_code for r in responses] == [200] * 4
+    texts = [r.json()["choices"][0]["message"]["content"] for r in responses]
+    assert texts == [alone(server.backend, q) for q in QUESTIONS]
+    assert max(sizes) >= 3  # the requests overlapped in one batched step
+    assert server.batcher.engine.free_slots == 4  # every slot came back
+    metrics = httpx.get(f"{url}/metrics").text
+    for name in ("lmforge_batch_size", "lmforge_queue_depth", "lmforge_kv_cache_occupancy",
+                 "lmforge_kv_cache_bytes", "lmforge_tokens_per_second"):
+        assert f"\n{name} " in metrics, name
+    rate = next(line for line in metrics.splitlines() if line.startswith("lmforge_tokens_per_second "))
+    assert float(rate.split()[1]) > 0
+
+
+def test_one_failing_row_gets_its_error_and_the_other_rows_go_on(batched, monkeypatch):
+    url, server, _ = batched
+    real = batch_module.choose_tokens
+
+    def faulty(logits, config, generator):  # an injected fault in one request's row
+        if config.seed == 666:
+            raise RuntimeError("injected fault")
+        return real(logits, config, generator)
+
+    monkeypatch.setattr(batch_module, "choose_tokens", faulty)
+    bodies = [chat(QUESTIONS[0]), chat(QUESTIONS[1], temperature=1.0, seed=666), chat(QUESTIONS[2])]
+    good, bad, other = asyncio.run(_post_all(url, bodies))
+    assert bad.status_code == 500 and bad.json()["error"]["type"] == "server_error"
+    assert [good.status_code, other.status_code] == [200, 200]
+    assert good.json()["choices"][0]["message"]["content"] == alone(server.backend, QUESTIONS[0])
+    assert other.json()["choices"][0]["message"]["content"] == alone(server.backend, QUESTIONS[2])
+    assert server.batcher.engine.free_slots == 4
