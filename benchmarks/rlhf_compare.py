@@ -88,7 +88,7 @@ def table(run_dirs: list[Path]) -> str:
 
 def _pair(before: dict | None, after: dict) -> list[str]:
     def fmt(key: str, v: float) -> str:
-        return f"{v:.3f}" if key in ("eval_reward", "eval_length") else f"{v:.0%}"
+        return {"eval_reward": f"{v:.3f}", "eval_length": f"{v:.1f}"}.get(key, f"{v:.0%}")
     return [(f"{fmt(k, before[k])} -> " if before else "") + fmt(k, after[k]) for k in KEYS]
 
 
