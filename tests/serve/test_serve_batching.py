@@ -82,3 +82,19 @@ def test_one_failing_row_gets_its_error_and_the_other_rows_go_on(batched, monkey
     assert good.json()["choices"][0]["message"]["content"] == alone(server.backend, QUESTIONS[0])
     assert other.json()["choices"][0]["message"]["content"] == alone(server.backend, QUESTIONS[2])
     assert server.batcher.engine.free_slots == 4
+
+
+def test_n_choices_are_rows_of_one_batch(batched):
+    url, server, sizes = batched
+    sizes.clear()
+    greedy = httpx.post(f"{url}/v1/chat/completions", json=chat(QUESTIONS[1], n=3), timeout=120).json()
+    assert [c["index"] for c in greedy["choices"]] == [0, 1, 2]
+    assert {c["message"]["content"] for c in greedy["choices"]} == {alone(server.backend, QUESTIONS[1])}
+    assert max(sizes) == 3
+    sampled = httpx.post(f"{url}/v1/completions", json={"model": "tiny-chat", "prompt": "Once", "max_tokens": 12,
+                                                          "n": 3, "seed": 5}, timeout=120).json()
+    texts = [c["text"] for c in sampled["choices"]]
+    assert len(set(texts)) > 1  # seeds 5, 6, 7: different samples
+    assert sampled["usage"]["prompt_tokens"] == 4 and sampled["usage"]["completion_tokens"] <= 36
+    streamed = httpx.post(f"{url}/v1/chat/completions", json=chat("hi", n=2, stream=True))
+    assert streamed.status_code == 400 and streamed.json()["error"]["param"] == "n"

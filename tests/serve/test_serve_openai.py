@@ -138,8 +138,8 @@ def test_errors_reach_the_client_as_openai_errors(client):
         client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "x"}])
     assert e.value.body["code"] == "model_not_found"
     with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "x"}], n=2)
-    assert e.value.body["param"] == "n"
+        client.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "x"}], n=5)
+    assert e.value.body["param"] == "n"  # more rows than the server's batch (--max-concurrency 4) holds
     with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "x" * 200}])
     assert e.value.body["code"] == "context_length_exceeded"

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from typing import Any, TypeVar
 
@@ -145,6 +145,24 @@ class Server:
         self.metrics.prompt_tokens.inc(len(prompt_ids))
         return gen
 
+    def start_choices(self, prompt_ids: list[int], config: SamplingConfig, stops: Sequence[str], started: float,
+                      n: int) -> list[_Generation]:
+        """``n`` generations of one prompt: rows of the same batch (seeded: seed, seed + 1, ...; greedy rows agree,
+        as OpenAI's do). More rows than the batch holds is a 400; a full queue cancels those already queued."""
+        if n > self.config.max_concurrency:
+            raise APIError(400, f"n is {n}, but this server decodes at most {self.config.max_concurrency} rows at "
+                           "once (--max-concurrency)", "n", "invalid_value")
+        gens: list[_Generation] = []
+        try:
+            for i in range(n):
+                seed = None if config.seed is None else (config.seed + i) % 2**63
+                gens.append(self.start(prompt_ids, replace(config, seed=seed), stops, started))
+        except APIError:
+            for gen in gens:
+                gen.job.cancel()
+            raise
+        return gens
+
     def submit(self, steps: Callable[[], Iterator[Any]]) -> Job:
         try:
             return self.worker.submit(steps)
@@ -172,16 +190,26 @@ class Server:
 
     async def collect(self, request: Request, gen: _Generation) -> list[TextPiece]:
         """All pieces, unless the client disconnects first (then the generation is cancelled)."""
+        return (await self.collect_all(request, [gen]))[0]
 
-        async def gather() -> list[TextPiece]:
+    async def collect_all(self, request: Request, gens: Sequence[_Generation]) -> list[list[TextPiece]]:
+        """All pieces of every choice, unless the client disconnects first (then every generation is cancelled:
+        each ``pieces`` iterator cancels its job when it is interrupted)."""
+
+        async def one(gen: _Generation) -> list[TextPiece]:
             return [piece async for piece in self.pieces(gen)]
 
-        return await _unless_disconnected(request, gen.job, gather())
+        async def every() -> list[list[TextPiece]]:
+            return list(await asyncio.gather(*(one(gen) for gen in gens)))
 
-    def usage(self, gen: _Generation) -> dict[str, int]:
-        completion = gen.streamer.completion_tokens if gen.streamer else 0
-        return {"prompt_tokens": gen.prompt_tokens, "completion_tokens": completion,
-                "total_tokens": gen.prompt_tokens + completion}
+        return await _unless_disconnected(request, gens[0].job, every())
+
+    def usage(self, gens: _Generation | Sequence[_Generation]) -> dict[str, int]:
+        """Token counts; the prompt is counted once however many choices were generated from it."""
+        gens = [gens] if isinstance(gens, _Generation) else gens
+        completion = sum(gen.streamer.completion_tokens for gen in gens if gen.streamer)
+        return {"prompt_tokens": gens[0].prompt_tokens, "completion_tokens": completion,
+                "total_tokens": gens[0].prompt_tokens + completion}
 
     def token_logprobs(self, piece: TextPiece) -> list[dict[str, Any]]:
         """Chat-style entries: each token's text, bytes, logprob and its most likely alternatives."""
@@ -281,16 +309,19 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None, retrie
         prompt = rendered.ids
         max_new = server.max_new_tokens(body.limit, len(prompt), server.config.max_tokens)
         stops = [*body.stop_strings, *backend.chat_format.stop_strings]
-        gen = server.start(prompt, _sampling(body, max_new, backend.sampling_stops()), stops, started)
+        gens = server.start_choices(prompt, _sampling(body, max_new, backend.sampling_stops()), stops, started,
+                                    body.n or 1)
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": backend.name,
                 "system_fingerprint": None}
         if body.stream:
-            return _stream(server, gen, head, body, chat=True, tool_prefix=rendered.prefix)
-        pieces = await server.collect(request, gen)
-        logprobs = {"content": [e for p in pieces for e in server.token_logprobs(p)]} if body.logprobs else None
-        message, finish = _reply(body, rendered.prefix + "".join(p.text for p in pieces), gen.streamer.finish_reason)
-        choice = {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}
-        return JSONResponse({**head, "object": "chat.completion", "choices": [choice], "usage": server.usage(gen)})
+            return _stream(server, gens[0], head, body, chat=True, tool_prefix=rendered.prefix)
+        choices = []
+        for i, (gen, pieces) in enumerate(zip(gens, await server.collect_all(request, gens), strict=True)):
+            logprobs = {"content": [e for p in pieces for e in server.token_logprobs(p)]} if body.logprobs else None
+            message, finish = _reply(body, rendered.prefix + "".join(p.text for p in pieces),
+                                     gen.streamer.finish_reason)
+            choices.append({"index": i, "message": message, "logprobs": logprobs, "finish_reason": finish})
+        return JSONResponse({**head, "object": "chat.completion", "choices": choices, "usage": server.usage(gens)})
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
@@ -308,15 +339,15 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None, retrie
             server.check_ids(ids, "prompt")
         max_new = server.max_new_tokens(body.limit, len(ids), server.config.completion_default_tokens)
         stop_ids = frozenset({backend.tokenizer.eos_id} - {None})
-        gen = server.start(ids, _sampling(body, max_new, stop_ids), body.stop_strings, started)
+        gens = server.start_choices(ids, _sampling(body, max_new, stop_ids), body.stop_strings, started, body.n or 1)
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": backend.name}
         if body.stream:
-            return _stream(server, gen, head, body, chat=False)
-        pieces = await server.collect(request, gen)
-        choice = {"index": 0, "text": "".join(p.text for p in pieces),
-                  "logprobs": _completion_logprobs(server, pieces) if body.logprobs is not None else None,
-                  "finish_reason": gen.streamer.finish_reason}
-        return JSONResponse({**head, "object": "text_completion", "choices": [choice], "usage": server.usage(gen)})
+            return _stream(server, gens[0], head, body, chat=False)
+        choices = [{"index": i, "text": "".join(p.text for p in pieces),
+                    "logprobs": _completion_logprobs(server, pieces) if body.logprobs is not None else None,
+                    "finish_reason": gen.streamer.finish_reason}
+                   for i, (gen, pieces) in enumerate(zip(gens, await server.collect_all(request, gens), strict=True))]
+        return JSONResponse({**head, "object": "text_completion", "choices": choices, "usage": server.usage(gens)})
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Response:

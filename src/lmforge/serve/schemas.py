@@ -43,8 +43,11 @@ class SamplingRequest(_Strict):
 
     def check_supported(self) -> None:
         """Reject valid OpenAI parameters whose values lmforge cannot honour."""
-        if self.n not in (None, 1):
-            raise APIError(400, "n must be 1: lmforge returns one choice per request", "n", "unsupported_value")
+        if self.n is not None and self.n < 1:
+            raise APIError(400, f"n must be >= 1, got {self.n}", "n", "invalid_value")
+        if (self.n or 1) > 1 and self.stream:
+            raise APIError(400, "n > 1 with stream: true is not supported; stream one choice per request",
+                           "n", "unsupported_value")
         for name in ("presence_penalty", "frequency_penalty"):
             if getattr(self, name):
                 raise APIError(400, f"{name} is not supported (leave it unset or 0)", name, "unsupported_parameter")
