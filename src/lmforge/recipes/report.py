@@ -199,8 +199,15 @@ def _bars(cards: list[Card], path: Path) -> None:
 
     panels: list[tuple[str, list[str], list[float]]] = []
     if any(c.text for c in cards):
-        panels.append(("bits per byte (lower is better)", [c.name for c in cards if c.text],
-                       [c.text["bits_per_byte"] for c in cards if c.text]))
+        names, values = [], []
+        for c in cards:
+            if c.text:
+                names.append(c.name)
+                values.append(c.text["bits_per_byte"])
+                if ref := c.text.get("bits_per_byte_reference"):
+                    names.append(f"reference\n({ref['source'][:24]})")
+                    values.append(ref["value"])
+        panels.append(("bits per byte (lower is better)", names, values))
     if any(c.speed for c in cards):
         panels.append(("greedy decoding tokens/s", [c.name for c in cards if c.speed],
                        [c.speed["decode_tok_s"] for c in cards if c.speed]))
@@ -249,7 +256,8 @@ def compare_markdown(a: Card, b: Card, png_name: str) -> str:
     lines = [f"# {a.name} vs {b.name}", "", f"| | {a.name} | {b.name} |", "|---|---:|---:|"]
     lines += [f"| {r[0]} | {r[1]} | {r[2]} |" for r in rows]
     sources = {c.text.get("source") for c in (a, b) if c.text}
-    lines += ["", f"Held-out text: {'; '.join(sorted(sources)) or '–'}. Machine: {a.machine}.", "",
+    machines = "; ".join(dict.fromkeys(f"{c.name}: {c.machine}" for c in (a, b)))
+    lines += ["", f"Held-out text: {'; '.join(sorted(sources)) or '–'}. Measured on {machines}.", "",
               f"![comparison]({png_name})"]
     return "\n".join(lines) + "\n"
 
