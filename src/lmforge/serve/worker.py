@@ -8,6 +8,11 @@ long reply does not hold up a short one and a new request's first token comes
 after at most one step of each other active job. Further jobs wait in a bounded
 queue; when it is full, submitting fails at once (the server answers 429).
 
+For a Transformer the generation jobs are rows of one continuous batch
+(:class:`~lmforge.serve.backend.Batcher`): the first job of a round to need a
+token runs one batched decoding step for every row, the others find theirs
+ready, so a round of this loop is one forward pass for all active requests.
+
 Results travel back to the event loop with ``loop.call_soon_threadsafe``. A
 cancelled job (client disconnected) is closed before its next step, which stops
 the engine and frees its KV cache.
