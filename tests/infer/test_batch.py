@@ -9,7 +9,7 @@ from lmforge.errors import LmforgeError
 from lmforge.infer import batch as batch_module
 from lmforge.infer.batch import BatchEngine
 from lmforge.infer.engine import GenerationEngine
-from lmforge.infer.sampling import SamplingConfig
+from lmforge.infer.sampling import SamplingConfig, apply_penalties, filter_logits
 from lmforge.interop.convert import smollm2_dir
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.llama import Llama, LlamaConfig
@@ -72,12 +72,26 @@ def test_per_row_settings_seeds_stop_tokens_and_lengths(model):
                SamplingConfig(max_new_tokens=5, temperature=0),
                SamplingConfig(max_new_tokens=20, temperature=1.0, top_k=10, seed=3),
                SamplingConfig(max_new_tokens=20, temperature=0.7, top_p=0.9, seed=4),
-               SamplingConfig(max_new_tokens=0)]
-    prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[2], PROMPTS[2], PROMPTS[3]]
+               SamplingConfig(max_new_tokens=0),
+               SamplingConfig(max_new_tokens=20, temperature=0, repetition_penalty=1.3, frequency_penalty=0.5),
+               SamplingConfig(max_new_tokens=20, temperature=0.8, min_p=0.1, presence_penalty=0.4, seed=9)]
+    prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[2], PROMPTS[2], PROMPTS[3], PROMPTS[5], PROMPTS[4]]
     batched = BatchEngine(model, max_batch=8).generate_many(prompts, configs)
     assert batched[0] == free[: free.index(free[6])]
     assert batched == [single.generate(p, c) for p, c in zip(prompts, configs, strict=True)]
-    assert [len(out) for out in batched[1:]] == [5, 20, 20, 0]
+    assert [len(out) for out in batched[1:5]] == [5, 20, 20, 0]
+    assert batched[5] != single.generate(PROMPTS[5], GREEDY)  # the penalties changed the greedy reply
+
+
+def test_penalties_and_min_p_follow_their_definitions():
+    logits = torch.tensor([[2.0, -1.0, 0.5, 3.0]])
+    config = SamplingConfig(repetition_penalty=2.0)
+    assert apply_penalties(logits, [0], [1, 1, 3], config).tolist() == [[1.0, -2.0, 0.5, 1.5]]
+    config = SamplingConfig(repetition_penalty=2.0, frequency_penalty=0.5, presence_penalty=1.0)
+    assert apply_penalties(logits, [0], [1, 1, 3], config).tolist() == [[1.0, -4.0, 0.5, 0.0]]
+    assert apply_penalties(logits, [0], [1], SamplingConfig()) is logits  # nothing to do: untouched
+    kept = filter_logits(torch.tensor([[0.0, 0.0, -1.0, -10.0]]), None, None, min_p=0.3)
+    assert torch.isfinite(kept).tolist() == [[True, True, True, False]]  # e^-1 = 0.37 >= 0.3 of the best
 
 
 def test_slots_are_preallocated_and_reused(gqa):

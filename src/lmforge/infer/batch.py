@@ -26,9 +26,9 @@ cost attention work on every step. With slots, nothing moves when a sequence joi
 Prompts are prefilled one at a time: a prefill is already a matrix-matrix product (compute-bound),
 so batching prefills saves little, while it would make a new request wait for others to arrive.
 
-Per row: its own :class:`SamplingConfig` (temperature, top-k/p, seed, stop tokens, max tokens,
-logprobs). A failure while choosing one row's token (a bad config, an injected fault) ends that
-row with the error; the others go on. Stop *strings* need text: the text layer
+Per row: its own :class:`SamplingConfig` (temperature, top-k/p, min-p, repetition/frequency/presence
+penalties, seed, stop tokens, max tokens, logprobs). A failure while choosing one row's token (a bad
+config, an injected fault) ends that row with the error; the others go on. Stop *strings* need text: the text layer
 (:class:`~lmforge.infer.chat.TextStreamer`) finds them and calls :meth:`BatchEngine.cancel`.
 
 A greedy row's tokens are those of :class:`~lmforge.infer.engine.GenerationEngine` for the same
@@ -45,7 +45,7 @@ import torch
 
 from lmforge.errors import LmforgeError
 from lmforge.infer.engine import GeneratedToken, describe_token, seeded_generator
-from lmforge.infer.sampling import SamplingConfig, choose_tokens
+from lmforge.infer.sampling import SamplingConfig, apply_penalties, choose_tokens
 from lmforge.models.base import CausalLM
 from lmforge.models.blocks.kv_cache import SlotKVCache
 
@@ -165,7 +165,9 @@ class BatchEngine:
         if len(row.generated) >= row.config.max_new_tokens:
             self.cancel(row, "length")
             return None
-        token = int(choose_tokens(row.logits[None], row.config, row.generator)[0])
+        prompt = row.ids[: len(row.ids) - len(row.generated)]
+        scores = apply_penalties(row.logits[None], prompt, row.generated, row.config)
+        token = int(choose_tokens(scores, row.config, row.generator)[0])
         if token in row.config.stop_tokens:
             self.cancel(row, "stop")
             return None

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from lmforge.errors import LmforgeError
-from lmforge.infer.sampling import SamplingConfig, choose_tokens
+from lmforge.infer.sampling import SamplingConfig, apply_penalties, choose_tokens
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ class GenerationEngine:
         next_logits = _LogitsSource(self.model, self.context_length, config.use_cache, self._device())
         logits = next_logits.prefill(ids)
         for _ in range(config.max_new_tokens):
-            token = int(choose_tokens(logits, config, generator)[0])
+            scores = apply_penalties(logits, prompt_ids, ids[len(prompt_ids):], config)
+            token = int(choose_tokens(scores, config, generator)[0])
             if token in config.stop_tokens:
                 return
             yield describe_token(logits[0], token, config.top_logprobs)
