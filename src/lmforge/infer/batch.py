@@ -12,7 +12,8 @@ Usage::
 or step by step, as the server drives it (sequences join and leave between any two steps)::
 
     row = engine.add(prompt_ids, config)      # prefill: the prompt runs alone, into a free slot
-    for event in engine.step():               # sample one token for every row, then one batched forward
+    engine.choose(row)                        # optional: its first token now, from the prefill's logits
+    for event in engine.step():               # one batched forward for all rows, then a token for each
         event.row, event.token, event.error   # token None and row.finished set: the row left the batch
     engine.cancel(row)                        # a client went away: free its slot now
 
@@ -139,26 +140,30 @@ class BatchEngine:
 
     @torch.inference_mode()
     def step(self) -> list[StepEvent]:
-        """Choose one token for every active row; rows that finish leave; the rest run one batched forward."""
-        events, going_on = [], []
+        """One batched forward over every row's newest token (a row that just joined needs none: its prefill
+        gave its logits), then one token chosen per row; rows that finish leave."""
+        events: list[StepEvent] = []
+        if behind := [row for row in self.rows if row.logits is None]:
+            self._forward(behind, events)
         for row in list(self.rows):
-            try:
-                token = self._choose(row)
-            except Exception as e:  # this row's fault: it leaves with the error, the batch goes on
-                self.cancel(row, "error")
-                events.append(StepEvent(row, None, e))
-                continue
-            if token is None:
-                events.append(StepEvent(row, None))
-                continue
-            events.append(StepEvent(row, token))
-            if row.finished:
-                events.append(StepEvent(row, None))
-            else:
-                going_on.append(row)
-        if going_on:
-            self._forward(going_on, events)
+            events += self.choose(row)
         return events
+
+    def choose(self, row: Row) -> list[StepEvent]:
+        """Choose ``row``'s next token from the logits it has (after its prefill or a step), no forward pass.
+
+        The server calls this right after :meth:`add`, so a new request's first token does not wait for
+        a batched step; its next forward then runs with everybody else's in :meth:`step`.
+        """
+        try:
+            token = self._choose(row)
+        except Exception as e:  # this row's fault: it leaves with the error, the batch goes on
+            self.cancel(row, "error")
+            return [StepEvent(row, None, e)]
+        if token is None:
+            return [StepEvent(row, None)]
+        row.logits = None  # spent: the next step runs the new token through the model
+        return [StepEvent(row, token)] + ([StepEvent(row, None)] if row.finished else [])
 
     def _choose(self, row: Row) -> GeneratedToken | None:
         """Sample ``row``'s next token; None (and the row finished) at a stop token or max_new_tokens."""

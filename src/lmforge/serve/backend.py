@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lmforge.infer.batch import BatchEngine
+from lmforge.infer.batch import BatchEngine, StepEvent
 from lmforge.infer.chat import ChatFormat, Message, TextPiece, TextStreamer, chat_format_for
 from lmforge.infer.engine import GeneratedToken, GenerationEngine
 from lmforge.infer.loading import load_model_dir
@@ -28,7 +28,8 @@ class Batcher:
     round-robin. A request whose next token is not there yet is waiting for the next step, and so is
     every other row: it runs that step (one token chosen per row, one forward pass for all) and each
     row's token goes to its request's inbox. So one round of the worker is one batched step; a new
-    request joins with its prefill on its first turn, a finished one leaves, a closed one (client
+    request joins with its prefill on its first turn (and gets its first token from it at once, so a
+    burst of requests is prefilled before the next step), a finished one leaves, a closed one (client
     gone, stop string) frees its slot at once, and a row that fails gets its error alone.
     """
 
@@ -39,6 +40,7 @@ class Batcher:
     def tokens(self, prompt_ids: Sequence[int], config: SamplingConfig) -> Iterator[GeneratedToken]:
         row = self.engine.add(prompt_ids, config)  # the prefill: this request's cache slot is filled
         inbox = self._inboxes[id(row)] = deque()
+        self._deliver(self.engine.choose(row))  # the first token, from the prefill: no wait for a step
         try:
             while True:
                 while not inbox:
@@ -54,9 +56,11 @@ class Batcher:
             del self._inboxes[id(row)]
 
     def _step(self) -> None:
-        for event in self.engine.step():
-            inbox = self._inboxes[id(event.row)]
-            inbox.append(event.error if event.error is not None else event.token)
+        self._deliver(self.engine.step())
+
+    def _deliver(self, events: list[StepEvent]) -> None:
+        for event in events:
+            self._inboxes[id(event.row)].append(event.error if event.error is not None else event.token)
 
 
 class ModelBackend:
