@@ -3,8 +3,8 @@
 Formats: ``.txt`` and ``.md`` as they are; ``.html``/``.htm`` as visible text (scripts and styles
 dropped); ``.jsonl`` one document per line (its ``"text"`` field, an ``"id"`` if given, other
 fields kept as metadata); ``.pdf`` page text through ``pypdf`` when it is installed. Folders are
-walked for those suffixes. A document's id is its file path (plus ``#line`` for JSONL rows), so
-indexing the same files again replaces their chunks instead of adding copies.
+walked for those suffixes. A document's id is its resolved file path (plus ``#id`` or ``#line`` for JSONL
+rows), so indexing the same files again, from any folder, replaces their chunks instead of adding copies.
 """
 
 from __future__ import annotations
@@ -77,14 +77,15 @@ def _pdf_text(path: Path) -> str:
 
 
 def _file_documents(path: Path) -> list[Document]:
-    suffix = path.suffix.lower()
+    """The documents of one file; ids use the resolved path, so re-indexing from another folder replaces them."""
+    suffix, key = path.suffix.lower(), str(path.resolve())
     if suffix == ".jsonl":
         docs = []
         for line, row in read_json_lines(path):
             if not isinstance(row.get("text"), str):
                 raise DataError(f'{path}: line {line}: expected a "text" string field')
             meta = {k: v for k, v in row.items() if k not in ("text", "id")}
-            docs.append(Document(f"{path}#{row.get('id', line)}", str(path), row["text"], meta))
+            docs.append(Document(f"{key}#{row.get('id', line)}", str(path), row["text"], meta))
         return docs
     if suffix == ".pdf":
         text = _pdf_text(path)
@@ -92,7 +93,7 @@ def _file_documents(path: Path) -> list[Document]:
         text = read_text(path)
         if suffix in (".html", ".htm"):
             text = html_to_text(text)
-    return [Document(str(path), str(path), text)]
+    return [Document(key, str(path), text)]
 
 
 def _files(paths: Iterable[str | Path]) -> Iterator[Path]:
