@@ -39,12 +39,13 @@ def export(
     model_dir: Annotated[Path, typer.Argument(help="lmforge model directory.")],
     out: Annotated[Path, typer.Option(help="Output directory for the Hugging Face checkpoint, or the .gguf file.")],
     fmt: Annotated[str, typer.Option("--format", help="hf: a transformers checkpoint directory. gguf: one "
-                                                      "llama.cpp file (gpt and llama models).")] = "hf",
+                                                      "llama.cpp file. onnx: one ONNX graph (gpt).")] = "hf",
     tensor_type: Annotated[str, typer.Option("--type", help="gguf only: f32 | f16 | q8_0 | q4_0 | q4_1 for the "
                                                             "matrices (norms and biases stay f32).")] = "f16",
 ) -> None:
     """Export a gpt, llama, bert or t5 model to Hugging Face format (config.json + model.safetensors + tokenizer),
-    or a gpt/llama model to GGUF for llama.cpp (``--format gguf --out m.gguf [--type q8_0]``).
+    or a gpt/llama model to GGUF for llama.cpp (``--format gguf --out m.gguf [--type q8_0]``), a gpt to ONNX
+    (``--format onnx --out m.onnx``: input_ids -> logits, no KV cache).
 
     A bert model goes out as HF BERT, or as ALBERT or ELECTRA when its options need them (shared layers,
     factorized embeddings, a replaced-token head: an ELECTRA run's discriminator/). The result loads with
@@ -59,8 +60,14 @@ def export(
         export_gguf(model_dir, out, tensor_type)
         Console().print(f"wrote {out} ({tensor_type}, {out.stat().st_size / 1e6:.1f} MB)")
         return
+    if fmt == "onnx":
+        from lmforge.interop.onnx_export import export_onnx
+
+        export_onnx(model_dir, out)
+        Console().print(f"wrote {out} (onnxruntime: input_ids (batch, sequence) -> logits)")
+        return
     if fmt != "hf":
-        raise ConfigError(f"--format must be hf or gguf, got {fmt!r}")
+        raise ConfigError(f"--format must be hf, gguf or onnx, got {fmt!r}")
     from lmforge.interop.convert import export_hf_dir
 
     hf_class = export_hf_dir(model_dir, out)
