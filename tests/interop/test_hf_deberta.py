@@ -61,3 +61,16 @@ def test_unsupported_variants_are_refused_naming_the_field(field, value, tmp_pat
     with pytest.raises(ConfigError, match=f"{field}=") as err:
         import_hf_deberta(tmp_path)
     assert "\n" not in str(err.value)
+
+
+def test_the_cli_refuses_deberta_v1_in_one_line_and_writes_nothing(tmp_path, capsys):
+    from lmforge.cli.main import run
+
+    transformers.DebertaV2ForMaskedLM(transformers.DebertaV2Config(**V3)).save_pretrained(tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({**config, "model_type": "deberta"}))
+    capsys.readouterr()  # HF's save progress bar
+    assert run(["import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "model_type='deberta'" in err, err
+    assert not (tmp_path / "out").exists()
