@@ -130,6 +130,16 @@ class BatchEngine:
         self.rows.append(row)
         return row
 
+    def take_slots(self, n: int) -> list[int]:
+        """Reserve ``n`` free slots for a caller that drives them itself (beam search); give them back
+        with :meth:`release_slots`."""
+        if n > len(self._free):
+            raise LmforgeError(f"{n} rows are needed but only {len(self._free)} of {self.max_batch} are free")
+        return [self._free.pop() for _ in range(n)]
+
+    def release_slots(self, slots: Sequence[int]) -> None:
+        self._free.extend(slots)
+
     def cancel(self, row: Row, reason: str = "cancelled") -> None:
         """Remove ``row`` from the batch now and free its slot (no-op when it already left)."""
         if row.finished:

@@ -94,6 +94,17 @@ class SlotKVCache:
         """Free ``slot`` for the next sequence (its old keys are simply overwritten later)."""
         self.lengths[slot] = 0
 
+    def copy_slots(self, dst: Sequence[int], src: Sequence[int]) -> None:
+        """Slot dst[i] becomes a copy of slot src[i], all at once (beam search: the surviving beams'
+        caches move to the rows of their continuations; a beam may have several or none)."""
+        lengths = [self.lengths[s] for s in src]
+        end = max(lengths)
+        dst_index, src_index = torch.tensor(list(dst)), torch.tensor(list(src))
+        for buffer in [*self.cache.keys, *self.cache.values]:
+            buffer[dst_index, :, :end] = buffer[src_index, :, :end]  # the right side is gathered (copied) first
+        for d, n in zip(dst, lengths, strict=True):
+            self.lengths[d] = n
+
 
 class SlotRows:
     """Rows ``slots`` of a :class:`SlotKVCache`, with the KVCache interface the models call.
