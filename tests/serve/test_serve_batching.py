@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from lmforge.infer import batch as batch_module
+from lmforge.infer.beam import BeamConfig, beam_search
 from lmforge.infer.chat import generate_text
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.serve.app import ServerConfig, create_app
@@ -98,3 +99,21 @@ def test_n_choices_are_rows_of_one_batch(batched):
     assert sampled["usage"]["prompt_tokens"] == 4 and sampled["usage"]["completion_tokens"] <= 36
     streamed = httpx.post(f"{url}/v1/chat/completions", json=chat("hi", n=2, stream=True))
     assert streamed.status_code == 400 and streamed.json()["error"]["param"] == "n"
+
+
+def test_beam_search_and_penalties_are_request_fields(batched):
+    url, server, _ = batched
+    backend = server.backend
+    body = {**chat(QUESTIONS[0]), "use_beam_search": True, "beam_width": 3, "length_penalty": 0.5}
+    reply = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120).json()
+    prompt = backend.chat_prompt([{"role": "user", "content": QUESTIONS[0]}])
+    config = BeamConfig(3, 30, 0.5, True, backend.sampling_stops())
+    expected = backend.tokenizer.decode(beam_search(server.batcher.engine, prompt, config))
+    assert reply["choices"][0]["message"]["content"] == expected
+    for conflict in ({"stream": True}, {"n": 2}, {"logprobs": True}, {"beam_width": 5}):
+        r = httpx.post(f"{url}/v1/chat/completions", json={**body, **conflict}, timeout=120)
+        assert r.status_code == 400 and r.json()["error"]["param"] in conflict, r.text
+    plain = httpx.post(f"{url}/v1/chat/completions", json=chat(QUESTIONS[3]), timeout=120).json()
+    penalized = httpx.post(f"{url}/v1/chat/completions", json=chat(QUESTIONS[3], frequency_penalty=1.5,
+                                                                   repetition_penalty=1.5, min_p=0.05)).json()
+    assert penalized["choices"][0]["message"]["content"] != plain["choices"][0]["message"]["content"]

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from lmforge.errors import LmforgeError
 from lmforge.infer import tools
+from lmforge.infer.beam import BeamConfig
 from lmforge.infer.chat import TextPiece, TextStreamer
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.rag.retriever import Retriever
@@ -134,11 +135,18 @@ class Server:
 
     # ---- generation ------------------------------------------------------------------------------------------
 
-    def start(self, prompt_ids: list[int], config: SamplingConfig, stops: Sequence[str], started: float) -> _Generation:
+    def start(self, prompt_ids: list[int], config: SamplingConfig, stops: Sequence[str], started: float,
+              beam: BeamConfig | None = None) -> _Generation:
         gen = _Generation(len(prompt_ids), started)
+        if beam is not None and beam.width > self.config.max_concurrency:
+            raise APIError(400, f"beam_width is {beam.width}, but this server decodes at most "
+                           f"{self.config.max_concurrency} rows at once (--max-concurrency)", "beam_width")
 
         def steps() -> Iterator[TextPiece]:  # runs on the worker thread
-            gen.streamer, pieces = self.backend.generate(prompt_ids, config, stops, self.batcher)
+            if beam is not None:
+                gen.streamer, pieces = self.backend.beam_search(prompt_ids, beam, stops, self.batcher)
+            else:
+                gen.streamer, pieces = self.backend.generate(prompt_ids, config, stops, self.batcher)
             return pieces
 
         gen.job = self.submit(steps)
@@ -146,7 +154,7 @@ class Server:
         return gen
 
     def start_choices(self, prompt_ids: list[int], config: SamplingConfig, stops: Sequence[str], started: float,
-                      n: int) -> list[_Generation]:
+                      n: int, beam: BeamConfig | None = None) -> list[_Generation]:
         """``n`` generations of one prompt: rows of the same batch (seeded: seed, seed + 1, ...; greedy rows agree,
         as OpenAI's do). More rows than the batch holds is a 400; a full queue cancels those already queued."""
         if n > self.config.max_concurrency:
@@ -156,7 +164,7 @@ class Server:
         try:
             for i in range(n):
                 seed = None if config.seed is None else (config.seed + i) % 2**63
-                gens.append(self.start(prompt_ids, replace(config, seed=seed), stops, started))
+                gens.append(self.start(prompt_ids, replace(config, seed=seed), stops, started, beam))
         except APIError:
             for gen in gens:
                 gen.job.cancel()
@@ -247,7 +255,18 @@ def _sse(obj: Any) -> str:
 def _sampling(body, max_new: int, stop_ids: frozenset[int]) -> SamplingConfig:
     return SamplingConfig(max_new_tokens=max_new, temperature=1.0 if body.temperature is None else body.temperature,
                           top_p=body.top_p, stop_tokens=stop_ids, seed=None if body.seed is None else body.seed % 2**63,
-                          top_logprobs=body.alternatives)
+                          top_logprobs=body.alternatives, min_p=body.min_p,
+                          repetition_penalty=body.repetition_penalty or 1.0,
+                          frequency_penalty=body.frequency_penalty or 0.0,
+                          presence_penalty=body.presence_penalty or 0.0)
+
+
+def _beam(body, config: SamplingConfig) -> BeamConfig | None:
+    """The request's beam search (``use_beam_search``, as in vLLM), or None to sample."""
+    if not body.use_beam_search:
+        return None
+    return BeamConfig(body.beam_width, config.max_new_tokens, body.length_penalty, body.early_stopping,
+                      config.stop_tokens)
 
 
 def create_app(backend: ModelBackend, config: ServerConfig | None = None, retriever: Retriever | None = None
@@ -309,8 +328,8 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None, retrie
         prompt = rendered.ids
         max_new = server.max_new_tokens(body.limit, len(prompt), server.config.max_tokens)
         stops = [*body.stop_strings, *backend.chat_format.stop_strings]
-        gens = server.start_choices(prompt, _sampling(body, max_new, backend.sampling_stops()), stops, started,
-                                    body.n or 1)
+        sampling = _sampling(body, max_new, backend.sampling_stops())
+        gens = server.start_choices(prompt, sampling, stops, started, body.n or 1, _beam(body, sampling))
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": backend.name,
                 "system_fingerprint": None}
         if body.stream:
@@ -339,7 +358,8 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None, retrie
             server.check_ids(ids, "prompt")
         max_new = server.max_new_tokens(body.limit, len(ids), server.config.completion_default_tokens)
         stop_ids = frozenset({backend.tokenizer.eos_id} - {None})
-        gens = server.start_choices(ids, _sampling(body, max_new, stop_ids), body.stop_strings, started, body.n or 1)
+        sampling = _sampling(body, max_new, stop_ids)
+        gens = server.start_choices(ids, sampling, body.stop_strings, started, body.n or 1, _beam(body, sampling))
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": backend.name}
         if body.stream:
             return _stream(server, gens[0], head, body, chat=False)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lmforge.infer.batch import BatchEngine, StepEvent
+from lmforge.infer.beam import BeamConfig, beam_search
 from lmforge.infer.chat import ChatFormat, Message, TextPiece, TextStreamer, chat_format_for
 from lmforge.infer.engine import GeneratedToken, GenerationEngine
 from lmforge.infer.loading import load_model_dir
@@ -107,8 +108,25 @@ class ModelBackend:
                  batcher: Batcher | None = None) -> tuple[TextStreamer, Iterator[TextPiece]]:
         """Text pieces for one request: a row of ``batcher``'s batch, or a generation of its own without one."""
         tokens = batcher.tokens(prompt_ids, config) if batcher else self.engine.stream(prompt_ids, config)
+        return self._text(tokens, stop_strings, config.max_new_tokens)
+
+    def beam_search(self, prompt_ids: Sequence[int], config: BeamConfig, stop_strings: Sequence[str],
+                    batcher: Batcher | None) -> tuple[TextStreamer, Iterator[TextPiece]]:
+        """The best beam-search hypothesis, as text pieces (its beams hold ``config.width`` rows of the batch
+        while it runs; the other rows wait for those steps)."""
+        if batcher is None:
+            raise APIError(400, f"beam search needs a Transformer decoder; '{self.name}' is a {self.model.family!r} "
+                           "model", "use_beam_search", "unsupported_value")
+
+        def tokens() -> Iterator[GeneratedToken]:  # runs when the worker first advances the job
+            for token in beam_search(batcher.engine, prompt_ids, config):
+                yield GeneratedToken(token, 0.0)  # a hypothesis has no per-token sample log-prob (logprobs: 400)
+        return self._text(tokens(), stop_strings, config.max_new_tokens)
+
+    def _text(self, tokens: Iterator[GeneratedToken], stop_strings: Sequence[str],
+              max_new_tokens: int) -> tuple[TextStreamer, Iterator[TextPiece]]:
         streamer = TextStreamer(self.tokenizer, stop_strings)
-        return streamer, streamer.stream(tokens, config.max_new_tokens)
+        return streamer, streamer.stream(tokens, max_new_tokens)
 
     def encode_for_embedding(self, text: str) -> list[int]:
         """An encoder gets its special tokens ([CLS] ... [SEP]) as in training; a causal LM the plain ids."""

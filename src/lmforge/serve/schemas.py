@@ -40,6 +40,13 @@ class SamplingRequest(_Strict):
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     logit_bias: dict[str, float] | None = None
     user: str | None = None
+    # extras, named as in vLLM (clients send them in extra_body): min-p, the CTRL repetition penalty, beam search
+    min_p: float | None = Field(None, ge=0, le=1)
+    repetition_penalty: float | None = Field(None, gt=0, le=10)
+    use_beam_search: bool = False
+    beam_width: int = Field(4, ge=1, le=16)
+    length_penalty: float = Field(1.0, ge=-10, le=10)
+    early_stopping: bool = True
 
     def check_supported(self) -> None:
         """Reject valid OpenAI parameters whose values lmforge cannot honour."""
@@ -48,9 +55,12 @@ class SamplingRequest(_Strict):
         if (self.n or 1) > 1 and self.stream:
             raise APIError(400, "n > 1 with stream: true is not supported; stream one choice per request",
                            "n", "unsupported_value")
-        for name in ("presence_penalty", "frequency_penalty"):
-            if getattr(self, name):
-                raise APIError(400, f"{name} is not supported (leave it unset or 0)", name, "unsupported_parameter")
+        if self.use_beam_search:
+            wants_logprobs = self.logprobs is not None and self.logprobs is not False  # completions: 0 asks too
+            for name, conflict in (("stream", self.stream), ("n", (self.n or 1) > 1), ("logprobs", wants_logprobs)):
+                if conflict:
+                    raise APIError(400, f"use_beam_search returns one best hypothesis, whole: it cannot be combined "
+                                   f"with {name}", name, "unsupported_value")
         if self.logit_bias:
             raise APIError(400, "logit_bias is not supported", "logit_bias", "unsupported_parameter")
         if self.stream_options is not None and not self.stream:
