@@ -114,10 +114,11 @@ def direct_tokens_per_second(model_dir: Path, n: int, max_tokens: int) -> float:
     return tokens / (time.perf_counter() - start)
 
 
-def start_server(model_dir: Path, port: int, concurrency: int) -> subprocess.Popen:
+def start_server(model_dir: Path, port: int, concurrency: int, *options: str) -> subprocess.Popen:
+    """``lmforge serve`` in a subprocess (more CLI ``options`` appended), once /health answers."""
     proc = subprocess.Popen([sys.executable, "-m", "lmforge.cli.main", "serve", str(model_dir), "--port", str(port),
                              "--max-concurrency", str(concurrency), "--max-queue", str(4 * concurrency),
-                             "--model-name", "bench"], stdout=subprocess.DEVNULL)
+                             "--model-name", "bench", *options], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
