@@ -61,6 +61,7 @@ def test_store_contract(kind, tmp_path, encoder, squad):
     close(reopened.store)
 
 
+@pytest.mark.slow
 def test_hybrid_search_beats_or_matches_each_side(tmp_path, encoder, squad):
     docs, questions = squad
     retriever = Retriever(EmbeddedStore(tmp_path), encoder, warn=pytest.fail)
