@@ -165,3 +165,14 @@ def test_predict_mistakes_are_one_line(task_dirs, tmp_path, capsys):
     bad.write_text('{"text": "ok"}\n{"txt": "typo"}\n')
     assert f"{bad}: line 2: missing field 'text'" in _one_line_error(capsys, "predict", task_dirs["ner"][0],
                                                                       "--file", bad)
+
+
+def test_report_card_of_a_task_dir_puts_the_score_beside_the_fine_tunes_own(task_dirs, tmp_path, capsys):
+    model_dir, data = task_dirs["classify"]
+    assert run(["report", str(model_dir), "--tasks", f"task={data}", "--out", str(tmp_path)]) == 0
+    card = json.loads((tmp_path / "report.json").read_text())
+    recorded = read_json(model_dir / "task.json")
+    rows = {t["metric"]: t for t in card["tasks"]}
+    assert rows["accuracy"]["value"] == pytest.approx(recorded["accuracy"])
+    assert rows["accuracy"]["reference"] == recorded["accuracy"] and "task.json" in rows["accuracy"]["source"]
+    assert card["family"] == "task (classify) on bert" and not card["text"] and not card["speed"]
