@@ -1,9 +1,9 @@
 """Online RL on a verifiable task: GRPO or PPO on the one Trainer, the policy sampling its own training data.
 
 Each optimizer step's batch comes from :class:`Rollouts`, a batch source that *samples*: it draws fresh
-problems (:mod:`lmforge.tasks.arithmetic`), lets the current policy answer each through the one generation
-engine (:class:`~lmforge.infer.engine.GenerationEngine`, one sequence at a time), scores the replies with the
-verifiable reward and turns them into a :class:`~lmforge.objectives.grpo.RolloutBatch`:
+problems (:mod:`lmforge.tasks.arithmetic`), lets the current policy answer each, scores the replies with the
+verifiable reward and turns them into a :class:`~lmforge.objectives.grpo.RolloutBatch`. The replies of one batch
+are decoded together by the batched engine (:class:`~lmforge.infer.batch.BatchEngine`), each with its own seed:
 
 - GRPO: ``group_size`` replies per problem, advantages normalized within each group (no value model);
 - PPO: one reply per problem (as many replies per step as GRPO), advantages by GAE from a value head that
@@ -34,10 +34,12 @@ from rich.console import Console
 from torch import nn
 
 from lmforge.errors import ConfigError
+from lmforge.infer.batch import BatchEngine
 from lmforge.infer.chat import TemplateFormat
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.io import atomic_write, write_json
+from lmforge.models.base import CausalLM
 from lmforge.objectives.grpo import GRPOObjective, LossType, RewardScaling, RolloutBatch, group_advantages, token_logps
 from lmforge.objectives.ppo import PPOObjective, ValueHead, gae, logps_and_values, token_rewards, whiten
 from lmforge.peft import count_parameters
@@ -95,13 +97,23 @@ class Sampler:
         end_id = tokenizer.token_to_id(end) if end else None
         self.end_id = end_id if end_id is not None else min(self.format.stop_ids, default=None)
 
-    def reply(self, model: nn.Module, problem: Problem, temperature: float, seed: int | None) -> Reply:
-        prompt = self.format.render([{"role": "user", "content": problem.prompt}])
-        config = SamplingConfig(max_new_tokens=self.max_new_tokens, temperature=temperature, seed=seed,
-                                stop_tokens=self.format.stop_ids)
+    def replies(self, model: nn.Module, problems: list[Problem], temperature: float,
+                seeds: list[int | None]) -> list[Reply]:
+        """One reply per problem (repeat a problem for a group), each with its own seed, decoded together by the
+        batched engine (a Transformer decoder; other models one at a time by the single-sequence engine)."""
+        prompts = [self.format.render([{"role": "user", "content": p.prompt}]) for p in problems]
+        configs = [SamplingConfig(max_new_tokens=self.max_new_tokens, temperature=temperature, seed=seed,
+                                  stop_tokens=self.format.stop_ids) for seed in seeds]
         was_training = model.training
-        completion = GenerationEngine(model).generate(prompt, config)  # the engine puts the model in eval mode
-        model.train(was_training)
+        if isinstance(model, CausalLM):  # slots as long as the longest prompt + reply, not the whole context
+            engine = BatchEngine(model, len(prompts), max(map(len, prompts)) + self.max_new_tokens)
+            completions = engine.generate_many(prompts, configs)
+        else:
+            completions = [GenerationEngine(model).generate(p, c) for p, c in zip(prompts, configs, strict=True)]
+        model.train(was_training)  # the engines put the model in eval mode
+        return [self._reply(p, ids, c) for p, ids, c in zip(problems, prompts, completions, strict=True)]
+
+    def _reply(self, problem: Problem, prompt: list[int], completion: list[int]) -> Reply:
         text = self.tokenizer.decode(completion)
         if len(completion) < self.max_new_tokens and self.end_id is not None:
             completion = completion + [self.end_id]  # it stopped: the policy also chose to end its turn
@@ -161,8 +173,8 @@ class Rollouts:
         per_problem = c.group_size if c.algorithm == "grpo" else 1
         problems = [self.problems.next() for _ in range(c.prompts_per_step * c.group_size // per_problem)]
         base = (c.train.seed * 1_000_003 + self.index) * 1000  # each reply its own seed, fixed by the position
-        replies = [self.sampler.reply(self.policy, p, c.temperature, base + len(problems) * j + i)
-                   for i, p in enumerate(problems) for j in range(per_problem)]
+        group = [p for p in problems for _ in range(per_problem)]  # a problem's replies stay consecutive
+        replies = self.sampler.replies(self.policy, group, c.temperature, [base + k for k in range(len(group))])
         self.history.append({"step": self.index * c.iterations, **reply_stats(replies)})
         self.index += 1
         return score_batch(replies, self.policy, self.reference, c)
@@ -179,7 +191,7 @@ class Rollouts:
 def evaluate_replies(model: nn.Module, sampler: Sampler, problems: list[Problem],
                      samples_shown: int = 3) -> tuple[list[Reply], dict[str, Any]]:
     """Greedy replies to ``problems`` and their ``eval_*`` statistics, with the first few replies as samples."""
-    replies = [sampler.reply(model, p, 0.0, None) for p in problems]
+    replies = sampler.replies(model, problems, 0.0, [None] * len(problems))
     stats: dict[str, Any] = {f"eval_{k}": v for k, v in reply_stats(replies).items()}
     stats["samples"] = [{"prompt": r.problem.prompt, "reply": r.text, "reward": r.score.reward}
                         for r in replies[:samples_shown]]
@@ -193,8 +205,8 @@ def sampled_preference_pairs(model: nn.Module, sampler: Sampler, problems: Probl
     records = []
     for i in range(n_problems):
         problem = problems.next()
-        replies = [sampler.reply(model, problem, temperature, (seed * 1_000_003 + i) * 1000 + j)
-                   for j in range(group_size)]
+        replies = sampler.replies(model, [problem] * group_size, temperature,
+                                  [(seed * 1_000_003 + i) * 1000 + j for j in range(group_size)])
         best = max(replies, key=lambda r: r.score.reward)
         worst = min(replies, key=lambda r: r.score.reward)
         if best.score.reward > worst.score.reward:
