@@ -138,7 +138,11 @@ def ask(
     else:
         result = run(retriever, question, model, top_k, mode.value, max_tokens)
     typer.echo(result.text)
-    typer.echo("\nsources cited:" if result.citations else "\nno source cited; the sources shown to the model:")
-    for line in ([c.describe() for c in result.citations] or
-                 [f"[{i}] {hit.chunk.where}" for i, hit in enumerate(result.sources, 1)]):
+    lines = ([c.describe() for c in result.citations] or
+             [f"[{i}] {hit.chunk.where}" for i, hit in enumerate(result.sources, 1)])
+    if lines:
+        typer.echo("\nsources cited:" if result.citations else "\nno source cited; the sources shown to the model:")
+    for line in lines:
         typer.echo(f"  {line}")
+    if agent and not result.steps:
+        typer.echo("(the model called no tool)", err=True)
