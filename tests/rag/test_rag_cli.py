@@ -86,3 +86,15 @@ def test_ask_prints_the_answer_and_resolves_citations(built, capsys, tmp_path):
     hits = [Hit(Chunk(f"c{i}", "d", f"f{i}.txt", 10 * i, 10 * i + 5, "t"), 1.0) for i in range(2)]
     described = [c.describe() for c in resolve_citations("A [2], B [1][2], C [7].", hits)]
     assert described == ["[2] f1.txt:10-15", "[1] f0.txt:0-5", "[7] (no such source)"]
+
+
+def test_delete_removes_a_files_chunks(built, capsys, tmp_path):
+    import shutil
+    store = tmp_path / "store"
+    shutil.copytree(built / "store", store)
+    capsys.readouterr()
+    assert run(["rag", "delete", str(built / "docs" / "Warsaw.txt"), "--store", str(store)]) == 0
+    assert capsys.readouterr().out.startswith("removed 1 documents")
+    assert run(["rag", "search", "Super Bowl in Warsaw", "--store", str(store), "--json", "--mode", "bm25", "-k", "20"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert hits and all(not h["source"].endswith("Warsaw.txt") for h in hits)

@@ -66,6 +66,23 @@ def index(
                f"the store holds {report.total_chunks} chunks")
 
 
+@app.command()
+def delete(
+    paths: Annotated[list[Path], typer.Argument(help="Files whose documents leave the store (as indexed).")],
+    store: StoreOpt = None,
+    qdrant_url: QdrantOpt = None,
+    collection: CollectionOpt = "lmforge",
+    embed_model: EmbedOpt = None,
+) -> None:
+    """Remove files' chunks from a store (to update a file, index it again instead).
+
+    Example: lmforge rag delete docs/old.md --store runs/store
+    """
+    from lmforge.recipes.rag import delete as run
+    documents, chunks = run(paths, _spec(store, qdrant_url, collection), embed_model)
+    typer.echo(f"removed {documents} documents ({chunks} chunks)")
+
+
 def _read_queries(path: Path) -> list[str]:
     from lmforge.io import read_text
     queries = [line.strip() for line in read_text(path).splitlines() if line.strip()]

