@@ -45,6 +45,10 @@ def test_index_warns_about_bad_files_and_search_prints_json_lines_in_order(built
     assert [x["query"] for x in lines] == queries.read_text().splitlines()
     assert lines[0]["hits"][0]["source"].endswith("Super_Bowl_50.txt")
     assert lines[1]["hits"][0]["source"].endswith("Warsaw.txt") and len(lines[1]["hits"]) == 2
+    source = lines[0]["hits"][0]["source"]
+    assert run(["rag", "search", "What is the largest city of Poland?", "--store", str(built / "store"), "--json",
+                "--where", f"source={source}"]) == 0
+    assert {h["source"] for h in json.loads(capsys.readouterr().out)["hits"]} == {source}
     hit = lines[1]["hits"][0]
     text = (built / "docs" / "Warsaw.txt").read_text()
     assert text[hit["start"]:hit["end"]] == hit["text"]
@@ -95,6 +99,7 @@ def test_delete_removes_a_files_chunks(built, capsys, tmp_path):
     capsys.readouterr()
     assert run(["rag", "delete", str(built / "docs" / "Warsaw.txt"), "--store", str(store)]) == 0
     assert capsys.readouterr().out.startswith("removed 1 documents")
-    assert run(["rag", "search", "Super Bowl in Warsaw", "--store", str(store), "--json", "--mode", "bm25", "-k", "20"]) == 0
+    assert run(["rag", "search", "Super Bowl in Warsaw", "--store", str(store), "--json", "--mode", "bm25",
+                "-k", "20"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert hits and all(not h["source"].endswith("Warsaw.txt") for h in hits)

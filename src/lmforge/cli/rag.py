@@ -83,6 +83,13 @@ def delete(
     typer.echo(f"removed {documents} documents ({chunks} chunks)")
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise DataError(f"--where {text!r}: expected KEY=VALUE")
+    return key, value
+
+
 def _read_queries(path: Path) -> list[str]:
     from lmforge.io import read_text
     queries = [line.strip() for line in read_text(path).splitlines() if line.strip()]
@@ -103,6 +110,8 @@ def search(
     queries: Annotated[Path | None, typer.Option(help="A file with one query per line: one JSON line out per "
                                                       "query, in order.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: the query and its hits.")] = False,
+    where: Annotated[list[str] | None, typer.Option(help="Metadata filter KEY=VALUE (repeatable; all must match), "
+                                                         "e.g. source=docs/a.md or a JSONL field: lang=en.")] = None,
     embed_model: EmbedOpt = None,
 ) -> None:
     """Search a store. Each hit: score, source file, character offsets, text.
@@ -114,7 +123,8 @@ def search(
         raise DataError("give either a QUERY or --queries FILE")
     texts = _read_queries(queries) if queries else [query]
     retriever = open_retriever(_spec(store, qdrant_url, collection), embed_model)
-    for text, hits in zip(texts, retriever.search_many(texts, top_k, mode.value), strict=True):
+    filters = dict(_key_value(w) for w in where or [])
+    for text, hits in zip(texts, retriever.search_many(texts, top_k, mode.value, filters or None), strict=True):
         if as_json or queries:
             typer.echo(json.dumps({"query": text, "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
             continue
