@@ -100,6 +100,7 @@ def test_palm_block_generates_with_cache_as_without_and_saves(tmp_path):
         type(model.blocks[0])(model.blocks[0].attn, model.blocks[0].mlp, model.blocks[0].norm1, None)
 
 
+@pytest.mark.slow  # ~12 s of CPU: the options' own tests above run in the default suite
 def test_tiny_palm_run_loss_falls(tmp_path):
     data = bundled_data(tmp_path, "char")
     overrides = {"max_steps": 60, "warmup_steps": 10, "eval_interval": 30, "eval_batches": 4, "batch_size": 8,
