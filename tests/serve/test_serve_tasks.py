@@ -89,6 +89,13 @@ def test_ner_and_qa_answer_with_character_spans(urls, dirs):
     assert answer["answer"] == expected["answer"] and answer["score"] == pytest.approx(expected["score"])
 
 
+def test_a_context_without_any_span_gets_an_empty_answer_not_a_server_error(urls):
+    """A blank context tokenizes to nothing: no span qualifies, the score is null (JSON has no -inf)."""
+    r = _post(urls["qa"], "/v1/qa", {"model": "reader", "question": "Where was she born?", "context": "   "})
+    assert r.status_code == 200, r.text
+    assert (r.json()["answer"], r.json()["score"]) == ("", None)
+
+
 @pytest.mark.parametrize(("task", "route", "body", "status", "words"), [
     ("classify", "/v1/classify", {"model": "nope", "input": "x"}, 404, "does not exist"),
     ("classify", "/v1/classify", {"model": "spam", "input": ""}, 400, "'input'"),

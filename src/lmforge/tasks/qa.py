@@ -155,7 +155,7 @@ class Answer:
     text: str  # the context's own characters, context[start:end]; "" when no span qualified
     start: int
     end: int
-    score: float  # start logit + end logit of the chosen span
+    score: float | None  # start logit + end logit of the chosen span; None when no span qualified
 
 
 def predict_answers(model: TaskModel, codec: Codec, examples: Sequence[QAExample], max_len: int = 256,
@@ -185,7 +185,7 @@ def predict_spans(model: TaskModel, codec: Codec, examples: Sequence[QAExample],
     answers = []
     for n, ex in enumerate(examples):
         if n not in best:
-            answers.append(Answer("", 0, 0, float("-inf")))
+            answers.append(Answer("", 0, 0, None))  # None, not -inf: JSON has no infinity
             continue
         score, first, last = best[n]
         start, end = contexts[n].char_start[first], contexts[n].char_end[last]
