@@ -50,12 +50,14 @@ def _adapters(method: str, rank: int, alpha: float, dropout: float, targets: lis
     return AdapterConfig(method, LoraConfig(rank, alpha, dropout, targets or DEFAULT_TARGETS))
 
 
-def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed: int, precision: str):
+def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed: int, precision: str,
+                  eval_every: int | None = None):
+    """The fine-tuning TrainConfig: evaluation every `eval_every` steps, else four times a run."""
     from lmforge.train.trainer import TrainConfig, lr_schedule_for
 
     total = steps if steps is not None else 100
     return TrainConfig(max_steps=total, lr=lr, min_lr=lr / 10, warmup_steps=max(1, total // 10),
-                       eval_interval=max(1, total // 4), checkpoint_interval=max(1, total // 2),
+                       eval_interval=eval_every or max(1, total // 4), checkpoint_interval=max(1, total // 2),
                        log_interval=max(1, min(10, total // 10)), max_minutes=max_minutes,
                        schedule=lr_schedule_for(max_minutes, steps), precision=precision,  # type: ignore[arg-type]
                        seed=seed)
@@ -103,8 +105,7 @@ def dpo(
 
     train, held_out = hold_out(read_preferences(data), eval_examples, limit)
     net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed, precision)
-    train_config.eval_interval = eval_every or train_config.eval_interval
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every)
     config = DPOConfig(beta, 0.0, max_len, batch_size, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_dpo(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
@@ -132,8 +133,7 @@ def reward(
 
     train, held_out = hold_out(read_preferences(data), eval_examples, limit)
     net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed, precision)
-    train_config.eval_interval = eval_every or train_config.eval_interval
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every)
     config = RewardConfig(max_len, batch_size, center, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_reward(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
@@ -166,8 +166,7 @@ def _rl(algorithm: str, model: Path, out: Path, method: str, rank: int, alpha: f
     from lmforge.tasks.sft import load_chat_model
 
     net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed, precision)
-    train_config.eval_interval = eval_every or train_config.eval_interval
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every)
     config = RLConfig(algorithm, prompts_per_step, group_size, iterations, max_new_tokens, temperature, beta,  # type: ignore[arg-type]
                       max_operand=max_operand, n_eval=eval_problems, train=train_config,
                       adapters=_adapters(method, rank, alpha, 0.0, target), **extra)
