@@ -103,7 +103,7 @@ class CausalLM(ModelBase):
         raise NotImplementedError
 
     def new_cache(self, batch_size: int, max_len: int | None = None, dtype: torch.dtype | None = None) -> KVCache:
-        weight = self.tok_emb.weight
+        weight = next(self.parameters())  # dtype and device only (a quantized embedding would rebuild its table)
         n_kv_heads, head_dim = self.kv_shape()
         return KVCache(self.config.n_layers, batch_size, n_kv_heads, head_dim, max_len or self.context_length,
                        dtype or weight.dtype, weight.device)
