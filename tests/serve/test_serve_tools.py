@@ -37,9 +37,8 @@ class ScriptedBackend(ModelBackend):
 
 
 @pytest.fixture(scope="module")
-def scripted(tmp_path_factory, serve):
-    from conftest import make_model_dir  # tests/serve/conftest.py: a tiny GPT with the ChatML markers
-    backend = ScriptedBackend(make_model_dir(tmp_path_factory.mktemp("tools") / "m", context_length=1024))
+def scripted(tmp_path_factory, serve, chat_model_dir):
+    backend = ScriptedBackend(chat_model_dir(tmp_path_factory.mktemp("tools") / "m", context_length=1024))
     with serve(create_app(backend, ServerConfig(max_tokens=400))) as url:
         yield backend, openai.OpenAI(api_key="x", base_url=f"{url}/v1", max_retries=0, timeout=60)
 
