@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from test_obj_pretrain import pretrain_losses
 
@@ -30,6 +31,7 @@ def test_masks_are_dynamic_and_never_hit_the_sentence_markers():
         assert 0.08 < targets.float().mean() < 0.22
 
 
+@pytest.mark.slow  # ~20 s of CPU; the masking and HF-parity tests carry the default suite's claims
 def test_tiny_roberta_pretraining_on_byte_level_bpe_loss_falls(tmp_path):
     data = bundled_data(tmp_path / "bundled", "bpe")
     tokenizer = load_tokenizer(data / "tokenizer.json")

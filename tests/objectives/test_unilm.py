@@ -69,6 +69,7 @@ def test_mixed_batches_and_bad_config():
         UniLMConfig(pooler=True).validate()
 
 
+@pytest.mark.slow  # ~12 s of CPU; the mask tests above run in the default suite
 def test_tiny_unilm_run_trains_all_three_objectives(tmp_path):
     data = bundled_data(tmp_path / "bundled")
     out = tmp_path / "run"
