@@ -12,10 +12,11 @@ T tokens per training step (forward + causal-LM loss + backward, fp32):
   detached keys/values of the previous 256 positions (Transformer-XL; ``GPTConfig.segment_length``);
 - ``LSH``: Reformer's hashed attention, chunks of 64, 2 hashing rounds, 2T/64 buckets.
 
-tok/s = T / the fastest of a few training steps; memory = the rise of the resident-set high-water mark over
-one training step (after a warm-up step), both measured in a fresh process per point with a fixed malloc
-mmap threshold (``_common.MEMORY_ENV``) so freed memory returns to the OS. The CPU may be shared: compare
-variants at the same T, measured in the same run.
+Points are appended to ``--results`` as they are measured, and reused by the next run (delete the file to
+measure afresh). tok/s = T / the fastest of a few training steps; memory = the rise of the resident-set
+high-water mark over one training step (after a warm-up step), both measured in a fresh process per point
+with a fixed malloc mmap threshold (``_common.MEMORY_ENV``) so freed memory returns to the OS. The CPU may
+be shared: compare variants at the same T, measured in the same run.
 """
 
 from __future__ import annotations
@@ -99,16 +100,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096])
     parser.add_argument("--png", type=Path, default=Path("docs/attention-lengths.png"))
+    parser.add_argument("--results", type=Path, default=Path("runs/attention_lengths.jsonl"),
+                        help="each point is appended here as it is measured; points already there are reused")
     parser.add_argument("--variant", choices=VARIANTS, help="(internal) measure one point and print JSON")
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(measure(args.variant, args.lengths[0])))
         return
     results: dict[str, dict[int, dict]] = {v: {} for v in VARIANTS}
+    if args.results.is_file():
+        for point in map(json.loads, args.results.read_text().splitlines()):
+            results[point["variant"]][point["length"]] = point
+    args.results.parent.mkdir(parents=True, exist_ok=True)
     for length in args.lengths:
         for variant in VARIANTS:
-            results[variant][length] = run_json("benchmarks.attention_lengths", "--variant", variant,
-                                                "--lengths", str(length), env=MEMORY_ENV)
+            if length not in results[variant]:
+                point = run_json("benchmarks.attention_lengths", "--variant", variant, "--lengths", str(length),
+                                 env=MEMORY_ENV)
+                results[variant][length] = point = {"variant": variant, "length": length, **point}
+                with args.results.open("a") as f:
+                    f.write(json.dumps(point) + "\n")
     plot(results, args.png)
     print(f"Machine: {machine_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     header = ["T", *(f"{v} tok/s" for v in VARIANTS), *(f"{v} MiB" for v in VARIANTS)]
