@@ -37,6 +37,8 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
+from lmforge.errors import ConfigError
+
 LossType = Literal["grpo", "bnpo", "dr_grpo"]
 RewardScaling = Literal["group", "batch", "none"]
 
@@ -74,6 +76,8 @@ def aggregate(per_token: torch.Tensor, mask: torch.Tensor, loss_type: LossType,
         return ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
     if loss_type == "bnpo":
         return masked_mean(per_token, mask)
+    if max_completion_length < 1:
+        raise ConfigError(f"loss_type 'dr_grpo' divides by max_completion_length; got {max_completion_length}")
     return (per_token * mask).sum() / (per_token.shape[0] * max_completion_length)
 
 

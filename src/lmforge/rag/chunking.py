@@ -65,6 +65,9 @@ def _windows(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
 
 def chunk_sentences(doc: Document, max_chars: int = 800, overlap: int = 1) -> list[Chunk]:
     """Sentences packed greedily into chunks of at most ``max_chars`` (a longer sentence is a chunk alone)."""
+    if max_chars < 1 or overlap < 0:
+        raise ConfigError(f"chunk size must be >= 1 and the sentence overlap >= 0; got size={max_chars}, "
+                          f"overlap={overlap}")
     sentences = sentence_spans(doc.text)
     spans, first = [], 0
     while first < len(sentences):

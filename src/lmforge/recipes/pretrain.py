@@ -66,8 +66,12 @@ BUNDLED_BPE_VOCAB = 512  # byte-level BPE for the bundled text (objective robert
 
 
 def bundled_data(out_dir: Path, kind: Literal["char", "bpe"] = "char") -> Path:
-    """Tokenize the bundled tinyshakespeare (chars, or a small byte-level BPE) into ``out_dir/data`` (once)."""
-    data_dir = out_dir / "data"
+    """Tokenize the bundled tinyshakespeare (chars, or a small byte-level BPE) into ``out_dir/data-KIND`` (once).
+
+    One folder per tokenizer kind, so an out dir reused with another objective never trains on ids of the other
+    kind's vocabulary.
+    """
+    data_dir = out_dir / f"data-{kind}"
     if not (data_dir / "meta.json").is_file():
         text = tinyshakespeare_path().read_text(encoding="utf-8")
         tok_path = out_dir / f"{kind}-tokenizer.json"

@@ -229,7 +229,8 @@ def _bars(cards: list[Card], path: Path) -> None:
         ax.set_xticks(range(len(values)), names, fontsize=7, rotation=15)
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_write(path, "wb") as f:  # the user's model dir: never a half-written PNG
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
 
 
