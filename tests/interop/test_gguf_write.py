@@ -2,6 +2,8 @@
 ``import-gguf`` with identical logits (f32), close ones (f16, q8_0, q4_1); llama.cpp itself (optional extra)
 decodes the same greedy tokens as lmforge."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -71,6 +73,16 @@ def test_unsupported_models_are_refused_in_one_line(tmp_path, bpe, capsys):
     err = capsys.readouterr().err
     assert "needs a byte-level BPE tokenizer.json" in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.glob("*.gguf")) and not list(tmp_path.glob(".*.gguf*"))
+
+
+@pytest.mark.parametrize("option", [{"sliding_window": 8}, {"parallel_block": True}])
+def test_llama_options_llama_cpp_would_ignore_are_refused_by_name(tmp_path, bpe, capsys, option):
+    save_model(Llama(dataclasses.replace(tiny_llama(bpe.vocab_size, True).config, **option)), tmp_path / "m")
+    bpe.save(tmp_path / "m" / "tokenizer.json")
+    assert run(["export", str(tmp_path / "m"), "--format", "gguf", "--out", str(tmp_path / "m.gguf")]) == 2
+    err = capsys.readouterr().err
+    assert next(iter(option)) in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.gguf"))
 
 
 @pytest.mark.optional_extra("llama-cpp-python", module="llama_cpp", why="compiles llama.cpp, ~6.5 min on 2 cores")

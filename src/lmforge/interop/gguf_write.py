@@ -76,6 +76,9 @@ def _gguf_tensors(model: torch.nn.Module, source: str) -> tuple[str, dict[str, t
         if c.rope_scaling is not None or c.attention_bias or c.head_width * c.n_heads != c.d_model:
             raise ConfigError(f"{source}: GGUF export covers plain Llamas (no rope_scaling, attention_bias or "
                               f"custom head_dim)")
+        for field, value in (("sliding_window", c.sliding_window), ("parallel_block", c.parallel_block)):
+            if value:  # llama.cpp's llama architecture would run another model without a word
+                raise ConfigError(f"{source}: GGUF export covers plain Llamas; this one sets {field}={value!r}")
         tensors = to_hf_state(state, gguf_name_map(c), lambda e: _llama_split(c, e.ours))
         for i in range(c.n_layers):
             tensors[f"blk.{i}.attn_q.weight"] = permute_rows(tensors[f"blk.{i}.attn_q.weight"], c.n_heads)
