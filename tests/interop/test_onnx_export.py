@@ -13,9 +13,11 @@ from lmforge.models.registry import save_model
 ort = pytest.importorskip("onnxruntime")
 
 
-def test_onnxruntime_logits_equal_lmforge(tmp_path):
+@pytest.mark.parametrize("position", ["learned", "sinusoidal", "alibi"])
+def test_onnxruntime_logits_equal_lmforge(tmp_path, position):
     torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=60, context_length=32, d_model=64, n_layers=2, n_heads=4)).eval()
+    model = GPT(GPTConfig(vocab_size=60, context_length=32, d_model=64, n_layers=2, n_heads=4,
+                          position=position)).eval()
     save_model(model, tmp_path / "m")
     assert run(["export", str(tmp_path / "m"), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])

@@ -22,8 +22,10 @@ Start = int | torch.Tensor  # position of the first token: one int for the batch
 def position_ids(start: Start, length: int, device: torch.device | None = None) -> torch.Tensor:
     """Absolute positions: (T,) for an int ``start``; (B, T) for per-row starts (B,), as when a batched
     decoder runs sequences of different lengths side by side (``kv_cache.SlotRows``)."""
-    if isinstance(start, torch.Tensor):
+    if isinstance(start, torch.Tensor) and start.dim() == 1:
         return start.to(device)[:, None] + torch.arange(length, device=device)
+    if isinstance(start, torch.Tensor):  # 0-dim: one start for the batch, e.g. a traced shape (ONNX export)
+        return start.to(device) + torch.arange(length, device=device)
     return torch.arange(start, start + length, device=device)
 
 
