@@ -103,3 +103,5 @@ def test_tool_choice_forces_a_named_call_and_none_leaves_tools_out(scripted):
     assert choice.message.content == CALL and not choice.message.tool_calls and "<tools>" not in backend.prompts[-1]
     with pytest.raises(openai.BadRequestError, match="needs tools"):
         ask(client, tool_choice="required")
+    with pytest.raises(openai.BadRequestError, match="'get_time', which is not among the tools offered"):
+        ask(client, tools=[WEATHER], tool_choice={"type": "function", "function": {"name": "get_time"}})

@@ -128,6 +128,12 @@ class ChatCompletionRequest(SamplingRequest):
                                "message before it (tool_call_id = that call's id)", f"messages.[{i}].role")
         if self.tool_choice not in (None, "none", "auto") and not self.tools:
             raise APIError(400, f"tool_choice {self.tool_choice!r} needs tools", "tool_choice", "invalid_value")
+        if isinstance(self.tool_choice, dict):  # a named call: the model would be made to call it, so it must exist
+            name = (self.tool_choice.get("function") or {}).get("name")
+            offered = [(t.get("function") or {}).get("name") for t in self.tools or []]
+            if self.tool_choice.get("type") != "function" or name not in offered:
+                raise APIError(400, f"tool_choice names the function {name!r}, which is not among the tools "
+                               f"offered ({', '.join(map(repr, offered))})", "tool_choice", "invalid_value")
         if self.response_format and self.response_format.get("type") != "text":
             raise APIError(400, "only response_format {\"type\": \"text\"} is supported", "response_format",
                            "unsupported_value")
