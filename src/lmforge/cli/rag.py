@@ -111,7 +111,8 @@ def search(
                                                       "query, in order.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: the query and its hits.")] = False,
     where: Annotated[list[str] | None, typer.Option(help="Metadata filter KEY=VALUE (repeatable; all must match), "
-                                                         "e.g. source=docs/a.md or a JSONL field: lang=en.")] = None,
+                                                         "e.g. source=docs/a.md (the path as given to `rag "
+                                                         "index`) or a JSONL field: lang=en.")] = None,
     embed_model: EmbedOpt = None,
 ) -> None:
     """Search a store. Each hit: score, source file, character offsets, text.
@@ -158,7 +159,7 @@ def ask(
     from lmforge.recipes.rag import ask_agent, open_retriever
     retriever = open_retriever(_spec(store, qdrant_url, collection), embed_model)
     if agent:
-        result = ask_agent(retriever, question, model, top_k, max_steps, max_tokens)
+        result = ask_agent(retriever, question, model, top_k, max_steps, max_tokens, mode=mode.value)
         for step in result.steps:
             typer.echo(f"[tool] {step['tool']}({json.dumps(step['arguments'], ensure_ascii=False)}) -> "
                        f"{step['result'][:200]!r}", err=True)

@@ -23,7 +23,7 @@ from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.infer.tools import parse_tool_calls, render_prompt
 from lmforge.rag.answer import Citation, resolve_citations
-from lmforge.rag.retriever import Hit, Retriever
+from lmforge.rag.retriever import Hit, Mode, Retriever
 from lmforge.tokenizers import Tokenizer
 
 SYSTEM = ("You answer questions. Use the search tool to find facts in the documents and the calculator for "
@@ -69,10 +69,11 @@ class AgentRun:
 
 class Agent:
     def __init__(self, engine: GenerationEngine, tokenizer: Tokenizer, chat_format: ChatFormat,
-                 retriever: Retriever, config: SamplingConfig, k: int = 3, max_steps: int = 4) -> None:
+                 retriever: Retriever, config: SamplingConfig, k: int = 3, max_steps: int = 4,
+                 mode: Mode = "hybrid") -> None:
         self.engine, self.tokenizer, self.format, self.retriever = engine, tokenizer, chat_format, retriever
         self.config = replace(config, stop_tokens=config.stop_tokens | chat_format.stop_ids)
-        self.k, self.max_steps = k, max_steps
+        self.k, self.max_steps, self.mode = k, max_steps, mode
 
     def _generate(self, messages: list[dict[str, Any]]) -> str:
         prompt = render_prompt(self.format, self.tokenizer, messages, TOOLS, "auto")
@@ -84,7 +85,7 @@ class Agent:
             if name == "calculator":
                 return str(calculate(str(arguments["expression"])))
             if name == "search":
-                hits = self.retriever.search(str(arguments["query"]), self.k)
+                hits = self.retriever.search(str(arguments["query"]), self.k, self.mode)
                 first = len(sources) + 1
                 sources.extend(hits)
                 return "\n".join(f"[{first + i}] {' '.join(h.chunk.text.split())}" for i, h in enumerate(hits))

@@ -123,8 +123,9 @@ def _generator(model_dir: Path | None):
 
 
 def ask_agent(retriever: Retriever, question: str, model_dir: Path | None, k: int = 3, max_steps: int = 4,
-              max_new_tokens: int = 200, temperature: float = 0.0, seed: int = 0) -> AgentRun:
+              max_new_tokens: int = 200, temperature: float = 0.0, seed: int = 0,
+              mode: Mode = "hybrid") -> AgentRun:
     """The tool loop (``rag.agent``): the model may search the store and calculate, at most ``max_steps`` times."""
     engine, tokenizer, chat_format = _generator(model_dir)
     config = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
-    return Agent(engine, tokenizer, chat_format, retriever, config, k, max_steps).run(question)
+    return Agent(engine, tokenizer, chat_format, retriever, config, k, max_steps, mode).run(question)
