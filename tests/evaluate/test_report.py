@@ -49,11 +49,17 @@ def test_card_holds_the_librarys_numbers_beside_cited_references(tmp_path, capsy
     capsys.readouterr()
 
     other, _ = _lm_dir(tmp_path / "other", 1)
-    assert run(["report", "--compare", str(model_dir), str(other), "--max-chars", "600", "--context", "16",
-                "--out", str(tmp_path / "both.md")]) == 0
+    same = ["--max-chars", "600", "--context", "16", "--stride", "8", "--tasks", f"choice={items}",
+            "--references", str(refs)]
+    written = (model_dir / "report.json").stat().st_mtime_ns
+    assert run(["report", "--compare", str(model_dir), str(other), *same, "--out", str(tmp_path / "both.md")]) == 0
     both = (tmp_path / "both.md").read_text()
     assert "| tiny | other |" in both and f"{expected.bits_per_byte:.4f}" in both
     assert (tmp_path / "both.png").is_file() and (other / "report.json").is_file()
+    assert (model_dir / "report.json").stat().st_mtime_ns == written  # same settings, same weights: reused
+    assert run(["report", "--compare", str(model_dir), str(other), "--max-chars", "600", "--context", "16",
+                "--stride", "4", "--out", str(tmp_path / "both.md")]) == 0
+    assert json.loads((model_dir / "report.json").read_text())["settings"]["stride"] == 4  # other settings: measured
 
 
 def _lm(model_dir):

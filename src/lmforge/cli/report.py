@@ -19,8 +19,9 @@ def report(
                                                     '"source": "..."}} shown beside the scores.')] = None,
     context: Annotated[int, typer.Option(help="Perplexity window in tokens (at most the model's).")] = 512,
     stride: Annotated[int, typer.Option(help="Tokens between perplexity windows.")] = 256,
-    compare: Annotated[tuple[Path, Path] | None, typer.Option(help="Two model dirs side by side (each card is "
-                                                              "reused if already written).")] = None,
+    compare: Annotated[tuple[Path, Path] | None, typer.Option(help="Two model dirs side by side (a card already "
+                                                              "written is reused when its settings and weights are "
+                                                              "unchanged).")] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write: default MODEL_DIR (report.md, report.png, "
                                              "report.json); with --compare, compare.md (+ .png).")] = None,
 ) -> None:

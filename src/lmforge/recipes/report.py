@@ -64,6 +64,14 @@ class Card:
     speed: dict[str, float] = field(default_factory=dict)  # prefill_tok_s, decode_tok_s
     text: dict[str, Any] = field(default_factory=dict)  # source, n_chars, nats_per_token, bits_per_byte, ...
     tasks: list[TaskScore] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)  # what was measured how (see describe_settings)
+
+
+def describe_settings(model_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The report's settings and the weight files' sizes and times, as JSON: a saved card is reused for a
+    comparison only when both are unchanged (other held-out text or new weights mean other numbers)."""
+    weights = {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(Path(model_dir).glob("*.safetensors"))}
+    return json.loads(json.dumps({**settings, "weights": weights}, default=str))
 
 
 def _machine() -> str:
@@ -156,6 +164,8 @@ def build_card(model_dir: Path, text: Path | None = None, max_chars: int = 20_00
                 card.text[f"{metric}_reference"] = refs[metric]
     for spec in tasks or []:
         card.tasks += _task_scores(model_dir, spec, refs, recorded)
+    card.settings = describe_settings(model_dir, {"text": text, "max_chars": max_chars, "tasks": tasks,
+                                                  "references": references, "context": context, "stride": stride})
     return card
 
 
@@ -273,11 +283,16 @@ def write_comparison(a: Card, b: Card, out: Path) -> Path:
 
 
 def load_or_build_card(model_dir: Path, **settings: Any) -> Card:
-    """The card saved in ``model_dir`` by an earlier report, else a new one (written there too)."""
+    """The card saved in ``model_dir`` by an earlier report with the same settings and weights, else a new one
+    (written there too). ``settings`` are build_card's keyword arguments, all of them."""
     saved = Path(model_dir) / CARD_JSON
     if saved.is_file():
         data = read_json(saved, "report card")
-        return Card(**{**data, "tasks": [TaskScore(**t) for t in data["tasks"]]})
+        if data.get("settings") == describe_settings(model_dir, settings):
+            try:
+                return Card(**{**data, "tasks": [TaskScore(**t) for t in data["tasks"]]})
+            except (TypeError, KeyError) as e:
+                raise DataError(f"{saved}: not a report card lmforge wrote ({e}); delete it to measure again") from e
     card = build_card(model_dir, **settings)
     write_card(card, Path(model_dir))
     return card
