@@ -1,5 +1,7 @@
 """Speculative decoding: greedy output equals the target's, and the accept/reject rule keeps p."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -60,3 +62,7 @@ def test_a_draft_must_be_shallower_and_penalties_are_refused(target):
         first_layers_draft(target, 4)
     with pytest.raises(LmforgeError, match="penalties"):
         speculative_generate(target, first_layers_draft(target, 1), [1], SamplingConfig(repetition_penalty=1.2))
+
+    windowed = Llama(dataclasses.replace(target.config, sliding_window=4)).eval()
+    with pytest.raises(LmforgeError, match="SlidingWindowCache"):  # it cannot be cut back after a rejection
+        speculative_generate(windowed, first_layers_draft(windowed, 1), [1], SamplingConfig(max_new_tokens=8, temperature=0))
