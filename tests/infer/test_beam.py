@@ -5,8 +5,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from lmforge.errors import LmforgeError  # noqa: E402
-from lmforge.infer.batch import BatchEngine  # noqa: E402
+from lmforge.infer.batch import BatchEngine, SlotsBusy  # noqa: E402
 from lmforge.infer.beam import BeamConfig, beam_search  # noqa: E402
 from lmforge.infer.engine import GenerationEngine  # noqa: E402
 from lmforge.infer.sampling import SamplingConfig  # noqa: E402
@@ -59,5 +58,5 @@ def test_width_one_is_greedy_and_too_wide_is_refused(models):
     greedy = SamplingConfig(max_new_tokens=10, temperature=0, stop_tokens=frozenset({EOS}))
     assert beam_search(engine, PROMPTS[0], BeamConfig(1, 10, stop_tokens=frozenset({EOS}))) == \
         GenerationEngine(model).generate(PROMPTS[0], greedy)
-    with pytest.raises(LmforgeError, match="3 rows are needed"):
+    with pytest.raises(SlotsBusy, match="3 rows are needed"):  # the server answers 429 (busy), not 400
         beam_search(engine, PROMPTS[0], BeamConfig(3, 10))

@@ -51,6 +51,10 @@ from lmforge.models.base import CausalLM
 from lmforge.models.blocks.kv_cache import SlotKVCache
 
 
+class SlotsBusy(LmforgeError):
+    """Fewer slots are free than a caller asked for (a server answers "busy, retry", not "bad request")."""
+
+
 @dataclass(eq=False)
 class Row:
     """One sequence in the batch: its slot, settings, the ids so far and the logits for its next token."""
@@ -134,7 +138,7 @@ class BatchEngine:
         """Reserve ``n`` free slots for a caller that drives them itself (beam search); give them back
         with :meth:`release_slots`."""
         if n > len(self._free):
-            raise LmforgeError(f"{n} rows are needed but only {len(self._free)} of {self.max_batch} are free")
+            raise SlotsBusy(f"{n} rows are needed but only {len(self._free)} of {self.max_batch} are free")
         return [self._free.pop() for _ in range(n)]
 
     def release_slots(self, slots: Sequence[int]) -> None:

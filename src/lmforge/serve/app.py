@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from lmforge.errors import LmforgeError
 from lmforge.infer import tools
+from lmforge.infer.batch import SlotsBusy
 from lmforge.infer.beam import BeamConfig
 from lmforge.infer.chat import TextPiece, TextStreamer
 from lmforge.infer.sampling import SamplingConfig
@@ -191,6 +192,8 @@ class Server:
                 yield piece
         except WorkerStopped as e:
             raise APIError(503, str(e), code="shutting_down") from None
+        except SlotsBusy as e:  # a beam search's rows are taken by other requests now: busy, as a full queue is
+            raise APIError(429, f"the server is busy: {e}; retry", code="server_busy") from None
         except LmforgeError as e:
             raise APIError(400, str(e)) from None
         finally:
