@@ -129,10 +129,13 @@ class ModelBackend:
         return streamer, streamer.stream(tokens, max_new_tokens)
 
     def encode_for_embedding(self, text: str) -> list[int]:
-        """An encoder gets its special tokens ([CLS] ... [SEP]) as in training; a causal LM the plain ids."""
-        if self.generative:
-            return self.tokenizer.encode(text)
-        return self.tokenizer.encode(text, add_special_tokens=True)  # type: ignore[call-arg]  # HF tokenizers
+        """The ids the encoder embeds for ``text``, as ``lmforge rag`` gets them (:meth:`SentenceEncoder.token_ids`:
+        an encoder's special tokens added); a text longer than the window is refused, as OpenAI refuses it."""
+        ids, truncated = self.encoder.token_ids(text)
+        if truncated:
+            raise APIError(400, f"an input is longer than this model's {self.encoder.max_tokens}-token window",
+                           "input", "context_length_exceeded")
+        return ids
 
     def embed(self, inputs: Sequence[Sequence[int]]) -> list[list[float]]:
         """One unit vector per input: the mean of the last hidden states over real tokens (the model's ``embed``),
