@@ -76,7 +76,6 @@ class TwoStreamAttention(nn.Module):
         """h (B, T, C); g (B, M, C) or None; positions (2T, C) from :func:`relative_sinusoids`; other_segment
         (B, T, T) bool or None; masks (B, 1, T, T) additive; target_mapping (B, M, T) one-hot: which position
         each query-stream row predicts. Returns the attention outputs of both streams (before the residual)."""
-        T = h.shape[1]
         q, k, v = (self.split(t) for t in self.qkv(h).chunk(3, dim=-1))  # (B, H, T, D)
         rel_keys = self.split(self.pos(positions)[None])  # (1, H, 2T, D)
 
