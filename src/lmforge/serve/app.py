@@ -180,6 +180,11 @@ class Server:
         except WorkerStopped as e:
             raise APIError(503, str(e), code="shutting_down") from None
 
+    async def run(self, request: Request, work: Callable[[], T]) -> T:
+        """``work()`` on the model worker (its queue limit and 429 apply), unless the client leaves first."""
+        job = self.submit(lambda: iter([work()]))
+        return (await _unless_disconnected(request, job, job.collect()))[0]
+
     async def pieces(self, gen: _Generation) -> AsyncIterator[TextPiece]:
         """The job's pieces; records time-to-first-token and the tokens generated."""
         first = True
@@ -289,7 +294,7 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None, retrie
     app.add_middleware(GateMiddleware, api_key=server.config.api_key, max_body_bytes=server.config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=server.metrics)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    app.include_router(task_router(server, _unless_disconnected))  # /v1/classify, /v1/ner, /v1/qa
+    app.include_router(task_router(server))  # /v1/classify, /v1/ner, /v1/qa
     if retriever is not None:
         app.include_router(rag_router(server, retriever))  # /v1/rag/search, /v1/rag/answer
 
@@ -390,8 +395,7 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None, retrie
         width = backend.model.config.d_model
         if body.dimensions not in (None, width):
             raise APIError(400, f"this model's embeddings have {width} dimensions", "dimensions", "invalid_value")
-        job = server.submit(lambda: iter([backend.embed(batch)]))
-        vectors = (await _unless_disconnected(request, job, job.collect()))[0]
+        vectors = await server.run(request, lambda: backend.embed(batch))
         tokens = sum(map(len, batch))
         server.metrics.prompt_tokens.inc(tokens)
         data = [{"object": "embedding", "index": i, "embedding": _encode_vector(v, body.encoding_format)}

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.rag.answer import cited_messages, resolve_citations
 from lmforge.rag.retriever import Hit, Mode, Retriever
-from lmforge.serve.errors import APIError, log
+from lmforge.serve.errors import APIError
 
 
 class _RagRequest(BaseModel):
@@ -56,15 +56,10 @@ def rag_router(server: Any, retriever: Retriever) -> APIRouter:
     router = APIRouter()
     backend = server.backend
 
-    retriever.warn = log.warning  # e.g. a query cut to the encoder's window: logged, the request goes on
-
-    def search(query: str, k: int, mode: Mode) -> list[Hit]:
-        return retriever.search(query, k, mode)
-
     @router.post("/v1/rag/search")
     async def rag_search(request: Request) -> dict:
         body = await server.parse(request, SearchRequest)
-        hits = await to_thread.run_sync(search, body.query, body.top_k, body.mode)
+        hits = await server.run(request, lambda: retriever.search(body.query, body.top_k, body.mode))
         return {"object": "list", "model": backend.name, "data": [h.to_json() for h in hits]}
 
     @router.post("/v1/rag/answer")
@@ -72,7 +67,7 @@ def rag_router(server: Any, retriever: Retriever) -> APIRouter:
         started = time.perf_counter()
         body = await server.parse(request, AnswerRequest)
         backend.require_generative()
-        hits = await to_thread.run_sync(search, body.question, body.top_k, body.mode)
+        hits = await server.run(request, lambda: retriever.search(body.question, body.top_k, body.mode))
         prompt = await to_thread.run_sync(backend.chat_prompt, cited_messages(body.question, hits))
         if len(prompt) >= server.context_length:
             raise APIError(400, f"the question and its {len(hits)} sources take {len(prompt)} tokens; the context "

@@ -17,7 +17,7 @@ language model asked to classify, gets a 400 naming what it serves instead.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,10 +84,9 @@ class QARequest(_TaskRequest):
     context: Annotated[str, Field(min_length=1)]
 
 
-def task_router(server: Any, unless_disconnected: Callable[..., Awaitable[Any]]) -> APIRouter:
+def task_router(server: Any) -> APIRouter:
     """The routes, sharing ``server`` (``lmforge.serve.app.Server``: parsing, worker, metrics) with the OpenAI
-    routes; ``unless_disconnected(request, job, work)`` is the app's own wait that cancels a job when the
-    client leaves."""
+    routes."""
     router = APIRouter()
 
     def predictor_for(task: str) -> TaskPredictor:
@@ -101,17 +100,12 @@ def task_router(server: Any, unless_disconnected: Callable[..., Awaitable[Any]])
                            f"POST {ROUTES[backend.task]}", "model", "wrong_task")
         return backend.predictor
 
-    async def run(request: Request, work: Callable[[], Any]) -> Any:
-        """Run ``work`` on the model worker (the queue limit applies) unless the client leaves first."""
-        job = server.submit(lambda: iter([work()]))
-        return (await unless_disconnected(request, job, job.collect()))[0]
-
     async def texts_route(request: Request, task: str,
                           answer: Callable[[TaskPredictor, list[str]], list[dict]]) -> dict:
         body = await server.parse(request, TextsRequest)
         predictor = predictor_for(task)
         texts = body.texts()
-        results = await run(request, lambda: answer(predictor, texts))
+        results = await server.run(request, lambda: answer(predictor, texts))
         return {"object": "list", "model": server.backend.name,
                 "data": [{"index": i, **r} for i, r in enumerate(results)]}
 
@@ -127,7 +121,7 @@ def task_router(server: Any, unless_disconnected: Callable[..., Awaitable[Any]])
     async def qa(request: Request) -> dict:
         body = await server.parse(request, QARequest)
         predictor = predictor_for("qa")
-        answer = (await run(request, lambda: predictor.answer([body.question], [body.context])))[0]
+        answer = (await server.run(request, lambda: predictor.answer([body.question], [body.context])))[0]
         return {"object": "answer", "model": server.backend.name, **answer}
 
     return router
