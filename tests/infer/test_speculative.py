@@ -65,4 +65,5 @@ def test_a_draft_must_be_shallower_and_penalties_are_refused(target):
 
     windowed = Llama(dataclasses.replace(target.config, sliding_window=4)).eval()
     with pytest.raises(LmforgeError, match="SlidingWindowCache"):  # it cannot be cut back after a rejection
-        speculative_generate(windowed, first_layers_draft(windowed, 1), [1], SamplingConfig(max_new_tokens=8, temperature=0))
+        speculative_generate(windowed, first_layers_draft(windowed, 1), [1],
+                             SamplingConfig(max_new_tokens=8, temperature=0))
