@@ -1,6 +1,7 @@
 """DeBERTa: the relative-position buckets, what the disentangled terms change, and a tiny MLM run whose
 validation loss falls. (Parity with HF DebertaV2ForMaskedLM: tests/interop/test_hf_deberta.py.)"""
 
+import pytest
 import torch
 from tiny_pretraining import val_loss_before_after
 
@@ -42,6 +43,7 @@ def test_relative_positions_are_what_tells_order():
         assert equivariant == (not relative)
 
 
+@pytest.mark.slow  # a tiny run whose loss falls; the parity and property tests stay in the default suite
 def test_tiny_mlm_pretraining_lowers_the_validation_loss(char_data_dir, tmp_path):
     special = SpecialIds(load_meta(char_data_dir).vocab_size)
     torch.manual_seed(0)

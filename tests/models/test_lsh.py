@@ -78,6 +78,7 @@ def test_parity_with_transformers_lsh_self_attention():
         torch.testing.assert_close(ours(x, rotations=rotations), theirs, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow  # a tiny run whose loss falls; the parity and property tests stay in the default suite
 def test_tiny_reformer_pretraining_lowers_the_validation_loss(char_data_dir, tmp_path):
     from tiny_pretraining import val_loss_before_after
 

@@ -44,6 +44,7 @@ def test_a_prediction_reads_exactly_the_tokens_before_it_in_the_order():
         assert torch.allclose(prediction(changed), base, atol=1e-6) != visible, (j, visible)
 
 
+@pytest.mark.slow  # a tiny run whose loss falls; the parity and property tests stay in the default suite
 def test_tiny_permutation_lm_pretraining_lowers_the_validation_loss(char_data_dir, tmp_path):
     torch.manual_seed(0)
     model = XLNet(XLNetConfig(vocab_size=load_meta(char_data_dir).vocab_size, context_length=32, d_model=48,
