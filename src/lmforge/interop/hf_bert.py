@@ -17,6 +17,7 @@ import torch
 
 from lmforge.errors import ConfigError
 from lmforge.interop.hf_common import (
+    ACTIVATIONS,
     Tensor,
     from_hf_state,
     read_hf_config,
@@ -27,8 +28,6 @@ from lmforge.interop.hf_common import (
 )
 from lmforge.models.bert import Bert, BertConfig
 from lmforge.models.registry import load_state
-
-ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
 
 
 def bert_name_map(c: BertConfig, prefix: str = "") -> list[Tensor]:

@@ -20,6 +20,9 @@ import torch
 from lmforge.errors import ConfigError
 from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 
+# lmforge's activation names -> Hugging Face's (hidden_act / activation_function / ff_activation)
+ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
+
 
 @dataclass(frozen=True)
 class Tensor:

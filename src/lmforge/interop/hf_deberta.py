@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lmforge.errors import ConfigError
 from lmforge.interop.hf_common import (
+    ACTIVATIONS,
     Tensor,
     from_hf_state,
     read_hf_config,
@@ -27,7 +28,6 @@ from lmforge.interop.hf_common import (
 from lmforge.models.deberta import Deberta, DebertaConfig
 from lmforge.models.registry import load_state
 
-ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
 HEADS = {"legacy": "cls.predictions.", "lm_predictions": "lm_predictions.lm_head."}
 
 

@@ -13,12 +13,10 @@ import safetensors.torch
 import torch
 
 from lmforge.errors import ConfigError
-from lmforge.interop.hf_common import read_hf_weights
+from lmforge.interop.hf_common import ACTIVATIONS, read_hf_weights
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.registry import load_state
-
-ACTIVATIONS = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}
 
 
 def gpt2_name_map(n_layers: int, tied: bool = True) -> list[tuple[str, str, bool]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from lmforge.errors import ConfigError
+from lmforge.interop.hf_common import ACTIVATIONS as HF_ACTIVATIONS
 from lmforge.interop.hf_common import (
     Tensor,
     from_hf_state,
@@ -26,7 +27,7 @@ from lmforge.interop.hf_common import (
 from lmforge.models.registry import load_state
 from lmforge.models.xlnet import XLNet, XLNetConfig
 
-ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu", "silu": "silu"}
+ACTIVATIONS = {**HF_ACTIVATIONS, "silu": "silu"}
 HEADWISE = ("q", "k", "v", "r", "o")  # HF (C, H, D) projections
 
 
