@@ -1,6 +1,7 @@
 """PaLM-style options on the Llama family: each does what it says (parallel block, multi-query attention,
 SwiGLU, no biases, shared embeddings), the combination generates with a cache like without, refuses HF
-export, and a tiny run from the ``palm-char`` preset lowers the validation loss."""
+export, and a tiny run from the ``palm-char`` preset lowers the validation loss. GPT has the parallel
+block too (GPT-J's), checked the same way."""
 
 import json
 
@@ -11,7 +12,9 @@ import torch.nn.functional as F
 from lmforge.errors import ConfigError
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
+from lmforge.interop.hf_gpt2 import export_hf_gpt2
 from lmforge.interop.hf_llama import export_hf_llama
+from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.llama import Llama, LlamaConfig
 from lmforge.models.registry import load_model, save_model
 from lmforge.presets import load_preset
@@ -24,31 +27,44 @@ PALM = dict(vocab_size=61, context_length=32, d_model=32, n_layers=2, n_heads=4,
 
 def _model(**overrides):
     torch.manual_seed(0)
-    model = Llama(LlamaConfig(**{**PALM, **overrides})).eval()
+    return _scaled(Llama(LlamaConfig(**{**PALM, **overrides})))
+
+
+def _gpt_j():
+    """A GPT with GPT-J's parallel block."""
+    torch.manual_seed(0)
+    return _scaled(GPT(GPTConfig(vocab_size=61, context_length=32, d_model=32, n_layers=2, n_heads=4,
+                                 parallel_block=True)))
+
+
+def _scaled(model):
+    model.eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.2)
     return model
 
 
-def test_parallel_block_adds_attention_and_mlp_of_the_same_input():
+@pytest.mark.parametrize("make", [_model, _gpt_j], ids=["llama", "gpt"])
+def test_parallel_block_adds_attention_and_mlp_of_the_same_input(make):
     """block(x) - x == (attention's part) + (MLP's part), each measured with the other branch's output
     matrix zeroed: the MLP never sees attention's output (in a sequential block it reads x + attn)."""
-    block = _model().blocks[0]
+    block = make().blocks[0]
     x = torch.randn(2, 7, 32, generator=torch.Generator().manual_seed(0))
 
     def delta(zero: str | None) -> torch.Tensor:
         saved = {n: p.clone() for n, p in block.named_parameters()}
         with torch.no_grad():
-            if zero is not None:
-                block.get_parameter(zero).zero_()
+            for n, p in block.named_parameters():
+                if zero is not None and n.startswith(zero):  # the branch's output matrix (and bias, in GPT)
+                    p.zero_()
             out = block(x) - x
             for n, p in block.named_parameters():
                 p.copy_(saved[n])
         return out
 
     assert block.norm2 is None and block.parallel
-    attention, mlp = delta("mlp.down.weight"), delta("attn.proj.weight")
+    attention, mlp = delta("mlp.down."), delta("attn.proj.")
     torch.testing.assert_close(delta(None), attention + mlp, atol=1e-5, rtol=0)
     h = block.norm1(x)
     torch.testing.assert_close(mlp, block.mlp(h), atol=1e-6, rtol=0)  # the MLP reads norm(x), not x + attn
@@ -82,8 +98,9 @@ def test_swiglu_no_biases_shared_embeddings():
     assert untied.num_parameters() - model.num_parameters() == 61 * 32
 
 
-def test_palm_block_generates_with_cache_as_without_and_saves(tmp_path):
-    model = _model()
+@pytest.mark.parametrize("make", [_model, _gpt_j], ids=["llama", "gpt"])
+def test_palm_block_generates_with_cache_as_without_and_saves(tmp_path, make):
+    model = make()
     ids = torch.randint(0, 61, (1, 12), generator=torch.Generator().manual_seed(2))
     cache = model.new_cache(1)
     with torch.no_grad():
@@ -95,7 +112,7 @@ def test_palm_block_generates_with_cache_as_without_and_saves(tmp_path):
     save_model(model, tmp_path / "palm")
     assert torch.equal(load_model(tmp_path / "palm")(ids), model(ids))
     with pytest.raises(ConfigError, match="parallel_block"):
-        export_hf_llama(model, tmp_path / "hf")
+        (export_hf_llama if isinstance(model, Llama) else export_hf_gpt2)(model, tmp_path / "hf")
     with pytest.raises(ValueError, match="parallel block"):
         type(model.blocks[0])(model.blocks[0].attn, model.blocks[0].mlp, model.blocks[0].norm1, None)
 

@@ -85,9 +85,11 @@ def _gguf_tensors(model: torch.nn.Module, source: str) -> tuple[str, dict[str, t
             tensors[f"blk.{i}.attn_k.weight"] = permute_rows(tensors[f"blk.{i}.attn_k.weight"], c.n_kv_heads)
         return "llama", tensors
     if model.family == "gpt":
-        if not c.bias or c.position != "learned" or c.activation != "gelu_tanh" or c.segment_length is not None:
-            raise ConfigError(f"{source}: llama.cpp's gpt2 needs biases, learned positions and tanh-GELU "
-                              f"(this GPT has bias={c.bias}, position={c.position!r}, activation={c.activation!r})")
+        if (not c.bias or c.position != "learned" or c.activation != "gelu_tanh" or c.segment_length is not None
+                or c.parallel_block):
+            raise ConfigError(f"{source}: llama.cpp's gpt2 needs biases, learned positions, tanh-GELU and "
+                              f"sequential blocks (this GPT has bias={c.bias}, position={c.position!r}, "
+                              f"activation={c.activation!r}, parallel_block={c.parallel_block})")
         tensors = to_hf_state(state, gguf_gpt2_name_map(c))
         if c.tie_embeddings:  # llama.cpp's converter writes GPT-2's tied head out as its own tensor
             tensors["output.weight"] = tensors["token_embd.weight"]

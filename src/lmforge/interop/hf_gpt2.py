@@ -53,6 +53,9 @@ def to_hf_config(c: GPTConfig, eos_id: int | None = None) -> dict:
         raise ConfigError("HF GPT-2 always has biases; this model was built with bias=False and cannot be exported")
     if c.position != "learned":
         raise ConfigError(f"HF GPT-2 has learned positions; this model uses {c.position!r} and cannot be exported")
+    if c.parallel_block:
+        raise ConfigError("parallel_block=true: HF GPT-2 runs attention and MLP in sequence; a GPT-J-style "
+                          "parallel block cannot be exported to it")
     return {
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",

@@ -7,7 +7,12 @@ embedding at all; a distance penalty on the attention scores), to compare
 position schemes with everything else equal.
 
 ``segment_length`` (with ALiBi) reads each window in segments with a
-Transformer-XL memory of the previous ``memory`` positions (``SegmentMemory``)."""
+Transformer-XL memory of the previous ``memory`` positions (``SegmentMemory``).
+
+``parallel_block`` is GPT-J's (and PaLM's) block: attention and MLP both read the
+same normalized input and are added to the residual together, x + attn(norm x) +
+mlp(norm x), so the two can run side by side; it has one norm per block. HF GPT-2
+cannot hold it, so such a model does not export."""
 
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ class GPTConfig:
     # (default: one segment). Needs position="alibi"; generation with a KV cache is unchanged.
     segment_length: int | None = None
     memory: int | None = None
+    parallel_block: bool = False  # GPT-J/PaLM: x + attn(norm(x)) + mlp(norm(x))
 
     def validate(self) -> None:
         check_positive(self, "vocab_size", "context_length", "d_model", "n_layers", "n_heads")
@@ -88,7 +94,8 @@ class GPT(CausalLM):
                 attn=SelfAttention(c.d_model, c.n_heads, bias=c.bias, dropout=c.dropout, impl=c.attention_impl),
                 mlp=MLP(c.d_model, c.mlp_width, c.activation, bias=c.bias, dropout=c.dropout),
                 norm1=nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias),
-                norm2=nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias),
+                norm2=None if c.parallel_block else nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias),
+                parallel=c.parallel_block,
             )
             for _ in range(c.n_layers)
         )
