@@ -76,6 +76,7 @@ def kernel_table(rounds: int) -> str:
                 torch.ops.aten._weight_int4pack_mm_for_cpu(x, p, 32, sz.float())),
             "int4 _weight_int4pack_mm_for_cpu, bf16 activations (kept)": lambda m=int4, x=x: m(x),
         }
+        candidates["dynamic int8: int8 activations too (torch.ao quantize_dynamic)"] = _dynamic_int8(w, x)
         if importlib.util.find_spec("torchao") is not None:
             candidates["torchao Int8WeightOnlyConfig (bf16)"] = _torchao_int8(wb, xb)
         times: dict[str, list[float]] = {name: [] for name in candidates}
@@ -85,6 +86,14 @@ def kernel_table(rounds: int) -> str:
         base = min(times["fp32 F.linear"])
         rows += [[f"{n}x{k}", name, f"{min(t) * 1e6:,.0f}", f"{base / min(t):.2f}x"] for name, t in times.items()]
     return markdown_table(["matrix", "kernel", "µs (best)", "vs fp32"], rows)
+
+
+def _dynamic_int8(w: torch.Tensor, x: torch.Tensor) -> Callable[[], object]:
+    """PyTorch's dynamic quantization: int8 weights, and each activation row quantized to int8 on the fly."""
+    layer = torch.nn.Sequential(torch.nn.Linear(w.shape[1], w.shape[0], bias=False))
+    layer[0].weight.data.copy_(w)
+    quantized = torch.ao.quantization.quantize_dynamic(layer, {torch.nn.Linear}, dtype=torch.qint8)
+    return lambda: quantized(x)
 
 
 def _torchao_int8(wb: torch.Tensor, xb: torch.Tensor) -> Callable[[], object]:
