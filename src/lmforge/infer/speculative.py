@@ -90,10 +90,10 @@ def speculative_generate(target: CausalLM, draft: CausalLM, prompt_ids: Sequence
     device = target.tok_emb.weight.device
     generator = seeded_generator(config.seed, device)
     t_cache, d_cache = target.new_cache(1), draft.new_cache(1)
-    if not (isinstance(t_cache, KVCache) and isinstance(d_cache, KVCache)):  # e.g. a sliding window's cache
+    uncuttable = next((c for c in (t_cache, d_cache) if not isinstance(c, KVCache)), None)
+    if uncuttable is not None:  # e.g. a sliding window's cache
         raise LmforgeError("speculative decoding cuts rejected proposals off the KV cache; this model's cache "
-                           f"({type(t_cache if not isinstance(t_cache, KVCache) else d_cache).__name__}) "
-                           "keeps only a window and cannot be cut back")
+                           f"({type(uncuttable).__name__}) keeps only a window and cannot be cut back")
     ids, out, stats = list(prompt_ids), [], SpeculativeStats()
 
     def read(model: CausalLM, cache, tokens: list[int]) -> torch.Tensor:  # -> (T, V) logits
