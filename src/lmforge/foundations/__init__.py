@@ -1,0 +1,1 @@
+"""Deep-learning foundations the roadmap starts with: autograd, backprop, CNNs, autoencoders, GANs, Siamese nets."""
