@@ -53,7 +53,7 @@ def train(out: Path, args: argparse.Namespace) -> None:
     # with --minutes the LR schedule follows the clock and --steps is only an upper bound
     config = FinetuneConfig(lr=args.lr, batch_size=args.batch_size, max_steps=None if args.minutes else args.steps,
                             max_minutes=args.minutes, checkpoint_every=args.every, warmup_fraction=args.warmup,
-                            seed=args.seed)
+                            seed=args.seed, precision=args.precision)
     seed_everything(config.seed)
     model = TaskModel(TaskConfig(backbone_config(backbone), "qa", ["start", "end"], "none", config.dropout), backbone)
     windows, _ = make_windows(codec, train_set, args.max_len, args.stride)
@@ -127,6 +127,8 @@ def main() -> None:
     p.add_argument("--stride", type=int, default=96)
     p.add_argument("--eval-articles", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16 autocast pays off on CPUs with AVX-512-BF16/AMX (measure: benchmarks.train_speed)")
     p.add_argument("--eval-only", action="store_true")
     args = p.parse_args()
     print(machine_summary(), f"torch threads {torch.get_num_threads()}", flush=True)
