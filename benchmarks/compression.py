@@ -45,6 +45,9 @@ VARIANTS = {  # name -> None (float), a dtype, or a quantization spec
     "int8": quantization_spec("int8"),
     "int4 g32 (int8 head)": quantization_spec("int4", 32, "int8"),
     "int4 g32 (int4 head)": quantization_spec("int4", 32, "int4"),
+    "int8-dynamic": quantization_spec("int8-dynamic"),
+    "int8 (int8-dynamic head)": quantization_spec("int8", head="int8-dynamic"),
+    "int4 g32 (int8-dynamic head)": quantization_spec("int4", 32, "int8-dynamic"),
 }
 
 

@@ -19,6 +19,13 @@ The fast paths are PyTorch's CPU kernels ``aten._weight_int8pack_mm`` and
 they take a fallback 10-100x slower than fp32 matmul; measured by ``benchmarks/compression.py``),
 so activations are cast to bf16 for the product and the result back to the caller's dtype.
 
+- **int8-dynamic** stores exactly what int8 stores, but multiplies with int8 *activations* too:
+  the activation matrix is quantized on the fly (PyTorch's dynamic quantization,
+  ``quantized.linear_dynamic``, fbgemm/x86), so the product runs on integer dot-product
+  instructions. Measured by ``benchmarks/compression.py``: it wins by far on very tall matrices
+  such as the 49,152-row LM head, hence ``head="int8-dynamic"``. PyTorch has deprecated the
+  quantized tensor types this kernel takes (pytorch issue 184982): re-check it on a new torch.
+
 Int4 weights are saved in a plain layout (two 4-bit codes per byte: even input column in the low
 nibble), which is what safetensors holds; the kernel's own packed layout is derived from it in
 memory on first use (and again after ``quantize_`` or ``load_state_dict``). That kernel exists on CPU only.
@@ -30,6 +37,7 @@ into them); ``config.json``'s ``"quantization"`` entry says which.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -39,7 +47,7 @@ from torch import nn
 from lmforge.errors import ConfigError
 
 COMPUTE_DTYPE = torch.bfloat16  # what the CPU kernels are fast with (activations, scales)
-METHODS = ("int8", "int4")
+METHODS = ("int8", "int4", "int8-dynamic")
 GROUP_SIZES = (32, 64, 128)
 
 
@@ -49,6 +57,7 @@ class QuantizedLinear(nn.Module):
     :meth:`_matmul`."""
 
     method: str
+    activation_dtype: torch.dtype = COMPUTE_DTYPE  # what :meth:`_matmul` receives
 
     def __init__(self, in_features: int, out_features: int, bias: bool) -> None:
         super().__init__()
@@ -59,7 +68,7 @@ class QuantizedLinear(nn.Module):
         if x.device.type != "cpu":
             raise ConfigError(f"{self.method} weights run on the CPU only (their kernel has no {x.device.type} "
                               f"version); run the quantized model on the CPU")
-        y = self._matmul(x.reshape(-1, self.in_features).to(COMPUTE_DTYPE)).to(x.dtype)  # (M, N)
+        y = self._matmul(x.reshape(-1, self.in_features).to(self.activation_dtype)).to(x.dtype)  # (M, N)
         y = y.reshape(*x.shape[:-1], self.out_features)
         return y if self.bias is None else y + self.bias.to(x.dtype)
 
@@ -78,7 +87,7 @@ class QuantizedLinear(nn.Module):
         raise NotImplementedError
 
     def _matmul(self, x: torch.Tensor) -> torch.Tensor:
-        """(M, K) bf16 -> (M, N) bf16 without bias, through the fast kernel."""
+        """(M, K) -> (M, N) in :attr:`activation_dtype`, without bias, through the fast kernel."""
         raise NotImplementedError
 
     def extra_repr(self) -> str:
@@ -110,6 +119,41 @@ class Int8Linear(QuantizedLinear):
 
     def _matmul(self, x: torch.Tensor) -> torch.Tensor:
         return torch.ops.aten._weight_int8pack_mm(x, self.qweight, self.scales)
+
+
+class Int8DynamicLinear(Int8Linear):
+    """The int8 layer's storage (same buffers, same file) with int8 activations: ``x`` (M, K) is
+    quantized on the fly (one scale and zero point from its min/max, 7 bits: ``reduce_range``) and
+    the product is an integer one (fbgemm/x86 ``quantized.linear_dynamic``), rescaled to fp32.
+    The error this adds is at most half an activation step times ``sum_k |w_nk|`` per output (tested)."""
+
+    method = "int8-dynamic"
+    activation_dtype = torch.float32
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = False) -> None:
+        super().__init__(in_features, out_features, bias)
+        self._packed: Any = None  # fbgemm's packed copy of the weight, built on first use
+
+    def quantize_(self, weight: torch.Tensor) -> Int8DynamicLinear:
+        super().quantize_(weight)
+        self._packed = None
+        return self
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._packed = None
+
+    def _matmul(self, x: torch.Tensor) -> torch.Tensor:
+        if self._packed is None:
+            # the stored codes and row scales, viewed as a per-channel quantized tensor (zero points 0)
+            with warnings.catch_warnings():  # quantized tensor types are deprecated; the kernel still needs one
+                warnings.simplefilter("ignore", UserWarning)
+                qweight = torch._make_per_channel_quantized_tensor(
+                    self.qweight, self.scales.double(), torch.zeros(self.out_features, dtype=torch.long), 0)
+                self._packed = torch.ops.quantized.linear_prepack(qweight, None)
+        # reduce_range: 7-bit activations, as torch.ao's dynamic Linear uses on x86 (no int16 overflow
+        # in the u8 x s8 dot products of CPUs without VNNI)
+        return torch.ops.quantized.linear_dynamic(x.contiguous(), self._packed, True)
 
 
 class Int4Linear(QuantizedLinear):
@@ -199,6 +243,8 @@ def _new_linear(method: str, linear: nn.Linear, group_size: int | None) -> Quant
     bias = linear.bias is not None
     if method == "int8":
         return Int8Linear(linear.in_features, linear.out_features, bias)
+    if method == "int8-dynamic":
+        return Int8DynamicLinear(linear.in_features, linear.out_features, bias)
     return Int4Linear(linear.in_features, linear.out_features, bias, group_size or 32)
 
 
@@ -230,7 +276,7 @@ def _rewrite(model: nn.Module, spec: dict[str, Any], fill: bool) -> None:
 
 
 def quantize_modules(model: nn.Module, spec: dict[str, Any]) -> None:
-    """Quantize a float GPT/Llama in place: ``spec`` = {"method": "int8"|"int4", "group_size": 32|64|128
+    """Quantize a float GPT/Llama in place: ``spec`` = {"method": "int8"|"int4"|"int8-dynamic", "group_size": 32|64|128
     (int4), "head": "int8"|"int4" (the LM head and tied embedding; default: the method)}."""
     _rewrite(model, spec, fill=True)
 
