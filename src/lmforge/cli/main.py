@@ -38,6 +38,7 @@ def _register() -> None:
         finetune,
         generate,
         interop,
+        labs,
         models,
         pipeline,
         predict,
@@ -51,6 +52,8 @@ def _register() -> None:
     )
 
     app.command()(pipeline.quickstart)
+    app.command()(labs.roadmap)
+    app.command()(labs.lab)
     app.add_typer(text.app, name="text", help="Tokenize, stem and lemmatize English text.")
     app.add_typer(tokenizer.app, name="tokenizer", help="Train tokenizers and encode/decode text.")
     app.add_typer(classic.app, name="classic", help="Bag-of-words text classifiers: train, eval, predict.")

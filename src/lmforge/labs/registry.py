@@ -247,3 +247,22 @@ def run_lab(
         console.print(f"[dim]note: {escape(result.notes)}[/dim]", soft_wrap=True)
     console.print(f"[dim]{seconds:.1f} s; result and artifacts in {escape(str(out))}[/dim]")
     return result
+
+
+def roadmap_lines() -> list[str]:
+    """The roadmap as text: each phase in order with its docs page, the modules it teaches and its labs."""
+    grouped = labs_by_phase()
+    lines: list[str] = []
+    for number, phase in enumerate(PHASES, start=1):
+        lines.append(f"{number:2d}. {phase.title}  [{phase.key}]  docs: {phase.docs}")
+        lines.append(f"    modules: {', '.join(phase.modules)}")
+        if grouped[phase.key]:
+            lines.extend(f"    lab {lb.id}: {lb.title} (~{lb.minutes:g} min)" for lb in grouped[phase.key])
+        else:
+            lines.append("    labs: not built yet (its library code is still being built)")
+    return lines
+
+
+def list_lines() -> list[str]:
+    """One line per lab: id, default budget and title, in roadmap order."""
+    return [f"{lb.id:32s} {lb.minutes:4g} min  {lb.title}" for lb in discover().values()]
