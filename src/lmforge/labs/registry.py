@@ -240,11 +240,11 @@ def run_lab(
         "seed": seed,
         "seconds": round(seconds, 2),
     })
-    console.print(f"[bold green]measured[/bold green]  {escape(result.headline)}", soft_wrap=True)
+    console.print(f"[bold green]measured[/bold green]  {escape(result.headline)}", soft_wrap=True, emoji=False)
     console.print(f"[bold]reference[/bold] {escape(result.reference.figure)} — {escape(result.reference.source)}",
-                  soft_wrap=True)
+                  soft_wrap=True, emoji=False)
     if result.notes:
-        console.print(f"[dim]note: {escape(result.notes)}[/dim]", soft_wrap=True)
+        console.print(f"[dim]note: {escape(result.notes)}[/dim]", soft_wrap=True, emoji=False)
     console.print(f"[dim]{seconds:.1f} s; result and artifacts in {escape(str(out))}[/dim]")
     return result
 

@@ -1,0 +1,41 @@
+"""What several labs share: finding the data a source checkout keeps beside the package, and bar charts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from lmforge.errors import DataError
+
+DATA_ENV = "LMFORGE_DATA_DIR"
+_REPO = Path(__file__).resolve().parents[3]
+
+
+def data_path(relative: str) -> Path:
+    """``relative`` (e.g. ``sentiment/sms_spam/SMSSpamCollection``) under ``$LMFORGE_DATA_DIR``, else the
+    shared data folder beside a source checkout, else the copy in ``tests/data``; one line if none has it."""
+    roots = [Path(os.environ[DATA_ENV])] if os.environ.get(DATA_ENV) else []
+    roots += [_REPO.parent / "shared" / "data", _REPO / "tests" / "data"]
+    for root in roots:
+        if (root / relative).exists():
+            return root / relative
+    raise DataError(f"lab data {relative} not found under {', '.join(map(str, roots))}; set {DATA_ENV}")
+
+
+def bar_chart(path: Path, labels: Sequence[str], values: Sequence[float], ylabel: str, title: str) -> Path:
+    """A labelled bar chart as PNG (matplotlib without a display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(labels), 3.6))
+    bars = ax.bar(list(labels), list(values), color="#4c72b0")
+    ax.bar_label(bars, fmt="%.3g")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
