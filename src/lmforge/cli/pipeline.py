@@ -37,19 +37,31 @@ def quickstart(
 
 
 def prepare(
-    files: Annotated[list[Path], typer.Argument(help="UTF-8 text files; each is one document.")],
+    files: Annotated[list[Path], typer.Argument(
+        help="Text (.txt/.md: one document each), JSONL or parquet files (one document per record), or folders "
+             "of them.")],
     tokenizer: Annotated[Path, typer.Option(help="tokenizer.json (or a folder holding one).")],
     out: Annotated[Path, typer.Option(help="Output data directory (shards + meta.json).")],
     val_fraction: Annotated[float, typer.Option(help="Fraction of tokens (the end of the corpus) held out.")] = 0.1,
+    field: Annotated[str, typer.Option(help="JSONL: the key holding each record's text.")] = "text",
+    column: Annotated[str, typer.Option(help="Parquet: the column holding each row's text.")] = "text",
+    workers: Annotated[int, typer.Option(help="Processes tokenizing files in parallel (same output for any).")] = 1,
+    shard_tokens: Annotated[int | None, typer.Option(help="Tokens per shard file (default 100,000,000).")] = None,
+    skip_bad: Annotated[bool, typer.Option(
+        help="Skip JSONL lines / parquet rows without a text (and count them) instead of stopping.")] = False,
 ) -> None:
-    """Tokenize text files into train/val token shards for `lmforge train`."""
-    from lmforge.data.shards import prepare as prepare_shards
-    from lmforge.tokenizers import load_tokenizer
+    """Tokenize files into train/val token shards for `lmforge train`, streaming: rerun after a kill to resume."""
+    from lmforge.data.shards import DEFAULT_SHARD_TOKENS
+    from lmforge.data.stream import StreamOptions, prepare_stream
     from lmforge.tokenizers.hf_json import resolve_json_path
 
-    tok_path = resolve_json_path(tokenizer)
-    meta = prepare_shards(files, load_tokenizer(tok_path), tok_path, out, val_fraction)
-    Console().print(f"{meta.train.tokens:,} train and {meta.val.tokens:,} val tokens ({meta.dtype}) in {out}")
+    options = StreamOptions(field=field, column=column, skip_bad=skip_bad)
+    result = prepare_stream(files, resolve_json_path(tokenizer), out, val_fraction,
+                            shard_tokens or DEFAULT_SHARD_TOKENS, workers, options)
+    meta = result.meta
+    Console().print(f"{meta.train.tokens:,} train and {meta.val.tokens:,} val tokens ({meta.dtype}) from "
+                    f"{result.files} files in {out}" + (f"; skipped {result.skipped} bad records" if result.skipped
+                                                       else ""))
 
 
 def train(

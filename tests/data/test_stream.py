@@ -1,0 +1,137 @@
+"""Streaming tokenization into shards: same ids as the in-memory path, resumable, worker-count independent."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lmforge.data import stream
+from lmforge.data.sampler import RandomWindowSampler
+from lmforge.data.shards import load_meta, open_shards, prepare
+from lmforge.data.stream import StreamOptions, prepare_stream
+from lmforge.errors import DataError
+from lmforge.tokenizers import train_tokenizer
+
+LINES = ["To be, or not to be: that is the question.", "    Whether 'tis nobler in the mind to suffer",
+         "    The slings and arrows of outrageous fortune,", "", "Or to take arms against a sea of troubles;"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Three text files (one of them long enough for many 256-byte chunks) and a BPE tokenizer."""
+    root = tmp_path_factory.mktemp("corpus")
+    texts = ["\n".join(LINES[i:] + LINES[:i]) * (3 + 20 * (i == 1)) + "\n" for i in range(3)]
+    files = []
+    for i, text in enumerate(texts):
+        files.append(root / f"doc{i}.txt")
+        files[-1].write_text(text, encoding="utf-8")
+    tok = train_tokenizer("bpe", "".join(texts), 330)  # merges "\n   ": a cut after any newline would change ids
+    tok.save(root / "tok.json")
+    return files, tok, root / "tok.json"
+
+
+def _ids(out, split):
+    return np.concatenate(open_shards(out, split)).astype(np.int64)
+
+
+def test_streamed_shards_equal_the_in_memory_path(tmp_path, corpus):
+    files, tok, tok_path = corpus
+    reference = prepare(files, tok, tok_path, tmp_path / "mem", shard_tokens=500)
+    result = prepare_stream(files, tok_path, tmp_path / "stream", shard_tokens=500,
+                            options=StreamOptions(chunk_bytes=256))  # many chunks per file: cut between lines
+    assert result.meta == reference  # shard files, token and byte counts, dtype, sources
+    for split in ("train", "val"):
+        np.testing.assert_array_equal(_ids(tmp_path / "stream", split), _ids(tmp_path / "mem", split))
+    assert all(len(s) == 500 for s in open_shards(tmp_path / "stream", "train")[:-1])  # fixed-size shards
+    leftovers = [tmp_path / "stream" / name for name in (stream.PARTS_DIR, stream.STATE_FILE)]
+    assert not any(p.exists() for p in leftovers)
+
+
+def test_jsonl_and_parquet_records_are_documents(tmp_path, corpus):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    _, tok, tok_path = corpus
+    docs = [" ".join(LINES[i:]) for i in range(len(LINES))] * 4
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"id": i, "text": d}) + "\n" for i, d in enumerate(docs)))
+    pq.write_table(pa.table({"body": docs, "n": list(range(len(docs)))}), tmp_path / "b.parquet", row_group_size=3)
+    result = prepare_stream([tmp_path / "a.jsonl", tmp_path / "b.parquet"], tok_path, tmp_path / "out",
+                            options=StreamOptions(field="text", column="body"))
+    expected = [i for d in docs * 2 for i in tok.encode(d) + [tok.eos_id]]
+    got = np.concatenate([_ids(tmp_path / "out", "train"), _ids(tmp_path / "out", "val")])
+    assert got.tolist() == expected and result.skipped == 0
+
+
+def test_kill_and_resume_gives_identical_shards(tmp_path, corpus, monkeypatch):
+    files, _, tok_path = corpus
+    whole = prepare_stream(files, tok_path, tmp_path / "whole", shard_tokens=400)
+
+    real_tokenize, calls = stream.tokenize_file, []
+
+    def dies_on_the_third_file(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # a kill mid-way: two files are done, the third is not
+        return real_tokenize(*args, **kwargs)
+
+    monkeypatch.setattr(stream, "tokenize_file", dies_on_the_third_file)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_stream(files, tok_path, tmp_path / "resumed", shard_tokens=400)
+    out = tmp_path / "resumed"
+    assert not (out / "meta.json").exists() and not list(out.glob("*.bin"))  # nothing training could read
+    with pytest.raises(DataError, match="lmforge prepare"):
+        load_meta(out)
+    assert len(json.loads((out / stream.STATE_FILE).read_text())["files"]) == 2
+
+    calls.clear()
+    resumed = prepare_stream(files, tok_path, out, shard_tokens=400)
+    assert calls == [files[2]]  # only the unfinished file is tokenized again
+    assert resumed.meta == whole.meta
+    for name in whole.meta.train.files + whole.meta.val.files:
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
+def test_two_workers_write_what_one_does(tmp_path, corpus):
+    files, _, tok_path = corpus
+    one = prepare_stream(files, tok_path, tmp_path / "w1", shard_tokens=300, workers=1)
+    two = prepare_stream(files, tok_path, tmp_path / "w2", shard_tokens=300, workers=2)
+    assert one.meta.train == two.meta.train and one.meta.val == two.meta.val
+    for name in one.meta.train.files + one.meta.val.files:
+        assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes()
+
+
+def test_training_reads_streamed_shards_through_memmaps(tmp_path, corpus):
+    files, _, tok_path = corpus
+    prepare_stream(files, tok_path, tmp_path / "out", shard_tokens=300)
+    shards = open_shards(tmp_path / "out", "train")
+    assert all(isinstance(s, np.memmap) for s in shards)
+    x, y = RandomWindowSampler(shards, block_size=16, batch_size=4, seed=0).next_batch()
+    assert x.shape == y.shape == (4, 16) and (x[:, 1:] == y[:, :-1]).all()
+
+
+def test_bad_jsonl_line_names_file_and_line_or_is_skipped_and_counted(tmp_path, corpus):
+    _, _, tok_path = corpus
+    bad = tmp_path / "bad.jsonl"
+    rows = [{"text": "good " * 20}, "not json {", {"body": "no text field"}, {"text": "also good " * 20}]
+    bad.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: not a JSON line"):
+        prepare_stream([bad], tok_path, tmp_path / "out")
+    bad.write_text(bad.read_text().replace("not json {\n", ""))
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: no string field 'text' \(keys: body\)"):
+        prepare_stream([bad], tok_path, tmp_path / "out")
+    result = prepare_stream([bad], tok_path, tmp_path / "out", options=StreamOptions(skip_bad=True))
+    assert result.skipped == 1 and result.meta.train.tokens > 0
+
+
+def test_unreadable_parquet_and_bad_text_are_one_line(tmp_path, corpus):
+    pytest.importorskip("pyarrow")
+    _, _, tok_path = corpus
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(DataError, match=r"broken\.parquet: not a readable parquet file"):
+        prepare_stream([tmp_path / "broken.parquet"], tok_path, tmp_path / "out")
+    (tmp_path / "latin1.txt").write_bytes(b"To be, or not\n\xe9tre")
+    with pytest.raises(DataError, match=r"byte offset 14 \(line 2\)"):
+        prepare_stream([tmp_path / "latin1.txt"], tok_path, tmp_path / "out")
+    (tmp_path / "notes.csv").write_text("a,b\n")
+    with pytest.raises(DataError, match="unsupported file type '.csv'"):
+        prepare_stream([tmp_path / "notes.csv"], tok_path, tmp_path / "out")
