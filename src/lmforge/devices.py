@@ -8,7 +8,8 @@ mistake reported in one line (the CLI exits 2), not a CUDA stack trace from deep
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from typing import Any, Literal
 
 import torch
 
@@ -56,3 +57,23 @@ def available_devices() -> str:
     if _mps_available():
         found.append("mps")
     return ", ".join(found)
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor on ``device``: tensors, and tuples, lists, dicts and dataclasses of them
+    (nested); anything else (ints, strings, masks built later) is returned as it is.
+
+    Host-to-GPU copies are ``non_blocking``: the copy overlaps with work already queued on the GPU, and
+    a page-locked (pinned) source makes it truly asynchronous.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=device.type == "cuda")
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        fields = {f.name: move_to(getattr(batch, f.name), device) for f in dataclasses.fields(batch) if f.init}
+        return dataclasses.replace(batch, **fields)
+    if isinstance(batch, dict):
+        return {key: move_to(value, device) for key, value in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        moved = [move_to(value, device) for value in batch]
+        return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)  # namedtuples too
+    return batch

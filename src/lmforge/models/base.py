@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from lmforge.errors import ConfigError
 from lmforge.models.blocks.kv_cache import KVCache
@@ -71,6 +72,30 @@ class ModelBase(nn.Module):
     def num_parameters(self) -> int:
         """Unique parameters (tied weights counted once)."""
         return sum(p.numel() for p in self.parameters())
+
+    # Families whose forward runs a stack of blocks and routes each call through :meth:`run_block` set this.
+    checkpointable_blocks: bool = False
+    grad_checkpointing: bool = False
+
+    def set_grad_checkpointing(self, enabled: bool = True) -> None:
+        """Activation checkpointing per block: keep only each block's input during the forward pass and
+        recompute its insides during backward. Peak activation memory drops from ~n_layers blocks' worth
+        to one block's (plus the n_layers inputs), for about one extra forward pass of compute.
+
+        Refused, naming the family, where the model has no block stack to checkpoint.
+        """
+        if enabled and not self.checkpointable_blocks:
+            raise ConfigError(f"a {self.family!r} model cannot checkpoint activations per block "
+                              "(--grad-checkpoint: GPT and Llama can)")
+        self.grad_checkpointing = enabled
+
+    def run_block(self, block: nn.Module, x: torch.Tensor, cache: Any, *args: Any) -> torch.Tensor:
+        """``block(x, cache, *args)``, checkpointed when training with it on (never with a KV cache: decoding
+        keeps no activations for a backward pass). ``use_reentrant=False`` is PyTorch's recommended variant:
+        it works with inputs that need no grad and restores the RNG, so dropout masks match on recompute."""
+        if self.grad_checkpointing and self.training and cache is None and torch.is_grad_enabled():
+            return checkpoint(block, x, cache, *args, use_reentrant=False)
+        return block(x, cache, *args)
 
     def require(self, source: object, *any_of: Capability) -> None:
         """Refuse, in one line naming ``source`` (e.g. the model directory), a model that has none of ``any_of``."""

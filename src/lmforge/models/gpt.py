@@ -77,6 +77,7 @@ class GPTConfig:
 class GPT(CausalLM):
     family = FAMILY
     config_class = GPTConfig
+    checkpointable_blocks = True
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -144,7 +145,7 @@ class GPT(CausalLM):
             bias = alibi_bias(self.config.n_heads, T, t_key, idx.device, start if per_row else None).to(x.dtype)
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
-            x = block(x, cache, i, bias)
+            x = self.run_block(block, x, cache, i, bias)
         if cache is not None:
             cache.advance(idx.shape[1])
         return self.norm(x)

@@ -85,6 +85,7 @@ class LlamaConfig:
 class Llama(CausalLM):
     family = FAMILY
     config_class = LlamaConfig
+    checkpointable_blocks = True
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__()
@@ -127,7 +128,7 @@ class Llama(CausalLM):
         """Token ids (B, T) -> the final hidden states (B, T, C) that ``lm_head`` turns into logits."""
         x = self.tok_emb(idx)  # (B, T, C); positions enter inside attention, through RoPE
         for i, block in enumerate(self.blocks):
-            x = block(x, cache, i)
+            x = self.run_block(block, x, cache, i)
         if cache is not None:
             cache.advance(idx.shape[1])
         return self.norm(x)

@@ -58,5 +58,6 @@ def latest_checkpoint(root: Path) -> Path | None:
 def load_checkpoint(directory: Path, model: nn.Module) -> dict[str, Any]:
     """Load weights into ``model`` and return the training state."""
     load_weights(model, directory / "model.safetensors")
-    # weights_only=True: only tensors and plain containers, never arbitrary pickled objects
-    return torch.load(directory / STATE_FILE, weights_only=True)
+    # weights_only=True: only tensors and plain containers, never arbitrary pickled objects. map_location cpu:
+    # a GPU run's checkpoint resumes on any machine (the optimizer moves its state to the parameters' device)
+    return torch.load(directory / STATE_FILE, weights_only=True, map_location="cpu")

@@ -30,8 +30,9 @@ import torch
 from lmforge.errors import ConfigError
 from lmforge.io import write_json
 
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")  # what "auto" chooses between (and times) on a CPU
+PRECISION_CHOICES: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # fp16: CUDA only, with a GradScaler
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 AUTO_ENV = "LMFORGE_AUTO_PRECISION"
 MIN_BF16_SPEEDUP = 1.05  # bf16 must be this much faster: timing noise must not pick a slower precision
@@ -82,14 +83,19 @@ def forced_auto_precision() -> Precision | None:
 
 
 def resolve_precision(requested: str, timer: StepTimer | None = None, device: str = "cpu") -> PrecisionChoice:
-    """Turn ``auto|fp32|bf16`` into a concrete choice with a human-readable reason.
+    """Turn ``auto|fp32|bf16|fp16`` on ``device`` (a device type: cpu, cuda, mps) into a concrete choice with a
+    human-readable reason.
 
-    ``timer`` runs the model's own training step; "auto" needs it wherever bf16 is native.
+    ``timer`` runs the model's own training step; "auto" needs it wherever bf16 is native on a CPU.
+    fp16 is refused off CUDA: its 5-bit exponent underflows small gradients unless a GradScaler rescales
+    the loss, and fp16 autocast on a CPU is slow where it exists at all.
     """
-    if requested in PRECISIONS:
+    if requested == "fp16" and device != "cuda":
+        raise ConfigError(f"precision fp16 needs a CUDA GPU (this run is on {device}); use bf16 or fp32")
+    if requested in PRECISION_CHOICES[1:]:
         return PrecisionChoice(requested, "requested")  # type: ignore[arg-type]
     if requested != "auto":
-        raise ConfigError(f"precision must be one of auto, fp32, bf16; got {requested!r}")
+        raise ConfigError(f"precision must be one of {', '.join(PRECISION_CHOICES)}; got {requested!r}")
     return resolve_auto(timer, device)
 
 
@@ -98,10 +104,12 @@ def resolve_auto(timer: StepTimer | None, device: str = "cpu") -> PrecisionChoic
     forced = forced_auto_precision()
     if forced is not None:
         return PrecisionChoice(forced, f"forced by {AUTO_ENV}")
-    if device != "cpu":
-        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+    if device == "cuda":
+        if torch.cuda.is_bf16_supported():
             return PrecisionChoice("bf16", "GPU supports bf16")
-        return PrecisionChoice("fp32", "device has no bf16 support")
+        return PrecisionChoice("fp16", "GPU lacks bf16: fp16 with a GradScaler")
+    if device != "cpu":
+        return PrecisionChoice("fp32", f"{device}: mixed precision not chosen automatically")
     model, flags = cpu_model_and_flags()
     if flags and not any(f in flags for f in BF16_CPU_FLAGS):
         return PrecisionChoice("fp32", "CPU lacks AVX-512-BF16/AMX, where bf16 is emulated and slow")
@@ -166,7 +174,16 @@ def _read_cache() -> dict:
 
 
 def autocast(precision: Precision, device: str = "cpu") -> contextlib.AbstractContextManager:
-    """Mixed precision for forward + loss: weights and optimizer stay fp32."""
+    """Mixed precision for forward + loss on ``device`` (a device type): weights and optimizer stay fp32."""
     if precision == "bf16":
         return torch.autocast(device, dtype=torch.bfloat16)
+    if precision == "fp16":
+        return torch.autocast(device, dtype=torch.float16)
     return contextlib.nullcontext()
+
+
+def grad_scaler(precision: Precision, device: str) -> torch.amp.GradScaler:
+    """fp16's loss scaler (multiplies the loss so small gradients survive fp16, unscales before the step,
+    skips steps whose gradients overflowed); for every other precision a disabled one whose calls pass
+    through, so the training loop has one shape."""
+    return torch.amp.GradScaler(device, enabled=precision == "fp16")

@@ -1,4 +1,4 @@
-"""Optimizer parameter groups and the learning-rate schedule."""
+"""Optimizers by name, their parameter groups, and the learning-rate schedules (cosine, linear, WSD)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import math
 
 import torch
 from torch import nn
+
+from lmforge.errors import ConfigError
+from lmforge.train.optim import Lamb, Lion
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -25,8 +28,25 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def make_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
+OPTIMIZERS: tuple[str, ...] = ("adamw", "lamb", "lion", "adafactor")
+LR_SCHEDULES: tuple[str, ...] = ("cosine", "linear", "wsd")
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float],
+                   name: str = "adamw") -> torch.optim.Optimizer:
+    """``name`` in :data:`OPTIMIZERS` over :func:`param_groups` (biases, norms, embeddings undecayed).
+
+    Every optimizer keeps its state on the parameters' device, so build it after the model is moved.
+    """
     groups = param_groups(model, weight_decay)
+    if name == "lamb":
+        return Lamb(groups, lr=lr, betas=betas)
+    if name == "lion":
+        return Lion(groups, lr=lr, betas=betas)
+    if name == "adafactor":  # factored second moments: O(rows + cols) state per matrix; no first moment, no betas
+        return torch.optim.Adafactor(groups, lr=lr)
+    if name != "adamw":
+        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
     try:  # the fused kernel is one pass over all parameters: noticeably faster on CPU for small models
         return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError):
@@ -43,3 +63,37 @@ def cosine_lr(progress: float, lr: float, min_lr: float, warmup: float) -> float
         return lr * (progress / warmup if warmup > 0 else 1.0)
     frac = min(1.0, (progress - warmup) / max(1e-12, 1.0 - warmup))
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * frac))
+
+
+def linear_lr(progress: float, lr: float, min_lr: float, warmup: float) -> float:
+    """Linear warm-up, then a straight line from ``lr`` down to ``min_lr`` at the end: WSD with no stable part."""
+    return wsd_lr(progress, lr, min_lr, warmup, 1.0 - warmup)
+
+
+def wsd_lr(progress: float, lr: float, min_lr: float, warmup: float, decay_fraction: float) -> float:
+    """Warmup-stable-decay (MiniCPM, 2024): warm up, hold ``lr``, then decay linearly to ``min_lr`` over the
+    last ``decay_fraction`` of training.
+
+    The long flat stretch means a checkpoint taken there can be continued with more data (the decay only
+    starts near the end), and a short decay from any such checkpoint gives a finished model: one run
+    answers "how good at N tokens?" for several N, which cosine (tied to one planned length) cannot.
+    """
+    if progress < warmup:
+        return lr * (progress / warmup if warmup > 0 else 1.0)
+    decay_start = 1.0 - decay_fraction
+    if progress < decay_start:
+        return lr
+    frac = min(1.0, (progress - decay_start) / max(1e-12, decay_fraction))
+    return lr + (min_lr - lr) * frac
+
+
+def scheduled_lr(kind: str, progress: float, lr: float, min_lr: float, warmup: float,
+                 decay_fraction: float = 0.2) -> float:
+    """The learning rate of schedule ``kind`` (:data:`LR_SCHEDULES`) at ``progress`` in [0, 1]."""
+    if kind == "cosine":
+        return cosine_lr(progress, lr, min_lr, warmup)
+    if kind == "linear":
+        return linear_lr(progress, lr, min_lr, warmup)
+    if kind == "wsd":
+        return wsd_lr(progress, lr, min_lr, warmup, decay_fraction)
+    raise ConfigError(f"lr schedule must be one of {', '.join(LR_SCHEDULES)}; got {kind!r}")
