@@ -39,3 +39,16 @@ def bar_chart(path: Path, labels: Sequence[str], values: Sequence[float], ylabel
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+SMS_SPAM = "sentiment/sms_spam/SMSSpamCollection"
+
+
+def sms_split(smoke: bool, seed: int) -> tuple[list, list]:
+    """SMS spam as (train, test) :class:`~lmforge.tasks.data.TextExample` lists, 80/20 stratified
+    (the split the classic lab uses); in smoke mode 64 training and 32 test messages."""
+    from lmforge.tasks.data import read_text_labels, split_examples
+
+    examples = read_text_labels(data_path(SMS_SPAM), "1", "0", header=False)
+    train, test = split_examples(examples, 0.2, seed)
+    return (train[:64], test[:32]) if smoke else (train, test)

@@ -7,10 +7,9 @@ import numpy as np
 from lmforge.classic.classifier import TextClassifier
 from lmforge.classic.data import read_labeled, stratified_split
 from lmforge.classic.metrics import classification_report, majority_class
-from lmforge.labs._common import bar_chart, data_path
+from lmforge.labs._common import SMS_SPAM, bar_chart, data_path
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 
-SMS_SPAM = "sentiment/sms_spam/SMSSpamCollection"
 _SETUPS = {"counts + NB": ("nb", "count"), "tfidf + NB": ("nb", "tfidf"), "tfidf + LR": ("logreg", "tfidf")}
 
 
