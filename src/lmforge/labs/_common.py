@@ -52,3 +52,19 @@ def sms_split(smoke: bool, seed: int) -> tuple[list, list]:
     examples = read_text_labels(data_path(SMS_SPAM), "1", "0", header=False)
     train, test = split_examples(examples, 0.2, seed)
     return (train[:64], test[:32]) if smoke else (train, test)
+
+
+def tiny_gpt_dir(out: Path, text: str) -> Path:
+    """Smoke mode's model: a random 2-layer char GPT over ``text``'s characters, saved with its tokenizer."""
+    import torch
+
+    from lmforge.models.gpt import GPT, GPTConfig
+    from lmforge.models.registry import save_model
+    from lmforge.tokenizers import train_tokenizer
+
+    tokenizer = train_tokenizer("char", text)
+    torch.manual_seed(0)
+    save_model(GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=64, d_model=64, n_layers=2,
+                             n_heads=2)), out)
+    tokenizer.save(out / "tokenizer.json")
+    return out
