@@ -56,13 +56,61 @@ def gqa():
     return _varied(MODELS["gqa-llama"]())
 
 
-def test_every_batched_greedy_row_equals_the_prompt_run_alone(model):
+@pytest.mark.parametrize("prefill_tokens", [512, 5])
+def test_every_batched_greedy_row_equals_the_prompt_run_alone(model, prefill_tokens):
     configs = [SamplingConfig(max_new_tokens=n, temperature=0) for n in (20, 9, 20, 5, 14, 20)]
     alone = [GenerationEngine(model).generate(p, c) for p, c in zip(PROMPTS, configs, strict=True)]
-    # 3 rows for 6 prompts of different lengths: rows leave and new prompts join mid-way, into reused slots
-    batched = BatchEngine(model, max_batch=3).generate_many(PROMPTS, configs)
+    # 3 rows for 6 prompts of different lengths: rows leave and new prompts join mid-way, into reused slots;
+    # with 5 prefill positions a step, the longer prompts are read in chunks while the other rows decode
+    batched = BatchEngine(model, max_batch=3, prefill_tokens=prefill_tokens).generate_many(PROMPTS, configs)
     assert batched == alone
     assert len({t for out in alone for t in out}) > 8  # the comparison is not trivial
+
+
+def _record_forwards(model, monkeypatch) -> list[tuple[int, int]]:
+    """The (B, T) shape of every forward pass ``model`` runs from now on."""
+    shapes, real = [], model.hidden
+
+    def hidden(idx, cache=None):
+        shapes.append(tuple(idx.shape))
+        return real(idx, cache)
+
+    monkeypatch.setattr(model, "hidden", hidden)
+    return shapes
+
+
+def test_prompts_that_arrive_together_are_prefilled_in_one_forward(model, monkeypatch):
+    engine = BatchEngine(model, max_batch=6)
+    rows = [engine.add(p, GREEDY) for p in PROMPTS]  # lengths 4, 1, 9, 2, 3, 12
+    shapes = _record_forwards(model, monkeypatch)
+    events = engine.step()
+    # one forward for the five prompts, right-padded to 12; the 1-token prompt is read like a decoding row's token
+    assert shapes == [(5, 12), (1, 1)]
+    assert [e.row for e in events] == rows and all(e.token is not None for e in events)
+    assert [engine.cache.lengths[r.slot] for r in rows] == [len(p) for p in PROMPTS]  # the pads were not kept
+    while engine.rows:
+        for event in engine.step():
+            assert event.error is None
+    alone = [GenerationEngine(model).generate(p, GREEDY) for p in PROMPTS]
+    assert [r.generated for r in rows] == alone
+
+
+def test_a_long_prompt_is_read_in_chunks_while_the_other_rows_keep_decoding(gqa, monkeypatch):
+    engine = BatchEngine(gqa, max_batch=2, prefill_tokens=4)
+    short = engine.add(PROMPTS[0], GREEDY)
+    engine.step()  # short: prefilled (4 positions, the whole budget), first token chosen
+    long_prompt = PROMPTS[5] + [3]  # 13 tokens: chunks of 4, 4, 4, then its last token with the decoding row
+    long = engine.add(long_prompt, GREEDY)
+    shapes = _record_forwards(gqa, monkeypatch)
+    per_step = []
+    for _ in range(4):
+        per_step.append(sorted(("short" if e.row is short else "long") for e in engine.step() if e.token))
+    assert shapes == [(1, 4), (1, 1), (1, 4), (1, 1), (1, 4), (1, 1), (2, 1)]
+    assert per_step == [["short"], ["short"], ["short"], ["long", "short"]]  # never a step without a token
+    while engine.rows:
+        engine.step()
+    assert long.generated == GenerationEngine(gqa).generate(long_prompt, GREEDY)
+    assert short.generated == GenerationEngine(gqa).generate(PROMPTS[0], GREEDY)
 
 
 def test_per_row_settings_seeds_stop_tokens_and_lengths(model):
@@ -160,7 +208,8 @@ def test_bad_requests_are_refused_before_taking_a_slot(gqa):
 @needs_smollm2
 def test_smollm2_batched_greedy_rows_equal_each_prompt_alone():
     """A real model over 32 tokens (the single-sequence engine is checked against transformers in
-    tests/interop/test_real_weights.py): three chat prompts of different lengths in one batch.
+    tests/interop/test_real_weights.py): three chat prompts of different lengths in one batch, prefilled
+    together in one right-padded forward.
     Slow: four 135M-parameter generations (and the GGUF import on the first run)."""
     model_dir = smollm2_dir()
     model, tokenizer = load_model(model_dir), load_tokenizer(model_dir / "tokenizer.json")

@@ -68,6 +68,19 @@ def test_concurrent_requests_are_rows_of_one_batch_and_each_equals_its_request_a
     assert float(rate.split()[1]) > 0
 
 
+def test_a_request_closed_before_its_first_token_frees_its_row(batched):
+    """A request joins the batch when the worker starts its job; a client that leaves before the job's first
+    turn has its text stream closed unstarted, and that must still give the row back."""
+    _, server, _ = batched
+    engine = server.batcher.engine
+    config = SamplingConfig(max_new_tokens=5, temperature=0)
+    _, pieces = server.backend.generate(server.backend.chat_prompt([{"role": "user", "content": "hi"}]), config, [],
+                                        server.batcher)
+    assert engine.free_slots == 3
+    pieces.close()
+    assert engine.free_slots == 4 and not engine.rows
+
+
 def test_one_failing_row_gets_its_error_and_the_other_rows_go_on(batched, monkeypatch):
     url, server, _ = batched
     real = batch_module.choose_tokens

@@ -39,6 +39,37 @@ def test_worker_interleaves_jobs_round_robin_and_bounds_the_queue():
     assert order[:4] == ["a", "b", "a", "b"]  # a and b alternate; c waits for a free slot
 
 
+def test_jobs_admitted_together_all_start_before_any_of_them_steps():
+    """A generation joins the continuous batch when its job starts, so a burst must be started as a whole
+    (then its prompts are prefilled in one forward); a job cancelled while it waited never starts."""
+    async def scenario():
+        worker = Worker(max_active=3, max_waiting=3)
+        order = []
+
+        def steps(name):
+            for i in range(2):
+                order.append(name)
+                yield i
+
+        def start(name):
+            def make_steps():
+                order.append(f"start {name}")
+                return steps(name)
+            return make_steps
+
+        jobs = [worker.submit(start(n)) for n in "abc"]
+        gone = worker.submit(start("gone"))
+        gone.cancel()
+        worker.start()
+        results = await asyncio.gather(*(j.collect() for j in [*jobs, gone]))
+        worker.stop()
+        return order, results
+
+    order, results = asyncio.run(scenario())
+    assert results == [[0, 1], [0, 1], [0, 1], []]
+    assert order[:4] == ["start a", "start b", "start c", "a"] and "start gone" not in order
+
+
 def test_a_failing_job_reports_its_error_and_others_go_on():
     async def scenario():
         worker = Worker(max_active=2, max_waiting=2)

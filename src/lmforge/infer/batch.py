@@ -11,10 +11,9 @@ Usage::
 
 or step by step, as the server drives it (sequences join and leave between any two steps)::
 
-    row = engine.add(prompt_ids, config)      # prefill: the prompt runs alone, into a free slot
-    engine.choose(row)                        # optional: its first token now, from the prefill's logits
-    for event in engine.step():               # one batched forward for all rows, then a token for each
-        event.row, event.token, event.error   # token None and row.finished set: the row left the batch
+    row = engine.add(prompt_ids, config)      # takes a free slot; the prompt waits for the next step
+    for event in engine.step():               # prefill of the new prompts, one forward for the other rows,
+        event.row, event.token, event.error   #   then a token for each; token None: the row left the batch
     engine.cancel(row)                        # a client went away: free its slot now
 
 Layout: *ragged*, not left-padded. Each sequence owns one slot of a pre-allocated
@@ -24,8 +23,21 @@ mask hides everything past each row's own end (``SlotRows``). Left padding would
 the same length by padding short prompts on the left: simpler for a fixed batch, but a request
 that joins later must be padded to the others' length (or everybody's cache shifted), and the pads
 cost attention work on every step. With slots, nothing moves when a sequence joins or leaves.
-Prompts are prefilled one at a time: a prefill is already a matrix-matrix product (compute-bound),
-so batching prefills saves little, while it would make a new request wait for others to arrive.
+
+Prefill: the prompts added since the last step are read together, in one forward pass of their own,
+at the start of the next step (a burst of 8 requests costs one prefill, not 8 in a row: the weights are
+read once, and the matrix products run at 8x the rows). Their lengths differ, so each row's piece is
+padded on the *right* to the longest: in a fresh slot, row b's real tokens sit at positions 0..L_b-1,
+the mask already hides from each query the keys after it, and only L_b positions are kept
+(``SlotKVCache.rows(real=...)``); the pad keys past the end are overwritten by the row's next tokens.
+(Left padding would shift the positions; a packed layout, every prompt's tokens in one row with a
+block-diagonal mask, saves the pads but needs a per-token slot/position map through every layer.)
+Only each row's last real position goes through the LM head (the head is ~20 % of a 40-token
+prefill's work). The decoding rows run in a second forward of the same step: merged into the prefill
+they would be padded to the prompts' length. A long prompt would stall those rows for its whole
+prefill, so one step reads at most ``prefill_tokens`` positions (rows x padded length) of prompts,
+oldest first: a longer prompt is read in chunks, one per step, and the decoding rows get a token
+between chunks.
 
 Per row: its own :class:`SamplingConfig` (temperature, top-k/p, min-p, repetition/frequency/presence
 penalties, seed, stop tokens, max tokens, logprobs). A failure while choosing one row's token (a bad
@@ -82,12 +94,14 @@ class BatchEngine:
     """Decodes up to ``max_batch`` sequences of a :class:`CausalLM` at once, each in a cache slot of
     ``max_len`` positions (default: the model's context length)."""
 
-    def __init__(self, model: CausalLM, max_batch: int = 8, max_len: int | None = None) -> None:
+    def __init__(self, model: CausalLM, max_batch: int = 8, max_len: int | None = None,
+                 prefill_tokens: int = 512) -> None:
         if not isinstance(model, CausalLM):
             raise LmforgeError(f"batched decoding needs a Transformer decoder with a KV cache; "
                                f"a {model.family!r} model has none (use GenerationEngine)")
-        if max_batch < 1:
-            raise LmforgeError(f"max_batch must be >= 1, got {max_batch}")
+        if max_batch < 1 or prefill_tokens < 1:
+            raise LmforgeError(f"max_batch and prefill_tokens must be >= 1, got {max_batch}, {prefill_tokens}")
+        self.prefill_tokens = prefill_tokens
         self.model = model.eval()
         self.max_len = min(max_len or model.context_length, model.context_length)
         weight = model.tok_emb.weight
@@ -110,9 +124,9 @@ class BatchEngine:
         """Fraction of the cache's positions that hold some active row's keys."""
         return sum(self.cache.lengths[r.slot] for r in self.rows) / (self.cache.n_slots * self.max_len)
 
-    @torch.inference_mode()
     def add(self, prompt_ids: Sequence[int], config: SamplingConfig | None = None) -> Row:
-        """Prefill ``prompt_ids`` into a free slot; the row's first token comes from the next :meth:`step`."""
+        """Give ``prompt_ids`` a free slot; the next :meth:`step` prefills it (with every prompt added before
+        that step) and chooses its first token."""
         config = config or SamplingConfig()
         config.validate()
         if not prompt_ids:
@@ -122,15 +136,8 @@ class BatchEngine:
                                f"{config.max_new_tokens}: together more than the {self.max_len} positions of a slot")
         if not self._free:
             raise LmforgeError(f"all {self.max_batch} rows of the batch are busy")
-        slot = self._free.pop()
-        row = Row(slot, config, list(prompt_ids), seeded_generator(config.seed, self.device))
-        try:
-            self.cache.clear(slot)
-            x = torch.tensor([row.ids], dtype=torch.long, device=self.device)  # (1, T)
-            row.logits = self.model(x, self.cache.rows([slot]))[0, -1]  # (V,)
-        except BaseException:
-            self._free.append(slot)
-            raise
+        row = Row(self._free.pop(), config, list(prompt_ids), seeded_generator(config.seed, self.device))
+        self.cache.clear(row.slot)
         self.rows.append(row)
         return row
 
@@ -154,21 +161,21 @@ class BatchEngine:
 
     @torch.inference_mode()
     def step(self) -> list[StepEvent]:
-        """One batched forward over every row's newest token (a row that just joined needs none: its prefill
-        gave its logits), then one token chosen per row; rows that finish leave."""
+        """The waiting prompts' prefill (one forward), one forward over every other row's newest token, then
+        one token chosen for every row that has its logits; rows that finish leave."""
         events: list[StepEvent] = []
-        if behind := [row for row in self.rows if row.logits is None]:
-            self._forward(behind, events)
-        for row in list(self.rows):
-            events += self.choose(row)
+        behind = [row for row in self.rows if row.logits is None]
+        unread = [row for row in behind if len(row.ids) - self.cache.lengths[row.slot] > 1]  # prompts to prefill
+        if unread:
+            self._prefill(unread, events)
+        if decoding := [row for row in behind if row not in unread]:  # one token to read (or a 1-token prompt)
+            self._forward(decoding, events)
+        for row in [row for row in self.rows if row.logits is not None]:
+            events += self._choose_event(row)
         return events
 
-    def choose(self, row: Row) -> list[StepEvent]:
-        """Choose ``row``'s next token from the logits it has (after its prefill or a step), no forward pass.
-
-        The server calls this right after :meth:`add`, so a new request's first token does not wait for
-        a batched step; its next forward then runs with everybody else's in :meth:`step`.
-        """
+    def _choose_event(self, row: Row) -> list[StepEvent]:
+        """Choose ``row``'s next token from its logits (a failure is this row's alone: it leaves with the error)."""
         try:
             token = self._choose(row)
         except Exception as e:  # this row's fault: it leaves with the error, the batch goes on
@@ -197,8 +204,44 @@ class BatchEngine:
             self.cancel(row, "length")
         return generated
 
+    def _prefill(self, rows: list[Row], events: list[StepEvent]) -> None:
+        """One forward over the next piece of the oldest unread prompts (see the module docstring): right-padded
+        to one length, at most ``prefill_tokens`` positions; a row whose prompt is then all read gets its logits."""
+        group, width = self._prefill_group(rows)
+        starts = [self.cache.lengths[r.slot] for r in group]
+        pieces = [r.ids[start : start + width] for r, start in zip(group, starts, strict=True)]
+        x = torch.tensor([p + [0] * (width - len(p)) for p in pieces], device=self.device)  # (B, T); pads never seen
+        last = torch.tensor([len(p) - 1 for p in pieces], device=self.device)  # (B,) each row's last real position
+        try:
+            hidden = self.model.hidden(x, self.cache.rows([r.slot for r in group], [len(p) for p in pieces]))
+            logits = self.model.lm_head(hidden[torch.arange(len(group)), last])  # (B, V): only where a token is chosen
+        except Exception as e:  # shared by the group: all of them fail with it
+            for row in group:
+                self.cancel(row, "error")
+                events.append(StepEvent(row, None, e))
+            return
+        for i, row in enumerate(group):
+            if self.cache.lengths[row.slot] == len(row.ids):  # the whole prompt is read: its first token is next
+                row.logits = logits[i]
+
+    def _prefill_group(self, rows: list[Row]) -> tuple[list[Row], int]:
+        """The oldest rows whose pieces fit one prefill of ``prefill_tokens`` positions (rows x padded length, each
+        row's padded piece inside its slot), and that length; the first row always goes (in chunks if long)."""
+        group: list[Row] = []
+        width = 0
+        for row in rows:
+            start = self.cache.lengths[row.slot]
+            wider = max(width, min(len(row.ids) - start, self.prefill_tokens))
+            if group and ((len(group) + 1) * wider > self.prefill_tokens
+                          or max(self.cache.lengths[r.slot] for r in [*group, row]) + wider > self.max_len):
+                break
+            group.append(row)
+            width = wider
+        return group, width
+
     def _forward(self, rows: list[Row], events: list[StepEvent]) -> None:
-        """One forward pass over the newest token of every row in ``rows`` (each at its own position)."""
+        """One forward pass over the newest token of every row in ``rows`` (each at its own position; for a
+        1-token prompt that is the prompt)."""
         x = torch.tensor([[r.ids[-1]] for r in rows], dtype=torch.long, device=self.device)  # (B, 1)
         try:
             logits = self.model(x, self.cache.rows([r.slot for r in rows]))[:, -1]  # (B, V)

@@ -233,11 +233,19 @@ class TextStreamer:
         return max((k for s in self.stop_strings for k in range(min(len(s) - 1, len(text)), 0, -1)
                     if s.startswith(text[-k:])), default=0)
 
-    def stream(self, tokens: Generator[GeneratedToken], max_new_tokens: int) -> Iterator[TextPiece]:
+    def stream(self, tokens: Generator[GeneratedToken], max_new_tokens: int) -> Generator[TextPiece]:
+        """Text pieces of ``tokens``. Closing the stream closes ``tokens`` (which stops the engine and frees its
+        cache), even before the first piece: the server may close a request that joined a batch but never ran."""
+        pieces = self._closing(tokens, max_new_tokens)
+        next(pieces)  # to the bare yield, inside the try (closing an unstarted generator would skip its finally)
+        return pieces
+
+    def _closing(self, tokens: Generator[GeneratedToken], max_new_tokens: int) -> Generator[TextPiece | None]:
         try:
+            yield None  # primed by stream()
             yield from self._pieces(tokens, max_new_tokens)
         finally:
-            tokens.close()  # stops the engine (and frees its cache) when the caller stops early
+            tokens.close()
 
     def _pieces(self, tokens: Iterator[GeneratedToken], max_new_tokens: int) -> Iterator[TextPiece]:
         decoder = IncrementalDecoder(self.tokenizer)

@@ -8,10 +8,10 @@ the HTTP layer in :mod:`lmforge.serve.app` only validates, queues and formats.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
-from lmforge.infer.batch import BatchEngine, StepEvent
+from lmforge.infer.batch import BatchEngine, Row, StepEvent
 from lmforge.infer.beam import BeamConfig, beam_search
 from lmforge.infer.chat import ChatFormat, Message, TextPiece, TextStreamer, chat_format_for
 from lmforge.infer.engine import GeneratedToken, GenerationEngine
@@ -28,21 +28,30 @@ class Batcher:
     The worker thread advances each request's token iterator (:meth:`tokens`) one token per turn,
     round-robin. A request whose next token is not there yet is waiting for the next step, and so is
     every other row: it runs that step (one token chosen per row, one forward pass for all) and each
-    row's token goes to its request's inbox. So one round of the worker is one batched step; a new
-    request joins with its prefill on its first turn (and gets its first token from it at once, so a
-    burst of requests is prefilled before the next step), a finished one leaves, a closed one (client
-    gone, stop string) frees its slot at once, and a row that fails gets its error alone.
+    row's token goes to its request's inbox. So one round of the worker is one batched step. A new
+    request joins when the worker starts its job (:meth:`tokens` is called then, and the worker starts
+    every job it admits before any of them steps), so a burst of requests is prefilled in one forward
+    at the next step, which also gives each its first token; a finished one leaves, a closed one
+    (client gone, stop string) frees its slot at once, and a row that fails gets its error alone.
     """
 
     def __init__(self, engine: BatchEngine) -> None:
         self.engine = engine
         self._inboxes: dict[int, deque[GeneratedToken | Exception | None]] = {}  # id(row) -> its events
 
-    def tokens(self, prompt_ids: Sequence[int], config: SamplingConfig) -> Iterator[GeneratedToken]:
-        row = self.engine.add(prompt_ids, config)  # the prefill: this request's cache slot is filled
-        inbox = self._inboxes[id(row)] = deque()
-        self._deliver(self.engine.choose(row))  # the first token, from the prefill: no wait for a step
+    def tokens(self, prompt_ids: Sequence[int], config: SamplingConfig) -> Generator[GeneratedToken]:
+        """Join the batch now (a slot is taken; the prompt is prefilled at the next step) and return the row's
+        tokens. The iterator is already started, so closing it frees the row even before its first token."""
+        row = self.engine.add(prompt_ids, config)
+        self._inboxes[id(row)] = deque()
+        tokens = self._follow(row)
+        next(tokens)  # to the bare yield, inside the try
+        return tokens
+
+    def _follow(self, row: Row) -> Generator[GeneratedToken | None]:
+        inbox = self._inboxes[id(row)]
         try:
+            yield None  # primed by tokens()
             while True:
                 while not inbox:
                     self._step()

@@ -12,6 +12,9 @@ For a Transformer the generation jobs are rows of one continuous batch
 (:class:`~lmforge.serve.backend.Batcher`): the first job of a round to need a
 token runs one batched decoding step for every row, the others find theirs
 ready, so a round of this loop is one forward pass for all active requests.
+Jobs admitted together are all *started* (their iterators created, which is
+when a generation joins the batch) before any of them takes a step, so a burst
+of requests is prefilled in one forward pass instead of one after another.
 
 Results travel back to the event loop with ``loop.call_soon_threadsafe``. A
 cancelled job (client disconnected) is closed before its next step, which stops
@@ -109,14 +112,21 @@ class Worker:
             self._thread.join(timeout)
 
     def _next_job(self) -> Job | None:
-        with self._wake:
-            while not self._stopping and not self._active and not self._waiting:
-                self._wake.wait()
-            if self._stopping:
-                return None
-            while self._waiting and len(self._active) < self.max_active:
-                self._active.append(self._waiting.popleft())
-            return self._active.popleft()
+        while True:
+            with self._wake:
+                while not self._stopping and not self._active and not self._waiting:
+                    self._wake.wait()
+                if self._stopping:
+                    return None
+                admitted = []
+                while self._waiting and len(self._active) < self.max_active:
+                    admitted.append(self._waiting.popleft())
+                    self._active.append(admitted[-1])
+            for job in admitted:  # every newcomer starts before any job steps (the module docstring says why)
+                if not self._start(job):
+                    self._active.remove(job)
+            if self._active:
+                return self._active.popleft()
 
     def _run(self) -> None:
         while (job := self._next_job()) is not None:
@@ -127,6 +137,18 @@ class Worker:
             job.push(WorkerStopped("the server shut down before this request finished"))
             self._close(job)
 
+    def _start(self, job: Job) -> bool:
+        """Create ``job``'s iterator; False when it failed or was cancelled while it waited."""
+        if job.cancelled.is_set():
+            job.push(_END)
+            return False
+        try:
+            job.steps = job.make_steps()
+            return True
+        except Exception as e:  # handed to the request that owns the job, as in _step
+            job.push(e)
+        return False
+
     def _step(self, job: Job) -> bool:
         """Advance ``job`` by one item; False when it is finished (done, failed or cancelled)."""
         if job.cancelled.is_set():
@@ -134,8 +156,6 @@ class Worker:
             job.push(_END)
             return False
         try:
-            if job.steps is None:
-                job.steps = job.make_steps()
             job.push(next(job.steps))
             return True
         except StopIteration:

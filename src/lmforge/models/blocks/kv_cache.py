@@ -86,9 +86,14 @@ class SlotKVCache:
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in [*self.cache.keys, *self.cache.values])
 
-    def rows(self, slots: Sequence[int]) -> SlotRows:
-        """The cache for one forward pass over the sequences in ``slots`` (one batch row each, in order)."""
-        return SlotRows(self, list(slots))
+    def rows(self, slots: Sequence[int], real: Sequence[int] | None = None) -> SlotRows:
+        """The cache for one forward pass over the sequences in ``slots`` (one batch row each, in order).
+
+        ``real``: how many of the pass's T new positions are real tokens in each row, when shorter rows are
+        padded on the right to T (a batched prefill); only those are kept (default: all T). The pad keys are
+        written past a row's end, where its mask hides them until its next tokens overwrite them.
+        """
+        return SlotRows(self, list(slots), None if real is None else list(real))
 
     def clear(self, slot: int) -> None:
         """Free ``slot`` for the next sequence (its old keys are simply overwritten later)."""
@@ -115,8 +120,8 @@ class SlotRows:
     j <= length_b + i (causal and padding in one mask).
     """
 
-    def __init__(self, slot_cache: SlotKVCache, slots: list[int]) -> None:
-        self.slot_cache, self.slots = slot_cache, slots
+    def __init__(self, slot_cache: SlotKVCache, slots: list[int], real: list[int] | None = None) -> None:
+        self.slot_cache, self.slots, self.real = slot_cache, slots, real
         device = slot_cache.cache.keys[0].device
         self.length = torch.tensor([slot_cache.lengths[s] for s in slots], device=device)  # (B,)
         self._index = torch.tensor(slots, device=device)  # (B,)
@@ -154,8 +159,8 @@ class SlotRows:
         return self._bias
 
     def advance(self, n_tokens: int) -> None:
-        for s in self.slots:
-            self.slot_cache.lengths[s] += n_tokens
+        for s, n in zip(self.slots, self.real or [n_tokens] * len(self.slots), strict=True):
+            self.slot_cache.lengths[s] += n
 
 
 class SegmentMemory:
