@@ -59,6 +59,14 @@ def available_devices() -> str:
     return ", ".join(found)
 
 
+def module_device(model: object) -> torch.device:
+    """Where ``model``'s parameters live: inputs built for it go there (a plain function counts as CPU)."""
+    if isinstance(model, torch.nn.Module):
+        for p in model.parameters():
+            return p.device
+    return torch.device("cpu")
+
+
 def move_to(batch: Any, device: torch.device) -> Any:
     """``batch`` with every tensor on ``device``: tensors, and tuples, lists, dicts and dataclasses of them
     (nested); anything else (ints, strings, masks built later) is returned as it is.

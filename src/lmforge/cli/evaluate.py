@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from lmforge.cli.options import DEVICE
+
 app = typer.Typer(help="Evaluate: perplexity of a model directory; SQuAD EM/F1, NER entity F1, ROUGE, BLEU.",
                   no_args_is_help=True)
 
@@ -20,12 +22,14 @@ def perplexity(
                                                "Smaller: more context per token, more forward passes.")] = None,
     context: Annotated[int | None, typer.Option(help="Window in tokens; default (and at most) the model's.")] = None,
     batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 4,
+    device: DEVICE = "auto",
 ) -> None:
     """Sliding-window perplexity: nats/token (tokenizer-dependent) and bits per byte (comparable across
     tokenizers). Every token but the first is scored once, with at least window - stride tokens of context."""
+    from lmforge.devices import resolve_device
     from lmforge.recipes.evaluate import run_perplexity
 
-    r = run_perplexity(model_dir, data, stride, context, batch_size)
+    r = run_perplexity(model_dir, data, stride, context, batch_size, resolve_device(device))
     typer.echo(f"{r.nats_per_token:.4f} nats/token  perplexity {r.perplexity:.2f}  {r.bits_per_byte:.4f} bits/byte  "
                f"({r.n_tokens:,} tokens, {r.n_bytes:,} bytes)")
 
@@ -38,12 +42,14 @@ def choice(
     limit: Annotated[int | None, typer.Option(help="Score only the first N items.")] = None,
     batch_size: Annotated[int, typer.Option(help="Choices scored per forward pass.")] = 16,
     out: Annotated[Path | None, typer.Option(help="Write per-item log-likelihoods and picks here (JSONL).")] = None,
+    device: DEVICE = "auto",
 ) -> None:
     """Multiple choice by log-likelihood, as lm-eval-harness scores it: acc (highest log-likelihood of
     " " + choice after the context) and acc_norm (log-likelihood divided by the choice's length in characters)."""
+    from lmforge.devices import resolve_device
     from lmforge.recipes.evaluate import run_choice
 
-    r = run_choice(model_dir, data, limit, batch_size, out)
+    r = run_choice(model_dir, data, limit, batch_size, out, resolve_device(device))
     typer.echo(f"acc {r.acc:.4f}  acc_norm {r.acc_norm:.4f}  ({len(r.items)} items)")
 
 
@@ -73,11 +79,13 @@ def summarize(
                                        "(.jsonl or a .json array).")],
     limit: Annotated[int | None, typer.Option(help="Summarize only the first N documents.")] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Longest summary in tokens.")] = 64,
+    device: DEVICE = "auto",
 ) -> None:
     """Greedy summaries of the documents, scored against the references with ROUGE-1/2/L (stemmed)."""
+    from lmforge.devices import resolve_device
     from lmforge.recipes.evaluate import run_summarize_eval
 
-    scores = run_summarize_eval(model_dir, data, limit, max_new_tokens)
+    scores = run_summarize_eval(model_dir, data, limit, max_new_tokens, resolve_device(device))
     n = scores.pop("n")
     typer.echo("  ".join(f"{k} {v:.2f}" for k, v in scores.items()) + f"  ({n} documents)")
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from lmforge.cli.options import DEVICE
 from lmforge.errors import LmforgeError
 from lmforge.infer.sampling import SamplingConfig
 
@@ -27,12 +28,14 @@ def sample(
     num_samples: Annotated[int, typer.Option(help="How many samples.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible samples.")] = None,
     no_cache: Annotated[bool, typer.Option(help="Disable the KV cache (slower; for comparison).")] = False,
+    device: DEVICE = "auto",
 ) -> None:
     """Continue a prompt, streaming tokens as they are generated."""
+    from lmforge.devices import resolve_device
     from lmforge.infer.loading import load_for_generation
     from lmforge.recipes.quickstart import prompt_ids_for
 
-    engine, tokenizer = load_for_generation(model_dir)
+    engine, tokenizer = load_for_generation(model_dir, resolve_device(device))
     stops = frozenset({tokenizer.eos_id} - {None})
     for i in range(num_samples):
         config = SamplingConfig(max_tokens, temperature, top_k, top_p, stops,
@@ -68,15 +71,17 @@ def chat(
         "--format", help="Prompt format: auto (the model's chat template, else ChatML or plain), template, chatml, "
                          "plain.")] = "auto",
     load: Annotated[Path | None, typer.Option(help="Start from a conversation saved with /save.")] = None,
+    device: DEVICE = "auto",
 ) -> None:
     """Chat with a model: multi-turn, streamed, with memory that fits the context window.
 
     Commands: /reset (forget the conversation), /save FILE, /load FILE (JSON), /quit (or Ctrl-D).
     """
+    from lmforge.devices import resolve_device
     from lmforge.infer.chat import ChatSession, chat_format_for
     from lmforge.infer.loading import load_for_generation
 
-    engine, tokenizer = load_for_generation(model_dir)
+    engine, tokenizer = load_for_generation(model_dir, resolve_device(device))
     config = SamplingConfig(max_tokens, temperature, top_k, top_p, frozenset({tokenizer.eos_id} - {None}), seed)
     session = ChatSession(engine, tokenizer, chat_format_for(tokenizer, chat_format, model_dir), config, system)
     if load:

@@ -48,6 +48,7 @@ def _register() -> None:
         serve,
         text,
         tokenizer,
+        tracking,
         translate,
     )
 
@@ -78,6 +79,8 @@ def _register() -> None:
     app.command()(compress.quantize)
     app.add_typer(rag.app, name="rag", help="Retrieval (RAG): index files, search (BM25/dense/hybrid), cited answers.")
     app.command()(attention.attention)
+    app.command()(tracking.plot)
+    app.command()(tracking.tune)
 
 
 def _print_error(message: str) -> None:

@@ -1,9 +1,15 @@
-"""Help texts that several commands share, so each option means the same everywhere.
+"""Help texts and options that several commands share, so each option means the same everywhere.
 
-Plain strings: importing this must not import torch (``--help`` stays instant).
+Plain strings and typer options: importing this must not import torch (``--help`` stays instant).
 """
 
-PRECISION_HELP = ("auto | fp32 | bf16. auto: fp32 on CPUs without native bf16 (AVX-512-BF16/AMX); elsewhere a few "
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+PRECISION_HELP = ("auto | fp32 | bf16 | fp16 (CUDA only, with a loss scaler). auto: bf16 on a CUDA GPU that has it "
+                  "(else fp16); on CPU fp32 on CPUs without native bf16 (AVX-512-BF16/AMX); elsewhere a few "
                   "training steps of this model are timed in both (once per CPU and shape, cached) and bf16 is "
                   "kept only if at least 5% faster. LMFORGE_AUTO_PRECISION=fp32|bf16 forces what auto picks.")
 MAX_MINUTES_HELP = ("Time budget in minutes: training stops when it is spent. Without --{steps} the LR schedule "
@@ -15,3 +21,37 @@ def max_minutes_help(steps_option: str = "max-steps", default: str = "") -> str:
     """:data:`MAX_MINUTES_HELP` for a command whose step-count option is ``--steps_option``."""
     text = MAX_MINUTES_HELP.format(steps=steps_option)
     return f"{text} {default}".rstrip()
+
+
+DEVICE_HELP = ("auto | cpu | cuda | mps (or cuda:N). auto: CUDA if present, else Apple MPS, else CPU. A device this "
+               "machine lacks is refused in one line before anything runs or is written.")
+DEVICE = Annotated[str, typer.Option(help=DEVICE_HELP)]
+GRAD_CHECKPOINT = Annotated[bool | None, typer.Option(
+    help="Activation checkpointing per Transformer block (GPT, Llama): keep only each block's input and recompute "
+         "the rest in backward; less activation memory for ~1/3 more compute (benchmarks/README.md).")]
+class OptimizerName(StrEnum):
+    """train.schedule.OPTIMIZERS (a test keeps them equal), checked while parsing."""
+
+    adamw = "adamw"
+    lamb = "lamb"
+    lion = "lion"
+    adafactor = "adafactor"
+
+
+class LrScheduleName(StrEnum):
+    """train.schedule.LR_SCHEDULES (a test keeps them equal)."""
+
+    cosine = "cosine"
+    linear = "linear"
+    wsd = "wsd"
+
+
+OPTIMIZER = Annotated[OptimizerName | None, typer.Option(
+    help="adamw | lamb (per-tensor trust ratio, for large batches) | lion (sign of momentum: lr ~3-10x smaller "
+         "than AdamW's) | adafactor (factored second moments, little optimizer memory).")]
+LR_SCHEDULE = Annotated[LrScheduleName | None, typer.Option(
+    help="cosine | linear | wsd (warm-up, stable, then linear decay over the last --decay-fraction of training).")]
+DECAY_FRACTION = Annotated[float | None, typer.Option(help="wsd: the fraction of training spent decaying (0.2).")]
+TENSORBOARD = Annotated[bool, typer.Option(
+    help="Also log the metrics as TensorBoard scalars in OUT/tensorboard (`tensorboard --logdir OUT`); "
+         "needs pip install 'lmforge[scale]'. metrics.jsonl is always written.")]

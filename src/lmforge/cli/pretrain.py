@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lmforge.cli.options import PRECISION_HELP, max_minutes_help
+from lmforge.cli.options import (
+    DECAY_FRACTION,
+    DEVICE,
+    GRAD_CHECKPOINT,
+    LR_SCHEDULE,
+    OPTIMIZER,
+    PRECISION_HELP,
+    max_minutes_help,
+)
 
 
 class Objective(StrEnum):
@@ -46,16 +54,25 @@ def pretrain(
     max_minutes: Annotated[float | None, typer.Option(help=max_minutes_help())] = None,
     precision: Annotated[str | None, typer.Option(help=PRECISION_HELP)] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    device: DEVICE = "auto",
+    grad_checkpoint: GRAD_CHECKPOINT = None,
+    optimizer: OPTIMIZER = None,
+    lr_schedule: LR_SCHEDULE = None,
+    decay_fraction: DECAY_FRACTION = None,
 ) -> None:
     """Pretrain a small Transformer with one of the classic objectives, using the one Trainer.
 
     Example: lmforge pretrain --objective mlm --out runs/bert-tiny --max-steps 300
     """
+    from lmforge.devices import resolve_device
     from lmforge.recipes.pretrain import pretrain as run_pretrain
 
+    target = resolve_device(device)  # a missing device is refused before anything is written
     overrides = dict(n_layers=n_layers, d_model=d_model, n_heads=n_heads, context_length=context_length,
                      batch_size=batch_size, max_steps=max_steps, lr=lr, max_minutes=max_minutes, precision=precision,
-                     seed=seed)
-    result = run_pretrain(objective.value, out, data, overrides, resume=resume)
+                     seed=seed, grad_checkpoint=grad_checkpoint, optimizer=optimizer and optimizer.value,
+                     lr_schedule=lr_schedule and lr_schedule.value,
+                     decay_fraction=decay_fraction)
+    result = run_pretrain(objective.value, out, data, overrides, resume=resume, device=target)
     Console().print(f"{objective.value}: {result.steps} steps, final val loss {result.val_loss:.4f} "
                     f"({result.elapsed_s:.0f} s); model in {out}")

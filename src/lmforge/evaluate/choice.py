@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from lmforge.devices import module_device
 from lmforge.errors import DataError
 from lmforge.evaluate.choice_items import ChoiceItem
 
@@ -73,18 +74,22 @@ def continuation_loglikelihoods(model: LogitsFn, requests: Sequence[tuple[list[i
     inputs = [(ctx + cont)[-(context_length + 1):][:-1] for ctx, cont in requests]
     order = sorted(range(len(requests)), key=lambda i: -len(inputs[i]))
     out = [0.0] * len(requests)
+    device = module_device(model)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         width = len(inputs[rows[0]])
         x = torch.zeros(len(rows), width, dtype=torch.long)  # (B, T), right-padded with id 0
         for r, i in enumerate(rows):
             x[r, :len(inputs[i])] = torch.tensor(inputs[i])
-        logits = model(x)  # (B, T, V)
+        logits = model(x.to(device))  # (B, T, V)
+        sums = []
         for r, i in enumerate(rows):
             cont, n = requests[i][1], len(inputs[i])
             # positions n-len(cont)..n-1 predict the continuation's tokens
             logp = F.log_softmax(logits[r, n - len(cont):n].float(), dim=-1)  # (k, V)
-            out[i] = logp.gather(-1, torch.tensor(cont)[:, None]).sum().item()
+            sums.append(logp.gather(-1, torch.tensor(cont, device=logp.device)[:, None]).sum())
+        for i, value in zip(rows, torch.stack(sums).tolist(), strict=True):  # one host copy per batch
+            out[i] = value
     return out
 
 

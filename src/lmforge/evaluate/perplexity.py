@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from lmforge.devices import module_device
 from lmforge.errors import ConfigError
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
@@ -101,7 +102,7 @@ def sliding_window_perplexity(model: LogitsFn, ids: Sequence[int] | torch.Tensor
         raise ConfigError(f"n_bytes must be positive, got {n_bytes}")
     if isinstance(model, torch.nn.Module):
         model.eval()
-    device = _device_of(model)
+    device = module_device(model)
     todo = windows(ids.numel(), context_length, stride)
     nll, n_scored = 0.0, sum(w.end - w.first_target for w in todo)
     while todo:
@@ -124,9 +125,3 @@ def _same_length(group: list[Window]) -> list[Window]:
         n += 1
     return group[:n]
 
-
-def _device_of(model: LogitsFn) -> torch.device:
-    if isinstance(model, torch.nn.Module):
-        for p in model.parameters():
-            return p.device
-    return torch.device("cpu")

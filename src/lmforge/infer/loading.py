@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from lmforge.errors import ConfigError
 from lmforge.infer.engine import GenerationEngine
 from lmforge.models.base import Capability, ModelBase
@@ -14,18 +16,23 @@ from lmforge.tokenizers import Tokenizer, load_tokenizer
 from lmforge.tokenizers.base import TOKENIZER_FILE
 
 
-def load_model_dir(model_dir: str | Path, *any_of: Capability) -> tuple[ModelBase, Tokenizer]:
-    """The model and its tokenizer; with ``any_of``, a model that has none of those capabilities is refused."""
+def load_model_dir(model_dir: str | Path, *any_of: Capability,
+                   device: torch.device | None = None) -> tuple[ModelBase, Tokenizer]:
+    """The model (on ``device``; None: CPU, where it loads) and its tokenizer; with ``any_of``, a model that has
+    none of those capabilities is refused."""
     model_dir = Path(model_dir)
     model = load_model(model_dir)
     if any_of:
         model.require(model_dir, *any_of)
+    if device is not None:
+        model.to(device)  # engines, caches and samplers follow the weights' device
     if not (model_dir / TOKENIZER_FILE).is_file():
         raise ConfigError(f"{model_dir}: no {TOKENIZER_FILE} next to the model; copy the tokenizer it was trained with")
     return model, load_tokenizer(model_dir / TOKENIZER_FILE)
 
 
-def load_for_generation(model_dir: str | Path) -> tuple[GenerationEngine, Tokenizer]:
-    """A decoder-only LM ready to sample or chat with (an encoder or encoder-decoder is refused)."""
-    model, tokenizer = load_model_dir(model_dir, Capability.GENERATE)
+def load_for_generation(model_dir: str | Path,
+                        device: torch.device | None = None) -> tuple[GenerationEngine, Tokenizer]:
+    """A decoder-only LM on ``device``, ready to sample or chat with (an encoder or encoder-decoder is refused)."""
+    model, tokenizer = load_model_dir(model_dir, Capability.GENERATE, device=device)
     return GenerationEngine(model), tokenizer

@@ -50,8 +50,8 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
         lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
     """Advantages and returns (B, T) by GAE, right to left over the masked (completion) positions."""
     advantages = torch.zeros_like(rewards)
-    next_value = torch.zeros(rewards.shape[0])
-    running = torch.zeros(rewards.shape[0])
+    next_value = torch.zeros_like(rewards[:, 0])  # (B,), on the rewards' device
+    running = torch.zeros_like(rewards[:, 0])
     for t in reversed(range(rewards.shape[1])):
         m = mask[:, t]
         delta = rewards[:, t] + gamma * next_value - values[:, t]

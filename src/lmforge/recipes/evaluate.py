@@ -10,6 +10,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import torch
+
 from lmforge.classic.metrics import classification_report
 from lmforge.data.annotated import read_conll, read_squad
 from lmforge.errors import ConfigError, DataError
@@ -28,19 +30,20 @@ from lmforge.tasks.sft import load_chat_model
 from lmforge.tasks.summarize import fit_to_context, generate_summaries, read_summaries, rouge
 
 
-def _load_lm(model_dir: Path, what: str):
-    """A decoder-only LM and its tokenizer; a fine-tuned task directory (no LM head) is refused by name."""
+def _load_lm(model_dir: Path, what: str, device: torch.device | None):
+    """A decoder-only LM on ``device`` and its tokenizer; a fine-tuned task directory (no LM head) is refused
+    by name."""
     if is_task_dir(model_dir):
         raise ConfigError(f"{model_dir}: a fine-tuned task model has no language-model head; {what} needs a "
                           "decoder-only language model (score it with `lmforge eval task`)")
-    return load_model_dir(model_dir, Capability.GENERATE)
+    return load_model_dir(model_dir, Capability.GENERATE, device=device)
 
 
 def run_perplexity(model_dir: Path, data: Path, stride: int | None = None, context_length: int | None = None,
-                   batch_size: int = 4) -> PerplexityResult:
+                   batch_size: int = 4, device: torch.device | None = None) -> PerplexityResult:
     """Perplexity of a decoder-only LM directory on a UTF-8 text file; ``context_length`` defaults to the
     model's own and may only shrink it (``stride`` defaults to half the window)."""
-    model, tokenizer = _load_lm(model_dir, "perplexity")
+    model, tokenizer = _load_lm(model_dir, "perplexity", device)
     window = model.context_length if context_length is None else min(context_length, model.context_length)
     text = read_text(data)
     ids = tokenizer.encode(text)
@@ -51,11 +54,11 @@ def run_perplexity(model_dir: Path, data: Path, stride: int | None = None, conte
 
 
 def run_choice(model_dir: Path, data: Path, limit: int | None = None, batch_size: int = 16,
-               out: Path | None = None) -> ChoiceResult:
+               out: Path | None = None, device: torch.device | None = None) -> ChoiceResult:
     """acc / acc_norm of a decoder-only LM directory on a multiple-choice JSONL file (HellaSwag, ARC or own
     schema, see :mod:`lmforge.evaluate.choice_items`); ``out``: one JSON line per item with its scores."""
     items = read_choice_items(data, limit)  # the data is checked before the model is loaded
-    model, tokenizer = _load_lm(model_dir, "multiple choice by log-likelihood")
+    model, tokenizer = _load_lm(model_dir, "multiple choice by log-likelihood", device)
     result = score_choices(model, tokenizer.encode, items, model.context_length, batch_size, str(data))
     if out is not None:
         with atomic_write(out) as f:
@@ -88,10 +91,10 @@ def run_task_eval(model_dir: Path, data: Path, limit: int | None = None, text_co
 
 
 def run_summarize_eval(model_dir: Path, data: Path, limit: int | None = None,
-                       max_new_tokens: int = 64) -> dict[str, float]:
+                       max_new_tokens: int = 64, device: torch.device | None = None) -> dict[str, float]:
     """ROUGE-1/2/L (stemmed) of a chat model's greedy summaries of ``{document, summary}`` records."""
     records = read_summaries(data)[:limit]
-    model, tokenizer, template = load_chat_model(model_dir)
+    model, tokenizer, template = load_chat_model(model_dir, device)
     # documents keep their beginning, cut so that the chat and the reference summary fit the window
     prompts = fit_to_context(records, tokenizer, template, model.context_length - max_new_tokens)
     predicted = generate_summaries(model, tokenizer, template, prompts, max_new_tokens)

@@ -32,6 +32,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 from rich.console import Console
 from torch import nn
 
@@ -137,8 +138,10 @@ def pretrain(
     overrides: dict[str, Any] | None = None,
     resume: bool = False,
     console: Console | None = None,
+    device: torch.device | None = None,
 ) -> TrainResult:
-    """Pretrain a small model with ``objective`` and write it (plus metrics, loss.png) to ``out_dir``."""
+    """Pretrain a small model with ``objective`` on ``device`` (None: CPU) and write it (plus metrics,
+    loss.png) to ``out_dir``."""
     out_dir = Path(out_dir)
     if resume:
         if not (out_dir / RUN_FILE).is_file() or latest_checkpoint(out_dir / "checkpoints") is None:
@@ -172,7 +175,7 @@ def pretrain(
     shutil.copyfile(Path(run.data_dir) / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
     tokens_per_byte = meta.val_tokens_per_byte if objective == "clm" else None  # bits/byte only means CLM
     trainer = Trainer(model, run.train, train, out_dir, val_batches, loss_fn=loss_fn,
-                      tokens_per_byte=tokens_per_byte, console=console)
+                      tokens_per_byte=tokens_per_byte, console=console, device=device)
     result = trainer.fit(resume=resume)
     if isinstance(model, Electra):  # the discriminator is the model to keep: save it as a plain BERT too
         save_model(model.discriminator, out_dir / "discriminator")

@@ -274,13 +274,14 @@ def finetune_sft(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate,
 
 
 # ----------------------------------------------------------------------------- command-line helpers
-def load_chat_model(model_dir: str | Path) -> tuple[nn.Module, Tokenizer, ChatTemplate]:
-    """A decoder-only lmforge model directory with its ``tokenizer.json`` and chat template (ChatML if it ships
-    none)."""
+def load_chat_model(model_dir: str | Path,
+                    device: torch.device | None = None) -> tuple[nn.Module, Tokenizer, ChatTemplate]:
+    """A decoder-only lmforge model directory (on ``device``) with its ``tokenizer.json`` and chat template
+    (ChatML if it ships none)."""
     from lmforge.infer.loading import load_model_dir
     from lmforge.models.base import Capability
 
-    model, tokenizer = load_model_dir(model_dir, Capability.GENERATE)
+    model, tokenizer = load_model_dir(model_dir, Capability.GENERATE, device=device)
     return model, tokenizer, ChatTemplate.from_model_dir(Path(model_dir))
 
 

@@ -7,7 +7,10 @@ Per optimizer step::
         loss = loss_fn(model, batch) / grad_accum_steps
         loss.backward()                           # gradients add up across pieces
     clip the global gradient norm                 # one bad batch cannot blow up the weights
-    AdamW step with the scheduled learning rate
+    optimizer step (AdamW, LAMB, Lion, Adafactor) with the scheduled learning rate
+
+Batches follow the model to its device (``--device``); fp16 on CUDA adds a GradScaler around
+backward and the step, and ``grad_checkpoint`` recomputes each block's activations in backward.
 """
 
 from __future__ import annotations
@@ -29,15 +32,24 @@ from rich.console import Console
 from rich.progress import TextColumn
 from torch import nn
 
+from lmforge.devices import move_to
 from lmforge.errors import ConfigError
+from lmforge.models.base import ModelBase
 from lmforge.models.registry import save_model
 from lmforge.objectives.clm import causal_lm_loss
 from lmforge.progress import progress_bar
 from lmforge.seeding import rng_states, seed_everything, set_rng_states
 from lmforge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from lmforge.train.metrics import MetricsLog, plot_loss
-from lmforge.train.precision import Precision, PrecisionChoice, StepTimer, autocast, resolve_precision
-from lmforge.train.schedule import cosine_lr, make_optimizer
+from lmforge.train.precision import (
+    Precision,
+    PrecisionChoice,
+    StepTimer,
+    autocast,
+    grad_scaler,
+    resolve_precision,
+)
+from lmforge.train.schedule import LR_SCHEDULES, OPTIMIZERS, make_optimizer, scheduled_lr
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 Schedule = Literal["steps", "time"]
@@ -70,7 +82,11 @@ class TrainConfig:
     # what the LR schedule follows: "steps" (repeatable) or "time" (ends with the budget; see lr_schedule_for).
     # None: "time" when max_minutes is set, as max_steps' default is no one's choice.
     schedule: Schedule | None = None
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    optimizer: str = "adamw"  # one of schedule.OPTIMIZERS
+    lr_schedule: str = "cosine"  # one of schedule.LR_SCHEDULES
+    decay_fraction: float = 0.2  # WSD: the share of training spent decaying
+    grad_checkpoint: bool = False  # recompute each block's activations in backward (less memory, ~1/3 slower)
     compile: bool = False
     seed: int = 1337
 
@@ -87,6 +103,12 @@ class TrainConfig:
             raise ConfigError("max_steps and grad_accum_steps must be positive")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
             raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0 (got lr={self.lr}, min_lr={self.min_lr})")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if not 0.0 < self.decay_fraction <= 1.0:
+            raise ConfigError(f"decay_fraction must be in (0, 1], got {self.decay_fraction}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ConfigError(f"max_minutes must be positive, got {self.max_minutes}")
 
@@ -124,6 +146,15 @@ class TrainResult:
     precision: PrecisionChoice
 
 
+def _checkpoint_blocks(model: nn.Module) -> None:
+    """Turn on activation checkpointing in every lmforge model inside ``model`` (a task head wraps its backbone)."""
+    models = [m for m in model.modules() if isinstance(m, ModelBase)]
+    if not models:
+        raise ConfigError(f"--grad-checkpoint: a {type(model).__name__} holds no lmforge model to checkpoint")
+    for m in models:
+        m.set_grad_checkpointing(True)
+
+
 def _count_tokens(batch: Any) -> int:
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
     return first.numel() if isinstance(first, torch.Tensor) else 0
@@ -141,27 +172,42 @@ class Trainer:
         tokens_per_byte: float | None = None,
         console: Console | None = None,
         loss_label: str = "cross-entropy (nats/token)",
+        device: torch.device | None = None,
     ) -> None:
         config.validate()
+        # None: wherever the model already is. The model moves before the optimizer is built (its state lives there).
+        self.device = device if device is not None else next(model.parameters()).device
+        if config.precision == "fp16":  # refused off CUDA now, before a step is taken or a file written
+            resolve_precision(config.precision, device=self.device.type)
+        model.to(self.device)
+        if config.grad_checkpoint:
+            _checkpoint_blocks(model)
         self.model, self.config, self.train_batches = model, config, train_batches
         self.val_batches, self.loss_fn = val_batches, loss_fn
         self.tokens_per_byte = tokens_per_byte  # turns nats/token into bits/byte
         self.loss_label = loss_label  # the y axis of loss.png: what loss_fn measures
         self.out_dir = Path(out_dir)
         self.console = console or Console(stderr=True)
-        self.optimizer = make_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2))
+        self.optimizer = make_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2),
+                                        config.optimizer)
         self.step = 0
         self.elapsed_before = 0.0  # seconds spent in earlier (resumed-from) sessions
         self.tokens_seen = 0
         self.precision = PrecisionChoice("fp32", "not yet resolved")  # fit() resolves config.precision
+        self.scaler = grad_scaler("fp32", self.device.type)  # fit() makes it fp16's when that is the precision
+
+    def _next_batch(self) -> Any:
+        """The next training batch, on the model's device (CPU batches are used as they are)."""
+        batch = self.train_batches.next_batch()
+        return batch if self.device.type == "cpu" else move_to(batch, self.device)
 
     # ----------------------------------------------------------------- precision
     def _resolve_precision(self) -> PrecisionChoice:
         """``config.precision`` made concrete; "auto" may time this model's own training step."""
-        if self.config.precision != "auto":
-            return resolve_precision(self.config.precision)
+        if self.config.precision != "auto" or self.device.type != "cpu":
+            return resolve_precision(self.config.precision, device=self.device.type)
         with self._untouched():
-            batch = self.train_batches.next_batch()
+            batch = self._next_batch()
             loss_fn = copy.deepcopy(self.loss_fn)  # an objective that keeps statistics (DPO) must not see these steps
             trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
             signature = (f"{type(self.model).__name__} {sum(p.numel() for p in self.model.parameters())} params "
@@ -199,7 +245,7 @@ class Trainer:
         progress = step / c.max_steps
         if c.schedule == "time":  # validate() ensured a time budget
             progress = max(progress, elapsed_s / (60 * c.max_minutes))
-        return cosine_lr(progress, c.lr, c.min_lr, c.warmup_steps / c.max_steps)
+        return scheduled_lr(c.lr_schedule, progress, c.lr, c.min_lr, c.warmup_steps / c.max_steps, c.decay_fraction)
 
     # ----------------------------------------------------------------- state
     def _state(self) -> dict[str, Any]:
@@ -211,6 +257,7 @@ class Trainer:
             "data": self.train_batches.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "train_config": dataclasses.asdict(self.config),
+            "grad_scaler": self.scaler.state_dict(),  # empty unless fp16
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -219,6 +266,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.train_batches.load_state_dict(state["data"])
         torch.set_rng_state(state["torch_rng"])
+        self._scaler_state = state.get("grad_scaler") or None  # applied once fit() has built the scaler
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self._session_start
@@ -235,9 +283,9 @@ class Trainer:
         assert self.val_batches is not None
         self.model.eval()
         losses = []
-        with autocast(self.precision.precision):
+        with autocast(self.precision.precision, self.device.type):
             for batch in self.val_batches():
-                losses.append(self.loss_fn(self.model, batch).item())
+                losses.append(self.loss_fn(self.model, move_to(batch, self.device)).item())
         self.model.train()
         loss = sum(losses) / len(losses)
         bpb = loss * self.tokens_per_byte / math.log(2) if self.tokens_per_byte else None
@@ -255,7 +303,11 @@ class Trainer:
             self._restore(load_checkpoint(ckpt, self.model))
             self.console.print(f"resumed from {ckpt} (step {self.step})")
         self.precision = self._resolve_precision()
-        self.console.print(f"precision: [bold]{self.precision.precision}[/bold] ({self.precision.reason})")
+        self.console.print(f"precision: [bold]{self.precision.precision}[/bold] ({self.precision.reason})"
+                           + ("" if self.device.type == "cpu" else f" on {self.device}"))
+        self.scaler = grad_scaler(self.precision.precision, self.device.type)
+        if self.scaler.is_enabled() and getattr(self, "_scaler_state", None):
+            self.scaler.load_state_dict(self._scaler_state)
         metrics = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if resume else None)
         forward_model = torch.compile(self.model) if c.compile else self.model
         self.model.train()
@@ -276,17 +328,20 @@ class Trainer:
                 lr = self.lr_at(self.step, self._elapsed())
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                loss_sum = 0.0
+                loss_sum = torch.zeros((), device=self.device)  # summed on the device: one host sync per step
                 for _ in range(c.grad_accum_steps):
-                    batch = self.train_batches.next_batch()
-                    with autocast(self.precision.precision):
+                    batch = self._next_batch()
+                    with autocast(self.precision.precision, self.device.type):
                         loss = self.loss_fn(forward_model, batch) / c.grad_accum_steps
-                    loss.backward()
-                    loss_sum += loss.item()
+                    self.scaler.scale(loss).backward()  # fp16: a scaled loss, so small gradients survive
+                    loss_sum += loss.detach().float()
                     window_tokens += _count_tokens(batch)
+                self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-                self.optimizer.step()
+                self.scaler.step(self.optimizer)  # fp16: skipped when a gradient overflowed
+                self.scaler.update()
                 self.optimizer.zero_grad(set_to_none=True)
+                loss_sum = loss_sum.item()
                 self.step += 1
                 if self.step % c.log_interval == 0 or self.step == 1:
                     now = time.perf_counter()

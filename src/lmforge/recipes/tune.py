@@ -1,0 +1,104 @@
+"""``lmforge tune``: an optuna study over learning rate, width and warm-up on the quickstart setup.
+
+Each trial is one ``lmforge train`` run (its own directory under ``STUDY_DIR/trials``) with a
+time budget, scored by its final validation loss. The study lives in ``STUDY_DIR/study.db``
+(SQLite through optuna's RDBStorage), so rerunning the same command continues it: the
+trials already completed count towards ``--trials`` and are not run again, and the sampler
+sees them all. A trial killed mid-run stays "RUNNING" in the database and is not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from lmforge.errors import ConfigError
+from lmforge.presets import load_preset
+from lmforge.recipes.pretrain import bundled_data
+from lmforge.recipes.train_lm import run_from_preset, train_lm
+
+STUDY_NAME = "lmforge-tune"
+STUDY_FILE = "study.db"
+D_MODELS = (64, 96, 128, 192)  # widths to try; each divisible by the quickstart preset's 4 heads
+LR_RANGE = (1e-4, 1e-2)
+WARMUP_RANGE = (0, 300)
+
+
+@dataclass
+class TuneResult:
+    best_number: int
+    best_value: float  # validation loss, nats/token
+    best_params: dict[str, Any]
+    completed: int  # completed trials in the study, this session's included
+    ran: int  # trials run by this call
+    command: str  # the `lmforge train` command line that reproduces the best trial
+
+
+def storage_url(study_dir: Path) -> str:
+    return f"sqlite:///{(study_dir / STUDY_FILE).resolve()}"
+
+
+def _suggest(trial) -> dict[str, Any]:
+    return {
+        "lr": trial.suggest_float("lr", *LR_RANGE, log=True),
+        "d_model": trial.suggest_categorical("d_model", D_MODELS),
+        "warmup_steps": trial.suggest_int("warmup_steps", *WARMUP_RANGE),
+    }
+
+
+def reproduce_command(data_dir: Path, preset: str, params: dict[str, Any], trial_minutes: float,
+                      max_steps: int | None, seed: int) -> str:
+    steps = f" --max-steps {max_steps}" if max_steps is not None else ""
+    return (f"lmforge train --data {data_dir} --out runs/tuned --preset {preset} --lr {params['lr']:.4g} "
+            f"--d-model {params['d_model']} --warmup-steps {params['warmup_steps']} "
+            f"--max-minutes {trial_minutes:g}{steps} --seed {seed}")
+
+
+def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str = "gpt-char-quickstart",
+         max_steps: int | None = None, seed: int = 0, precision: str | None = None,
+         console: Console | None = None) -> TuneResult:
+    """Run the study in ``study_dir`` until it holds ``trials`` completed trials; return the best one."""
+    import optuna
+
+    if trials < 1 or trial_minutes <= 0:
+        raise ConfigError(f"--trials must be >= 1 and --trial-minutes > 0 (got {trials}, {trial_minutes})")
+    console = console or Console(stderr=True)
+    study_dir = Path(study_dir)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    preset_config = load_preset(preset)  # an unknown preset fails before any data is prepared
+    data_dir = bundled_data(study_dir, "char")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=STUDY_NAME, storage=optuna.storages.RDBStorage(storage_url(study_dir)),
+                                direction="minimize", load_if_exists=True)
+    # seeded by how far the study is, so a resumed session does not redraw the first session's parameters
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+
+    def completed() -> int:
+        return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+    def objective(trial) -> float:
+        params = _suggest(trial)
+        console.rule(f"trial {trial.number}: lr {params['lr']:.3g}, d_model {params['d_model']}, "
+                     f"warmup {params['warmup_steps']}")
+        overrides = {**params, "max_minutes": trial_minutes, "max_steps": max_steps, "seed": seed,
+                     "precision": precision}
+        run = run_from_preset(preset_config, data_dir, overrides)
+        result = train_lm(run, study_dir / "trials" / f"trial-{trial.number:04d}", console=console)
+        trial.set_user_attr("steps", result.steps)
+        trial.set_user_attr("seconds", round(result.elapsed_s, 1))
+        if result.val_loss is None or result.val_loss != result.val_loss:  # NaN: a diverged run
+            raise optuna.TrialPruned("no finite validation loss")
+        return result.val_loss
+
+    before = completed()
+    if before:
+        console.print(f"resuming study {study_dir / STUDY_FILE}: {before} of {trials} trials already completed")
+    to_run = max(0, trials - before)
+    if to_run:
+        study.optimize(objective, n_trials=to_run)
+    best = study.best_trial
+    return TuneResult(best.number, float(best.value), dict(best.params), completed(), to_run,
+                      reproduce_command(data_dir, preset, best.params, trial_minutes, max_steps, seed))
