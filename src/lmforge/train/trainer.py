@@ -40,7 +40,7 @@ from lmforge.objectives.clm import causal_lm_loss
 from lmforge.progress import progress_bar
 from lmforge.seeding import rng_states, seed_everything, set_rng_states
 from lmforge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from lmforge.train.metrics import MetricsLog, plot_loss
+from lmforge.train.metrics import TENSORBOARD_DIR, MetricsLog, plot_loss
 from lmforge.train.precision import (
     Precision,
     PrecisionChoice,
@@ -87,6 +87,7 @@ class TrainConfig:
     lr_schedule: str = "cosine"  # one of schedule.LR_SCHEDULES
     decay_fraction: float = 0.2  # WSD: the share of training spent decaying
     grad_checkpoint: bool = False  # recompute each block's activations in backward (less memory, ~1/3 slower)
+    tensorboard: bool = False  # also log the metrics as TensorBoard scalars in out_dir/tensorboard
     compile: bool = False
     seed: int = 1337
 
@@ -308,7 +309,8 @@ class Trainer:
         self.scaler = grad_scaler(self.precision.precision, self.device.type)
         if self.scaler.is_enabled() and getattr(self, "_scaler_state", None):
             self.scaler.load_state_dict(self._scaler_state)
-        metrics = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if resume else None)
+        tensorboard = self.out_dir / TENSORBOARD_DIR if c.tensorboard else None
+        metrics = MetricsLog(self.out_dir / "metrics.jsonl", self.step if resume else None, tensorboard)
         forward_model = torch.compile(self.model) if c.compile else self.model
         self.model.train()
         self._session_start = time.perf_counter()
@@ -349,7 +351,7 @@ class Trainer:
                     self.tokens_seen += window_tokens
                     window_tokens, window_start = 0, now
                     metrics.write({"step": self.step, "loss": loss_sum, "lr": lr, "grad_norm": float(grad_norm),
-                                   "tok_per_s": tok_s, "elapsed_s": self._elapsed()})
+                                   "tok_per_s": tok_s, "tokens": self.tokens_seen, "elapsed_s": self._elapsed()})
                     bar.update(task, stats=f"loss {loss_sum:.3f} · {tok_s:,.0f} tok/s")
                 if self.val_batches is not None and self.step % c.eval_interval == 0:
                     val_loss, val_bpb = self.evaluate()
