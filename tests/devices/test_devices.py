@@ -18,6 +18,7 @@ from lmforge.infer.sampling import SamplingConfig
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.registry import save_model
 from lmforge.objectives.clm import causal_lm_loss
+from lmforge.serve.backend import ModelBackend
 from lmforge.tokenizers import train_tokenizer
 from lmforge.train.schedule import LR_SCHEDULES, OPTIMIZERS, wsd_lr
 from lmforge.train.trainer import TrainConfig, Trainer
@@ -101,12 +102,11 @@ def test_cli_option_choices_are_the_trainers():
     ["sample", "{model}", "--max-tokens", "2"],
     ["eval", "perplexity", "{model}", "--data", "{tmp}/text.txt"],
     ["eval", "choice", "{model}", "--data", "{tmp}/items.jsonl", "--out", "{tmp}/scores.jsonl"],
+    ["serve", "{model}", "--port", "0"],
 ])
 def test_device_cuda_without_cuda_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, args):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    model_dir = tmp_path / "model"
-    save_model(_gpt(), model_dir)
-    train_tokenizer("char", "abcdefghij klmnop").save(model_dir / "tokenizer.json")
+    model_dir = _model_dir(tmp_path / "model")
     (tmp_path / "text.txt").write_text("abc def", encoding="utf-8")
     (tmp_path / "items.jsonl").write_text('{"context": "ab", "choices": ["c", "d"], "answer": 0}\n', encoding="utf-8")
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
@@ -180,6 +180,27 @@ def test_batched_serving_engine_on_cuda_equals_cpu():
     engine = BatchEngine(_gpt().to("cuda"), max_batch=4)
     assert engine.device.type == "cuda"
     assert engine.generate_many(prompts, [config] * 3) == on_cpu
+
+
+def _model_dir(path):
+    save_model(_gpt(), path)
+    train_tokenizer("char", "abcdefghij klmnop").save(path / "tokenizer.json")
+    return path
+
+
+def test_serve_backend_builds_on_the_device_it_is_given(tmp_path):
+    backend = ModelBackend(_model_dir(tmp_path), device=torch.device("cpu"))
+    assert next(backend.model.parameters()).device == torch.device("cpu")
+    assert backend.batcher(2).engine.device == torch.device("cpu")
+
+
+@CUDA
+def test_serve_backend_on_cuda_replies_like_cpu(tmp_path):
+    config = SamplingConfig(max_tokens=10, temperature=0.0)
+    on_cpu = ModelBackend(_model_dir(tmp_path), device=torch.device("cpu")).engine.generate([1, 2, 3], config)
+    gpu = ModelBackend(tmp_path, device=torch.device("cuda"))
+    assert gpu.batcher(2).engine.device.type == "cuda"
+    assert gpu.engine.generate([1, 2, 3], config) == on_cpu
 
 
 @CUDA

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from lmforge.cli.options import DEVICE
 from lmforge.errors import ConfigError
 
 
@@ -28,10 +29,12 @@ def serve(
     chat_format: Annotated[str, typer.Option("--format", help="Chat prompt format: auto, chatml or plain.")] = "auto",
     rag_store: Annotated[Path | None, typer.Option(help="A store built by `lmforge rag index`: also serve POST "
                                                         "/v1/rag/search and /v1/rag/answer (cited answers).")] = None,
+    device: DEVICE = "auto",
 ) -> None:
     """Serve a model over an OpenAI-compatible API, with a web chat page at / and metrics at /metrics."""
     import uvicorn
 
+    from lmforge.devices import resolve_device
     from lmforge.serve.app import ServerConfig, create_app
     from lmforge.serve.backend import ModelBackend
     from lmforge.serve.task_routes import load_backend
@@ -39,7 +42,8 @@ def serve(
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be in 0..65535, got {port}")
     # a fine-tuned classify/NER/QA directory is served on /v1/classify, /v1/ner or /v1/qa
-    backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format))
+    target = resolve_device(device)
+    backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format, target))
     config = ServerConfig(api_key, max_concurrency, max_queue, max_body_bytes, max_tokens, max_seq_len=max_seq_len)
     retriever = None
     if rag_store is not None:

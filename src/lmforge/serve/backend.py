@@ -11,6 +11,8 @@ from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
+import torch
+
 from lmforge.infer.batch import BatchEngine, Row, StepEvent
 from lmforge.infer.beam import BeamConfig, beam_search
 from lmforge.infer.chat import ChatFormat, Message, TextPiece, TextStreamer, chat_format_for
@@ -74,11 +76,13 @@ class Batcher:
 
 
 class ModelBackend:
-    def __init__(self, model_dir: str | Path, name: str | None = None, chat_format: str = "auto") -> None:
+    def __init__(self, model_dir: str | Path, name: str | None = None, chat_format: str = "auto",
+                 device: torch.device | None = None) -> None:
         model_dir = Path(model_dir)
         # a decoder-only LM generates (and embeds, roughly); an encoder such as BERT only embeds; anything
-        # else (T5, the RNN translator, an ELECTRA pair) is refused here, before the server starts
-        self.model, self.tokenizer = load_model_dir(model_dir, Capability.GENERATE, Capability.EMBED)
+        # else (T5, the RNN translator, an ELECTRA pair) is refused here, before the server starts. The engines
+        # and the batched KV cache are built where the weights are (``device``; None: CPU).
+        self.model, self.tokenizer = load_model_dir(model_dir, Capability.GENERATE, Capability.EMBED, device=device)
         self.name = name or model_dir.resolve().name
         self.context_length: int = self.model.config.context_length
         self.generative = Capability.GENERATE in self.model.capabilities
