@@ -68,3 +68,25 @@ def tiny_gpt_dir(out: Path, text: str) -> Path:
                              n_heads=2)), out)
     tokenizer.save(out / "tokenizer.json")
     return out
+
+
+def encoder_dir(smoke: bool, out: Path) -> Path:
+    """all-MiniLM-L6-v2 as an lmforge directory; in smoke mode a random 1-layer, 32-wide BERT with MiniLM's
+    WordPiece tokenizer instead (same plumbing, a hundredth of the work)."""
+    import shutil
+
+    import torch
+
+    from lmforge.interop.convert import TOKENIZER_FILES, minilm_dir
+    from lmforge.models.bert import Bert, BertConfig
+    from lmforge.models.registry import save_model
+
+    if not smoke:
+        return minilm_dir()
+    torch.manual_seed(0)
+    save_model(Bert(BertConfig(context_length=128, d_model=32, n_layers=1, n_heads=2, d_mlp=64,
+                               pretraining_heads=False)), out)
+    for name in TOKENIZER_FILES:
+        if (minilm_dir() / name).is_file():
+            shutil.copyfile(minilm_dir() / name, out / name)
+    return out

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lmforge.labs._common import sms_split
+from lmforge.labs._common import encoder_dir, sms_split
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
-from lmforge.tasks.backbone import load_backbone, minilm_dir
+from lmforge.tasks.backbone import load_backbone
 from lmforge.tasks.classify import finetune_classifier
 from lmforge.tasks.training import FinetuneConfig
 
@@ -22,7 +22,7 @@ def spam_classifier_lab(ctx: LabContext) -> LabResult:
     """Fine-tune all of all-MiniLM-L6-v2 (22M parameters, mean pooling) plus a linear head for one epoch on
     80 % of the SMS Spam Collection and score the held-out 20 % (the classic lab's split)."""
     train, test = sms_split(ctx.smoke, ctx.seed)
-    backbone, tokenizer = load_backbone(minilm_dir())
+    backbone, tokenizer = load_backbone(encoder_dir(ctx.smoke, ctx.out_dir / "tiny-encoder"))
     result = finetune_classifier(backbone, tokenizer, train, test, ctx.out_dir / "model",
                                  finetune_config(ctx, lr=5e-5, share=0.8), max_len=64, console=ctx.console)
     report = result.report

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from lmforge.labs._common import bar_chart, sms_split
+from lmforge.labs._common import bar_chart, encoder_dir, sms_split
 from lmforge.labs.finetuning import finetune_config
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.peft import LoraConfig, apply_lora, count_parameters
-from lmforge.tasks.backbone import load_backbone, minilm_dir
+from lmforge.tasks.backbone import load_backbone
 from lmforge.tasks.classify import finetune_classifier
 
 METHODS = {"full": 5e-5, "lora": 1e-3}  # method -> peak learning rate (LoRA's adapters start at zero)
@@ -18,9 +18,10 @@ def lora_vs_full_lab(ctx: LabContext) -> LabResult:
     """Fine-tune all-MiniLM-L6-v2 as an SMS spam classifier twice on the same data and budget: every weight,
     then rank-8 LoRA adapters on the attention and MLP projections (frozen backbone, trained head)."""
     train, test = sms_split(ctx.smoke, ctx.seed)
+    source = encoder_dir(ctx.smoke, ctx.out_dir / "tiny-encoder")
     metrics: dict[str, float] = {}
     for method, lr in METHODS.items():
-        backbone, tokenizer = load_backbone(minilm_dir())
+        backbone, tokenizer = load_backbone(source)
         if method == "lora":
             apply_lora(backbone, LoraConfig(r=8, alpha=16.0, target_modules=["qkv", "proj", "up", "down"]))
         trainable, total = count_parameters(backbone)

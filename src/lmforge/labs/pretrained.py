@@ -54,7 +54,7 @@ def bert_vs_gpt_lab(ctx: LabContext) -> LabResult:
     data_dir = bundled_data(ctx.out_dir)
     minutes = ctx.budget_minutes * 0.45
     overrides = {"max_minutes": minutes, "max_steps": 3 if ctx.smoke else 1_000_000, "seed": ctx.seed,
-                 "eval_interval": 1_000_000, "checkpoint_interval": 1_000_000}
+                 "eval_interval": 1_000_000, "checkpoint_interval": 1_000_000, "precision": "fp32"}
     for objective in ("mlm", "clm"):
         ctx.console.rule(objective)
         pretrain(objective, ctx.out_dir / objective, data_dir, overrides, console=ctx.console)

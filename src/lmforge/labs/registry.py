@@ -57,12 +57,12 @@ PHASES: tuple[Phase, ...] = (
           ("lmforge.tasks", "lmforge.train")),
     Phase("peft", "PEFT and preference tuning: LoRA, DPO", "docs/finetuning.md",
           ("lmforge.peft", "lmforge.objectives.dpo")),
-    Phase("compression", "Compression: quantization, pruning, distillation", "docs/labs.md#compression",
+    Phase("compression", "Compression: quantization, pruning, distillation", "docs/labs.md#compression-quantization",
           ("lmforge.compress",)),
     Phase("deployment", "Deployment: batched inference and serving", "docs/serving.md",
           ("lmforge.infer", "lmforge.serve")),
-    Phase("retrieval", "Retrieval-augmented generation", "docs/labs.md#retrieval", ("lmforge.rag",)),
-    Phase("evaluation", "Evaluation: perplexity, BLEU, ROUGE, multiple choice", "docs/labs.md#evaluation",
+    Phase("retrieval", "Retrieval-augmented generation", "docs/labs.md#retrieval-search", ("lmforge.rag",)),
+    Phase("evaluation", "Evaluation: perplexity, BLEU, ROUGE, multiple choice", "docs/labs.md#evaluation-perplexity",
           ("lmforge.evaluate",)),
     Phase("prompting", "Prompting: zero-shot, few-shot, chain-of-thought",
           "docs/labs-prompting-interpretability-ethics.md", ("lmforge.infer.chat",)),
@@ -265,4 +265,6 @@ def roadmap_lines() -> list[str]:
 
 def list_lines() -> list[str]:
     """One line per lab: id, default budget and title, in roadmap order."""
-    return [f"{lb.id:32s} {lb.minutes:4g} min  {lb.title}" for lb in discover().values()]
+    labs = list(discover().values())
+    width = max((len(lb.id) for lb in labs), default=0)
+    return [f"{lb.id:{width}s}  {lb.minutes:4g} min  {lb.title}" for lb in labs]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from lmforge.infer.sentence import SentenceEncoder
-from lmforge.interop.convert import minilm_dir
 from lmforge.io import read_json
-from lmforge.labs._common import bar_chart, data_path
+from lmforge.labs._common import bar_chart, data_path, encoder_dir
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.rag.documents import Document
 from lmforge.rag.retriever import Retriever
@@ -35,7 +34,8 @@ def search_lab(ctx: LabContext) -> LabResult:
     question: recall@5 is the share whose own paragraph is among the top 5, for each mode."""
     docs, questions = _squad(1 if ctx.smoke else 8)
     questions = questions[:20] if ctx.smoke else questions
-    encoder = SentenceEncoder.from_dir(minilm_dir(), max_tokens=256, precision="fp32")
+    encoder = SentenceEncoder.from_dir(encoder_dir(ctx.smoke, ctx.out_dir / "tiny-encoder"), max_tokens=256,
+                                       precision="fp32")
     retriever = Retriever(EmbeddedStore(ctx.out_dir / "index"), encoder, warn=ctx.console.print)
     retriever.index(docs, chunk_by="sentences", size=100_000)  # one chunk per paragraph: the unit SQuAD labels
     queries = [q for q, _ in questions]

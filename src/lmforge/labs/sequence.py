@@ -58,7 +58,7 @@ def lm_race_lab(ctx: LabContext) -> LabResult:
         lr = preset["train"]["lr"]
         train = TrainConfig(max_steps=3 if ctx.smoke else 1_000_000, lr=lr, min_lr=lr / 10,
                             warmup_steps=1 if ctx.smoke else 50, eval_interval=1_000_000, log_interval=10,
-                            checkpoint_interval=1_000_000, max_minutes=minutes, seed=ctx.seed)
+                            checkpoint_interval=1_000_000, max_minutes=minutes, seed=ctx.seed, precision="fp32")
         run = LMRun(data_dir, {**preset["model"], "context_length": CONTEXT}, train, preset["batch_size"], 1)
         ctx.console.rule(family)
         result = train_lm(run, ctx.out_dir / family, console=ctx.console)
