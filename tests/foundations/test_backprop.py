@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lmforge.errors import ConfigError
-from lmforge.foundations.backprop import ManualMLP
+from lmforge.foundations.backprop import ManualMLP, fit_sgd
 
 
 @pytest.mark.parametrize("sizes", [[5, 3], [7, 16, 4], [6, 10, 8, 3]])
@@ -49,3 +49,13 @@ def test_gradient_descent_fits_a_small_problem():
 def test_sizes_are_checked():
     with pytest.raises(ConfigError, match="sizes"):
         ManualMLP([4])
+
+
+def test_sgd_with_hand_written_gradients_learns_digits(digit_split):
+    d = digit_split
+    x_train, x_test = d.x_train.flatten(1).double(), d.x_test.flatten(1).double()
+    mlp = ManualMLP([64, 32, 10], generator=torch.Generator().manual_seed(0))
+    losses = fit_sgd(mlp, x_train, d.y_train, steps=400, lr=0.2, batch_size=32, seed=0)
+    assert len(losses) == 400 and sum(losses[-20:]) < 0.2 * sum(losses[:20])
+    accuracy = float((mlp.logits(x_test).argmax(1) == d.y_test).double().mean())
+    assert accuracy > 0.9  # measured 0.936 on 359 held-out digits (mean loss 2.02 -> 0.13)

@@ -24,6 +24,8 @@ Number = int | float
 class Value:
     """A scalar in a computation graph, with ``data`` and the ``grad`` of the final output w.r.t. it."""
 
+    __slots__ = ("data", "grad", "parents", "op", "_backward")  # millions of these in a training run: keep them small
+
     def __init__(self, data: Number, parents: tuple[Value, ...] = (), op: str = "") -> None:
         self.data = float(data)
         self.grad = 0.0

@@ -20,6 +20,7 @@ Nothing here calls ``.backward()``: tensors are plain data (no ``requires_grad``
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -80,3 +81,18 @@ class ManualMLP:
     def sgd_step(self, grads: Gradients, lr: float) -> None:
         for param, grad in zip(self.weights + self.biases, grads.weights + grads.biases, strict=True):
             param -= lr * grad
+
+
+def fit_sgd(mlp: ManualMLP, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float = 0.1, batch_size: int = 64,
+            seed: int = 0, deadline: float | None = None) -> list[float]:
+    """Mini-batch SGD with the hand-written gradients; the loss of every step (stops early at ``deadline``)."""
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(steps):
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        rows = torch.randint(0, len(x), (batch_size,), generator=g)
+        loss, grads = mlp.loss_and_gradients(x[rows], y[rows])
+        mlp.sgd_step(grads, lr)
+        losses.append(loss)
+    return losses
