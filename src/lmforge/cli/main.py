@@ -61,6 +61,7 @@ def _register() -> None:
     app.add_typer(embeddings.app, name="embeddings", help="Word2Vec/GloVe/FastText: train, neighbors, analogy, plot.")
     app.command()(pipeline.prepare)
     app.command()(pipeline.train)
+    app.command()(pipeline.consolidate)
     app.command()(pretrain.pretrain)
     app.command()(generate.sample)
     app.command()(generate.chat)

@@ -8,11 +8,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lmforge.cli.options import PRECISION_HELP, max_minutes_help
+from lmforge.cli.options import PRECISION_HELP, TENSORBOARD, max_minutes_help
 from lmforge.presets import available_presets, load_preset
 
 QUICKSTART_DIR = Path("runs/quickstart")
 PRESETS_HELP = f"Model+training preset: one of {', '.join(available_presets())}, or a JSON file of the same shape."
+BATCH_HELP = ("Windows per micro-batch, for the whole job: under torchrun each of N processes takes "
+              "batch-size/N of them (N must divide it), so batch-size x grad-accum-steps windows make one "
+              "optimizer step on 1 or N processes alike and a run moves between machines without retuning.")
+STRATEGY_HELP = ("Under torchrun: auto | ddp | fsdp. ddp (auto's choice with 2+ processes): each process holds the "
+                 "whole model. fsdp: parameters, gradients and optimizer state sharded over the processes, with "
+                 "sharded checkpoints (`lmforge consolidate` makes a model.safetensors of one).")
 ARCH_HELP = ("Model family: bigram, mlp, rnn, lstm, gru or gpt (default: the preset's). Another family than the "
              "preset's uses that family's default size and only the preset's training settings.")
 
@@ -80,32 +86,52 @@ def train(
         help="GPT with alibi: read each window in segments of this many tokens, Transformer-XL style.")] = None,
     memory: Annotated[int | None, typer.Option(
         help="With --segment-length: earlier positions each segment also attends to (default: one segment).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Windows per micro-batch.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help=BATCH_HELP)] = None,
     grad_accum_steps: Annotated[int | None, typer.Option(help="Micro-batches per optimizer step.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(help="Steps of linear LR warm-up.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help=max_minutes_help())] = None,
     precision: Annotated[str | None, typer.Option(help=PRECISION_HELP)] = None,
     compile: Annotated[bool | None, typer.Option(help="torch.compile the model (~40 s warm-up, ~10% faster).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    tensorboard: TENSORBOARD = False,
+    strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = "auto",
 ) -> None:
-    """Train a language model; Ctrl-C or a crash loses at most one checkpoint interval (use --resume)."""
+    """Train a language model; Ctrl-C or a crash loses at most one checkpoint interval (use --resume).
+
+    Several processes: torchrun --nproc_per_node=N -m lmforge train ... (docs/distributed.md).
+    """
     from lmforge.errors import ConfigError
     from lmforge.recipes.train_lm import resume_lm, run_from_preset, train_lm
+    from lmforge.train.distributed import launch_rank
 
     if resume:
-        result = resume_lm(out)
+        result = resume_lm(out, strategy=strategy)
     else:
         if data is None:
             raise ConfigError("--data is required (a directory made by `lmforge prepare`), unless --resume")
         overrides = dict(n_layers=n_layers, d_model=d_model, n_heads=n_heads, context_length=context_length,
                          dropout=dropout, position=position, segment_length=segment_length, memory=memory,
                          batch_size=batch_size, grad_accum_steps=grad_accum_steps,
-                         max_steps=max_steps, lr=lr, max_minutes=max_minutes, precision=precision,
-                         compile=compile, seed=seed)
-        result = train_lm(run_from_preset(load_preset(preset), data, overrides, arch), out)
+                         max_steps=max_steps, lr=lr, warmup_steps=warmup_steps, max_minutes=max_minutes,
+                         precision=precision, compile=compile, seed=seed, tensorboard=tensorboard or None)
+        result = train_lm(run_from_preset(load_preset(preset), data, overrides, arch), out, strategy=strategy)
+    if launch_rank() != 0:  # under torchrun, one report for the whole job
+        return
     if result.stop_reason == "interrupted":
         Console().print(f"stopped at step {result.steps}; continue with: lmforge train --out {out} --resume")
     Console().print(f"val loss {result.val_loss:.4f} nats/token"
                     + (f" · {result.val_bpb:.4f} bits/byte" if result.val_bpb else "")
                     + f" after {result.steps} steps; model in {out}")
+
+
+def consolidate(
+    checkpoint: Annotated[Path, typer.Argument(help="A run directory (its latest checkpoint) or a checkpoint folder.")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the run).")] = None,
+) -> None:
+    """One model.safetensors from a sharded (--strategy fsdp) checkpoint, so sample, export and eval accept it."""
+    from lmforge.recipes.train_lm import consolidate_run
+
+    written = consolidate_run(checkpoint, out)
+    Console().print(f"model.safetensors and config.json in {written}")

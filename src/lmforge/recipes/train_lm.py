@@ -23,6 +23,13 @@ from lmforge.models.registry import build_model
 from lmforge.seeding import seed_everything
 from lmforge.tokenizers.base import TOKENIZER_FILE
 from lmforge.train.checkpoint import latest_checkpoint
+from lmforge.train.distributed import (
+    Distributed,
+    check_global_batch,
+    consolidate,
+    launch_world_size,
+    setup_distributed,
+)
 from lmforge.train.trainer import TrainConfig, Trainer, TrainResult, lr_schedule_for
 
 RUN_FILE = "run.json"
@@ -77,14 +84,25 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
     return LMRun(str(data_dir), model, train_config, **run_fields)
 
 
-def train_lm(run: LMRun, out_dir: str | Path, resume: bool = False, console: Console | None = None) -> TrainResult:
-    out_dir = Path(out_dir)
+def train_lm(run: LMRun, out_dir: str | Path, resume: bool = False, console: Console | None = None,
+             strategy: str = "auto") -> TrainResult:
+    """Train ``run`` into ``out_dir``; under ``torchrun`` as one rank of a DDP/FSDP job (see train.distributed)."""
+    check_global_batch(run.batch_size, launch_world_size())  # before the process group, before anything is written
+    dist = setup_distributed(strategy)
+    try:
+        return _train_lm(run, Path(out_dir), resume, console, dist)
+    finally:
+        dist.close()
+
+
+def _train_lm(run: LMRun, out_dir: Path, resume: bool, console: Console | None, dist: Distributed) -> TrainResult:
     meta = load_meta(run.data_dir)
     model_config = {**run.model, "vocab_size": meta.vocab_size}
     seed_everything(run.train.seed)  # the initial weights are the run's first random draw
     model = build_model(model_config, source="model config")
     block = model.context_length
-    train = RandomWindowSampler(open_shards(run.data_dir, "train"), block, run.batch_size, seed=run.train.seed)
+    train = RandomWindowSampler(open_shards(run.data_dir, "train"), block, run.batch_size, seed=run.train.seed,
+                                rank=dist.rank, world_size=dist.world_size)
     val_shards = open_shards(run.data_dir, "val")
 
     def val_batches():
@@ -92,17 +110,31 @@ def train_lm(run: LMRun, out_dir: str | Path, resume: bool = False, console: Con
         return (sampler.next_batch() for _ in range(run.eval_batches))
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / RUN_FILE, run.to_json())
-    shutil.copyfile(Path(run.data_dir) / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
+    if dist.is_main:
+        write_json(out_dir / RUN_FILE, run.to_json())
+        shutil.copyfile(Path(run.data_dir) / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
     trainer = Trainer(model, run.train, train, out_dir, val_batches,
-                      tokens_per_byte=meta.val_tokens_per_byte, console=console)
+                      tokens_per_byte=meta.val_tokens_per_byte, console=console, dist=dist)
     return trainer.fit(resume=resume)
 
 
-def resume_lm(out_dir: str | Path, console: Console | None = None) -> TrainResult:
+def resume_lm(out_dir: str | Path, console: Console | None = None, strategy: str = "auto") -> TrainResult:
     """Continue the run in ``out_dir`` from its latest checkpoint, with its recorded settings."""
     out_dir = Path(out_dir)
     if not (out_dir / RUN_FILE).is_file() or latest_checkpoint(out_dir / "checkpoints") is None:
         raise ConfigError(f"{out_dir}: nothing to resume (needs {RUN_FILE} and a checkpoint from an earlier run)")
     run = LMRun.from_json(read_json(out_dir / RUN_FILE, "run settings"))
-    return train_lm(run, out_dir, resume=True, console=console)
+    return train_lm(run, out_dir, resume=True, console=console, strategy=strategy)
+
+
+def consolidate_run(path: str | Path, out_dir: str | Path | None = None) -> Path:
+    """A whole model from a sharded checkpoint: ``path`` is a run (its latest checkpoint) or a checkpoint folder.
+
+    The model goes to ``out_dir``, by default the run directory (a checkpoint folder: itself), which then
+    holds ``model.safetensors`` + ``config.json`` like any run that every other command reads.
+    """
+    path = Path(path)
+    checkpoint = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else path
+    if checkpoint is None:
+        raise ConfigError(f"{path / 'checkpoints'}: no checkpoint to consolidate")
+    return consolidate(checkpoint, Path(out_dir) if out_dir is not None else path)

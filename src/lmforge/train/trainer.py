@@ -35,11 +35,11 @@ from torch import nn
 from lmforge.devices import move_to
 from lmforge.errors import ConfigError
 from lmforge.models.base import ModelBase
-from lmforge.models.registry import save_model
 from lmforge.objectives.clm import causal_lm_loss
 from lmforge.progress import progress_bar
 from lmforge.seeding import rng_states, seed_everything, set_rng_states
-from lmforge.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from lmforge.train.checkpoint import latest_checkpoint
+from lmforge.train.distributed import SINGLE, Distributed, NoMetrics
 from lmforge.train.metrics import TENSORBOARD_DIR, MetricsLog, plot_loss
 from lmforge.train.precision import (
     Precision,
@@ -174,6 +174,7 @@ class Trainer:
         console: Console | None = None,
         loss_label: str = "cross-entropy (nats/token)",
         device: torch.device | None = None,
+        dist: Distributed = SINGLE,
     ) -> None:
         config.validate()
         # None: wherever the model already is. The model moves before the optimizer is built (its state lives there).
@@ -185,10 +186,12 @@ class Trainer:
             _checkpoint_blocks(model)
         self.model, self.config, self.train_batches = model, config, train_batches
         self.val_batches, self.loss_fn = val_batches, loss_fn
+        self.dist = dist  # torchrun: this rank's place; the batches are already this rank's share
+        self.forward_model = dist.wrap(model)  # DDP's wrapper or FSDP's sharded model: before the optimizer
         self.tokens_per_byte = tokens_per_byte  # turns nats/token into bits/byte
         self.loss_label = loss_label  # the y axis of loss.png: what loss_fn measures
         self.out_dir = Path(out_dir)
-        self.console = console or Console(stderr=True)
+        self.console = (console or Console(stderr=True)) if dist.is_main else Console(quiet=True)
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2),
                                         config.optimizer)
         self.step = 0
@@ -205,7 +208,7 @@ class Trainer:
     # ----------------------------------------------------------------- precision
     def _resolve_precision(self) -> PrecisionChoice:
         """``config.precision`` made concrete; "auto" may time this model's own training step."""
-        if self.config.precision != "auto" or self.device.type != "cpu":
+        if self.config.precision != "auto" or self.device.type != "cpu" or self.dist.active:  # ranks must agree
             return resolve_precision(self.config.precision, device=self.device.type)
         with self._untouched():
             batch = self._next_batch()
@@ -264,7 +267,8 @@ class Trainer:
     def _restore(self, state: dict[str, Any]) -> None:
         self.step, self.elapsed_before = state["step"], state["elapsed_s"]
         self.tokens_seen = state["tokens_seen"]
-        self.optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:  # a sharded checkpoint restored it through DCP
+            self.optimizer.load_state_dict(state["optimizer"])
         self.train_batches.load_state_dict(state["data"])
         torch.set_rng_state(state["torch_rng"])
         self._scaler_state = state.get("grad_scaler") or None  # applied once fit() has built the scaler
@@ -274,8 +278,8 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         self._last_checkpoint_step = self.step
-        return save_checkpoint(self.out_dir / "checkpoints", self.step, self.model, self._state(),
-                               self.config.keep_checkpoints)
+        return self.dist.save_checkpoint(self.out_dir / "checkpoints", self.step, self.model, self.optimizer,
+                                         self._state(), self.config.keep_checkpoints)
 
     # ----------------------------------------------------------------- evaluation
     @torch.no_grad()
@@ -295,13 +299,13 @@ class Trainer:
     # ----------------------------------------------------------------- the loop
     def fit(self, resume: bool = False) -> TrainResult:
         c = self.config
-        seed_everything(c.seed)
+        seed_everything(c.seed + self.dist.rank)  # ranks draw different dropout masks
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             ckpt = latest_checkpoint(self.out_dir / "checkpoints")
             if ckpt is None:
                 raise ConfigError(f"--resume: no checkpoint found in {self.out_dir / 'checkpoints'}")
-            self._restore(load_checkpoint(ckpt, self.model))
+            self._restore(self.dist.load_checkpoint(ckpt, self.model, self.optimizer))
             self.console.print(f"resumed from {ckpt} (step {self.step})")
         self.precision = self._resolve_precision()
         self.console.print(f"precision: [bold]{self.precision.precision}[/bold] ({self.precision.reason})"
@@ -310,8 +314,9 @@ class Trainer:
         if self.scaler.is_enabled() and getattr(self, "_scaler_state", None):
             self.scaler.load_state_dict(self._scaler_state)
         tensorboard = self.out_dir / TENSORBOARD_DIR if c.tensorboard else None
-        metrics = MetricsLog(self.out_dir / "metrics.jsonl", self.step if resume else None, tensorboard)
-        forward_model = torch.compile(self.model) if c.compile else self.model
+        metrics = (MetricsLog(self.out_dir / "metrics.jsonl", self.step if resume else None, tensorboard)
+                   if self.dist.is_main else NoMetrics())
+        forward_model = torch.compile(self.forward_model) if c.compile else self.forward_model
         self.model.train()
         self._session_start = time.perf_counter()
         stop_reason, val_loss, val_bpb = "max_steps", None, None
@@ -320,30 +325,33 @@ class Trainer:
         with progress_bar(stats, console=self.console) as bar, self._stop_on_ctrl_c():
             task = bar.add_task("training", total=c.max_steps, completed=self.step, stats="")
             while self.step < c.max_steps:
-                if c.max_minutes is not None and self._elapsed() >= 60 * c.max_minutes:
+                elapsed, interrupted = self.dist.all_max(self._elapsed(), self._interrupted)  # all ranks agree
+                if c.max_minutes is not None and elapsed >= 60 * c.max_minutes:
                     stop_reason = "time budget"
                     break
-                if self._interrupted:
+                if interrupted:
                     stop_reason = "interrupted"
                     bar.console.print("[yellow]interrupted: saving a checkpoint (Ctrl-C again to quit at once)")
                     break
-                lr = self.lr_at(self.step, self._elapsed())
+                lr = self.lr_at(self.step, elapsed)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 loss_sum = torch.zeros((), device=self.device)  # summed on the device: one host sync per step
-                for _ in range(c.grad_accum_steps):
+                for micro in range(c.grad_accum_steps):
                     batch = self._next_batch()
-                    with autocast(self.precision.precision, self.device.type):
+                    sync = micro == c.grad_accum_steps - 1  # ranks average gradients on the last one only
+                    precision, device = self.precision.precision, self.device.type
+                    with self.dist.micro_step(forward_model, sync), autocast(precision, device):
                         loss = self.loss_fn(forward_model, batch) / c.grad_accum_steps
                     self.scaler.scale(loss).backward()  # fp16: a scaled loss, so small gradients survive
                     loss_sum += loss.detach().float()
-                    window_tokens += _count_tokens(batch)
+                    window_tokens += _count_tokens(batch) * self.dist.world_size  # every rank's share
                 self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
                 self.scaler.step(self.optimizer)  # fp16: skipped when a gradient overflowed
                 self.scaler.update()
                 self.optimizer.zero_grad(set_to_none=True)
-                loss_sum = loss_sum.item()
+                loss_sum = self.dist.mean(loss_sum.item())  # the global batch's loss
                 self.step += 1
                 if self.step % c.log_interval == 0 or self.step == 1:
                     now = time.perf_counter()
@@ -389,9 +397,10 @@ class Trainer:
             metrics.write({"step": self.step, "val_loss": val_loss, "val_bpb": val_bpb})
         if getattr(self, "_last_checkpoint_step", None) != self.step:
             self.save_checkpoint()
-        save_model(self.model, self.out_dir)
+        self.dist.save_model(self.model, self.out_dir)
         records = metrics.records()
-        plot_loss(records, self.out_dir / "loss.png", ylabel=self.loss_label)
+        if self.dist.is_main:
+            plot_loss(records, self.out_dir / "loss.png", ylabel=self.loss_label)
         elapsed = self._elapsed()
         speeds = [r["tok_per_s"] for r in records if "tok_per_s" in r and r["step"] > 1]
         tok_s = sum(speeds) / len(speeds) if speeds else 0.0

@@ -1,0 +1,169 @@
+"""torchrun-style training on 2 CPU processes (gloo) against one process with the same global batch.
+
+One spawn of 2 ranks trains the same tiny GPT run twice, with DDP and with FSDP2; a single process trains
+it once here. fp32, fixed seeds, dropout off (each rank draws its own masks): the loss curves, checkpoints
+and final weights agree to 1e-5. The FSDP run's sharded checkpoint then resumes on 1 process (2 -> 1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from rich.console import Console
+
+from lmforge.cli.main import run as cli
+from lmforge.errors import ConfigError
+from lmforge.io import read_safetensors
+from lmforge.models.registry import build_model, load_model
+from lmforge.recipes.train_lm import LMRun, train_lm
+from lmforge.train.checkpoint import load_checkpoint
+from lmforge.train.distributed import Distributed, check_global_batch
+from lmforge.train.schedule import make_optimizer
+from lmforge.train.trainer import TrainConfig
+
+MODEL = {"family": "gpt", "context_length": 16, "d_model": 32, "n_layers": 2, "n_heads": 2, "dropout": 0.0}
+ATOL = 1e-5
+
+
+def _run(data_dir: Path) -> LMRun:
+    train = TrainConfig(max_steps=8, grad_accum_steps=2, lr=3e-3, min_lr=3e-4, warmup_steps=2, eval_interval=4,
+                        log_interval=1, checkpoint_interval=4, keep_checkpoints=2, precision="fp32", seed=3)
+    return LMRun(str(data_dir), dict(MODEL), train, batch_size=4, eval_batches=2)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank(rank: int, world: int, ports: dict[str, int], run: dict, root: str) -> None:
+    """One torchrun rank: the environment torchrun would set, then the same recipe ``lmforge train`` calls."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    for strategy, port in ports.items():
+        os.environ["MASTER_PORT"] = str(port)
+        train_lm(LMRun.from_json(run), Path(root) / strategy, strategy=strategy, console=Console(quiet=True))
+
+
+@pytest.fixture(scope="module")
+def runs(char_data_dir, tmp_path_factory) -> Path:
+    """``root/single`` (1 process), ``root/ddp`` and ``root/fsdp`` (2 processes each) of the same run."""
+    root = tmp_path_factory.mktemp("distributed")
+    run = _run(char_data_dir)
+    ports = {"ddp": _free_port(), "fsdp": _free_port()}
+    mp.start_processes(_rank, args=(2, ports, run.to_json(), str(root)), nprocs=2, join=True, start_method="spawn")
+    train_lm(run, root / "single", console=Console(quiet=True))
+    return root
+
+
+def _losses(run_dir: Path) -> list[float]:
+    return [r["loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    left, right = read_safetensors(a), read_safetensors(b)
+    assert left.keys() == right.keys()
+    for name in left:
+        torch.testing.assert_close(left[name], right[name], atol=ATOL, rtol=0, msg=name)
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_train_exactly_like_one_with_the_same_global_batch(runs, strategy):
+    single, distributed = _losses(runs / "single"), _losses(runs / strategy)
+    assert len(single) == len(distributed) == 8
+    torch.testing.assert_close(torch.tensor(distributed), torch.tensor(single), atol=ATOL, rtol=0)
+    assert single[-1] < single[0] - 0.1  # it learned something: the curves are not flat copies of each other
+    _assert_same_weights(runs / strategy / "model.safetensors", runs / "single" / "model.safetensors")
+
+
+def _fresh_model(runs: Path) -> torch.nn.Module:
+    return build_model({**MODEL, "vocab_size": load_model(runs / "single").config.vocab_size})
+
+
+def test_ddp_checkpoint_is_a_full_one_any_world_size_reads(runs):
+    step4 = Path("checkpoints") / "step-000004"
+    _assert_same_weights(runs / "ddp" / step4 / "model.safetensors", runs / "single" / step4 / "model.safetensors")
+    state = load_checkpoint(runs / "ddp" / step4, _fresh_model(runs))
+    assert state["world_size"] == 2 and len(state["torch_rng_ranks"]) == 2
+
+
+def test_fsdp_sharded_checkpoint_resumes_on_one_process(runs, tmp_path):
+    sharded = runs / "fsdp" / "checkpoints" / "step-000004"
+    assert sorted(p.name for p in (sharded / "sharded").glob("*.distcp")) == ["__0_0.distcp", "__1_0.distcp"]
+    # same parameters: the 2-rank shards, consolidated in one process, are the 1-process run's step-4 weights
+    assert cli(["consolidate", str(sharded), "--out", str(tmp_path / "step4")]) == 0
+    single_step4 = runs / "single" / "checkpoints" / "step-000004"
+    _assert_same_weights(tmp_path / "step4" / "model.safetensors", single_step4 / "model.safetensors")
+
+    # a crash after step 4's checkpoint, then `lmforge train --resume` on one process: the loss continues
+    crashed = _crashed_after_step_4(runs / "fsdp", tmp_path / "crashed")
+    assert cli(["train", "--out", str(crashed), "--resume"]) == 0
+    torch.testing.assert_close(torch.tensor(_losses(crashed)), torch.tensor(_losses(runs / "single")),
+                               atol=ATOL, rtol=0)
+    _assert_same_weights(crashed / "model.safetensors", runs / "single" / "model.safetensors")
+    assert load_model(crashed).config.n_layers == 2  # sample / export read the run like any other
+
+
+def _crashed_after_step_4(run_dir: Path, copy: Path) -> Path:
+    """The run as a kill after its step-4 checkpoint leaves it: no step 8, no final model."""
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "checkpoints" / "step-000008")
+    (copy / "model.safetensors").unlink()
+    (copy / "checkpoints" / "latest.json").write_text(json.dumps({"step": 4, "dir": "step-000004"}))
+    return copy
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _refused(args: list[str], capsys) -> str:
+    assert cli(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err, err
+    return err
+
+
+def test_a_world_size_that_does_not_split_the_batch_is_refused_before_anything_is_written(
+        char_data_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text("earlier run")
+    monkeypatch.setenv("WORLD_SIZE", "3")  # torchrun --nproc_per_node=3; refused before the process group starts
+    err = _refused(["train", "--data", str(char_data_dir), "--out", str(out), "--preset", "gpt-tiny",
+                    "--batch-size", "4"], capsys)
+    assert "--batch-size 4" in err and "3 processes" in err and "e.g. 3" in err
+    assert [p.name for p in out.iterdir()] == ["run.json"] and (out / "run.json").read_text() == "earlier run"
+    check_global_batch(6, 3)  # a multiple splits
+
+
+def test_fsdp_without_a_process_group_is_refused(char_data_dir, tmp_path, capsys):
+    err = _refused(["train", "--data", str(char_data_dir), "--out", str(tmp_path / "run"), "--preset", "gpt-tiny",
+                    "--strategy", "fsdp"], capsys)
+    assert "torchrun --nproc_per_node=N" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_sharded_checkpoint_missing_a_rank_s_shard_is_refused(runs, tmp_path, capsys):
+    crashed = _crashed_after_step_4(runs / "fsdp", tmp_path / "crashed")
+    (crashed / "checkpoints" / "step-000004" / "sharded" / "__1_0.distcp").unlink()  # node 2's local disk
+    metrics = (crashed / "metrics.jsonl").read_text()
+    err = _refused(["train", "--out", str(crashed), "--resume"], capsys)
+    assert "written by 2 ranks but missing shard file(s) __1_0.distcp" in err and "shares" in err
+    assert (crashed / "metrics.jsonl").read_text() == metrics and not (crashed / "model.safetensors").exists()
+
+
+def test_a_full_checkpoint_is_not_resumed_with_fsdp(runs):
+    """A 2-rank FSDP job asked to resume a full checkpoint: refused before any collective is entered."""
+    model = _fresh_model(runs)
+    optimizer = make_optimizer(model, 1e-3, 0.1, (0.9, 0.95))
+    fsdp = Distributed(rank=0, world_size=2, strategy="fsdp")
+    with pytest.raises(ConfigError, match="full checkpoint .* resume it with --strategy ddp"):
+        fsdp.load_checkpoint(runs / "ddp" / "checkpoints" / "step-000004", model, optimizer)
