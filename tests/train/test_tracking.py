@@ -108,3 +108,14 @@ def test_plot_of_a_bad_run_dir_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "nope: not a training run directory (no metrics.jsonl)" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "p.png").exists()
+
+
+def test_train_command_takes_tensorboard_and_warmup_steps(char_data_dir, tmp_path):
+    from lmforge.cli.main import run
+
+    out = tmp_path / "run"
+    assert run(["train", "--data", str(char_data_dir), "--out", str(out), "--preset", "gpt-tiny", "--max-steps", "2",
+                "--warmup-steps", "1", "--precision", "fp32", "--tensorboard"]) == 0
+    assert json.loads((out / "run.json").read_text())["train"]["warmup_steps"] == 1
+    logged = [(r["step"], r["loss"]) for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
+    assert _scalars(out / TENSORBOARD_DIR, "train/loss") == pytest.approx(logged)

@@ -16,6 +16,7 @@ from lmforge.cli.options import (
     LR_SCHEDULE,
     OPTIMIZER,
     PRECISION_HELP,
+    TENSORBOARD,
     max_minutes_help,
 )
 
@@ -59,6 +60,7 @@ def pretrain(
     optimizer: OPTIMIZER = None,
     lr_schedule: LR_SCHEDULE = None,
     decay_fraction: DECAY_FRACTION = None,
+    tensorboard: TENSORBOARD = False,
 ) -> None:
     """Pretrain a small Transformer with one of the classic objectives, using the one Trainer.
 
@@ -72,7 +74,7 @@ def pretrain(
                      batch_size=batch_size, max_steps=max_steps, lr=lr, max_minutes=max_minutes, precision=precision,
                      seed=seed, grad_checkpoint=grad_checkpoint, optimizer=optimizer and optimizer.value,
                      lr_schedule=lr_schedule and lr_schedule.value,
-                     decay_fraction=decay_fraction)
+                     decay_fraction=decay_fraction, tensorboard=tensorboard or None)
     result = run_pretrain(objective.value, out, data, overrides, resume=resume, device=target)
     Console().print(f"{objective.value}: {result.steps} steps, final val loss {result.val_loss:.4f} "
                     f"({result.elapsed_s:.0f} s); model in {out}")
