@@ -26,7 +26,7 @@ def quantization_lab(ctx: LabContext) -> LabResult:
     """Quantize SmolLM2-135M-Instruct's weights to int8 (per row) and int4 (groups of 32, int8 head), then
     measure each variant's weight file size, bits per byte on a story it never saw (Wharton's 'The
     Verdict') and greedy generation speed at batch 1; fp32 is the reference."""
-    text = read_text(data_path("verdict/wharton-the_verdict.txt"))[:400 if ctx.smoke else 8_000]
+    text = read_text(data_path("verdict/wharton-the_verdict.txt"))[:400 if ctx.smoke else 4_000]
     source = tiny_gpt_dir(ctx.out_dir / "tiny", text) if ctx.smoke else smollm2_dir()
     metrics: dict[str, float] = {}
     for variant in VARIANTS:

@@ -13,10 +13,10 @@ from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 @lab(id="evaluation-perplexity", phase="evaluation", title="Sliding-window perplexity: the stride changes the score",
      teaches=("lmforge.evaluate.perplexity",), docs="docs/labs.md#evaluation-perplexity", minutes=4)
 def perplexity_lab(ctx: LabContext) -> LabResult:
-    """Score the first 10,000 characters of Wharton's 'The Verdict' with SmolLM2-135M-Instruct
+    """Score the first 5,000 characters of Wharton's 'The Verdict' with SmolLM2-135M-Instruct
     in windows of 256 tokens started 256, 128 and 64 tokens apart: the same model and text get a lower
     perplexity when every token is predicted from more context. Bits per byte is reported too."""
-    text = read_text(data_path("verdict/wharton-the_verdict.txt"))[:600 if ctx.smoke else 10_000]
+    text = read_text(data_path("verdict/wharton-the_verdict.txt"))[:600 if ctx.smoke else 5_000]
     source = tiny_gpt_dir(ctx.out_dir / "tiny", text) if ctx.smoke else smollm2_dir()
     model, tokenizer = load_model_dir(source)
     window = min(256, model.context_length)
