@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 
 from lmforge.data.sampler import RandomWindowSampler
@@ -85,17 +86,19 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
 
 
 def train_lm(run: LMRun, out_dir: str | Path, resume: bool = False, console: Console | None = None,
-             strategy: str = "auto") -> TrainResult:
-    """Train ``run`` into ``out_dir``; under ``torchrun`` as one rank of a DDP/FSDP job (see train.distributed)."""
+             strategy: str = "auto", device: torch.device | None = None) -> TrainResult:
+    """Train ``run`` into ``out_dir`` on ``device`` (None: CPU); under ``torchrun`` as one rank of a DDP/FSDP
+    job (see train.distributed), where a CUDA device means this rank's GPU, ``LOCAL_RANK``."""
     check_global_batch(run.batch_size, launch_world_size())  # before the process group, before anything is written
-    dist = setup_distributed(strategy)
+    dist = setup_distributed(strategy, device)
     try:
-        return _train_lm(run, Path(out_dir), resume, console, dist)
+        return _train_lm(run, Path(out_dir), resume, console, dist, dist.device if dist.active else device)
     finally:
         dist.close()
 
 
-def _train_lm(run: LMRun, out_dir: Path, resume: bool, console: Console | None, dist: Distributed) -> TrainResult:
+def _train_lm(run: LMRun, out_dir: Path, resume: bool, console: Console | None, dist: Distributed,
+              device: torch.device | None) -> TrainResult:
     meta = load_meta(run.data_dir)
     model_config = {**run.model, "vocab_size": meta.vocab_size}
     seed_everything(run.train.seed)  # the initial weights are the run's first random draw
@@ -114,17 +117,18 @@ def _train_lm(run: LMRun, out_dir: Path, resume: bool, console: Console | None, 
         write_json(out_dir / RUN_FILE, run.to_json())
         shutil.copyfile(Path(run.data_dir) / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
     trainer = Trainer(model, run.train, train, out_dir, val_batches,
-                      tokens_per_byte=meta.val_tokens_per_byte, console=console, dist=dist)
+                      tokens_per_byte=meta.val_tokens_per_byte, console=console, dist=dist, device=device)
     return trainer.fit(resume=resume)
 
 
-def resume_lm(out_dir: str | Path, console: Console | None = None, strategy: str = "auto") -> TrainResult:
+def resume_lm(out_dir: str | Path, console: Console | None = None, strategy: str = "auto",
+              device: torch.device | None = None) -> TrainResult:
     """Continue the run in ``out_dir`` from its latest checkpoint, with its recorded settings."""
     out_dir = Path(out_dir)
     if not (out_dir / RUN_FILE).is_file() or latest_checkpoint(out_dir / "checkpoints") is None:
         raise ConfigError(f"{out_dir}: nothing to resume (needs {RUN_FILE} and a checkpoint from an earlier run)")
     run = LMRun.from_json(read_json(out_dir / RUN_FILE, "run settings"))
-    return train_lm(run, out_dir, resume=True, console=console, strategy=strategy)
+    return train_lm(run, out_dir, resume=True, console=console, strategy=strategy, device=device)
 
 
 def consolidate_run(path: str | Path, out_dir: str | Path | None = None) -> Path:
