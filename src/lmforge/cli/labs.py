@@ -37,7 +37,7 @@ def lab(
 
     Example: lmforge lab text-tokenizers --budget-minutes 2
     """
-    from lmforge.labs.registry import get_lab, list_lines, run_lab
+    from lmforge.labs.registry import list_lines, run_lab
 
     if list_:
         typer.echo("\n".join(list_lines()))
@@ -47,7 +47,7 @@ def lab(
     if notebook:
         from lmforge.labs.notebook import write_notebook
 
-        path = write_notebook(get_lab(lab_id).id, out or Path("notebooks"), budget_minutes=budget_minutes, smoke=smoke)
+        path = write_notebook(lab_id, out or Path("notebooks"), budget_minutes=budget_minutes, smoke=smoke)
         typer.echo(f"wrote {path}")
         return
     run_lab(lab_id, out_dir=out, budget_minutes=budget_minutes, smoke=smoke, seed=seed)
