@@ -85,14 +85,27 @@ class ManualMLP:
 
 def fit_sgd(mlp: ManualMLP, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float = 0.1, batch_size: int = 64,
             seed: int = 0, deadline: float | None = None) -> list[float]:
-    """Mini-batch SGD with the hand-written gradients; the loss of every step (stops early at ``deadline``)."""
+    """Mini-batch SGD with the hand-written gradients; the loss of every step (at least one step, then it stops
+    early at ``deadline``)."""
     g = torch.Generator().manual_seed(seed)
     losses = []
-    for _ in range(steps):
-        if deadline is not None and time.monotonic() >= deadline:
+    for step in range(steps):
+        if step and deadline is not None and time.monotonic() >= deadline:
             break
         rows = torch.randint(0, len(x), (batch_size,), generator=g)
         loss, grads = mlp.loss_and_gradients(x[rows], y[rows])
         mlp.sgd_step(grads, lr)
         losses.append(loss)
     return losses
+
+
+def autograd_gradients(mlp: ManualMLP, x: torch.Tensor, y: torch.Tensor) -> Gradients:
+    """The reference: the same forward pass on copies of the weights, differentiated by torch.autograd."""
+    weights = [w.clone().requires_grad_() for w in mlp.weights]
+    biases = [b.clone().requires_grad_() for b in mlp.biases]
+    h = x
+    for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        h = h @ w + b
+        h = h if layer == len(weights) - 1 else torch.tanh(h)
+    torch.nn.functional.cross_entropy(h, y).backward()
+    return Gradients([w.grad for w in weights], [b.grad for b in biases])

@@ -76,7 +76,8 @@ class GANHistory:
 
 def train_gan(images: torch.Tensor, config: GANConfig | None = None, steps: int = 2000, batch_size: int = 64,
               lr: float = 2e-3, seed: int = 0, deadline: float | None = None) -> tuple[Generator, GANHistory]:
-    """Alternate D and G steps on real images (N, H, W) for ``steps`` (or until ``time.monotonic() >= deadline``)."""
+    """Alternate D and G steps on real images (N, H, W) for ``steps``; after the first step, stop early once
+    ``time.monotonic() >= deadline``."""
     config = config or GANConfig(n_pixels=images[0].numel())
     config.validate()
     if images[0].numel() != config.n_pixels:
@@ -87,8 +88,8 @@ def train_gan(images: torch.Tensor, config: GANConfig | None = None, steps: int 
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.999))
     real_batches = TensorBatches(images, batch_size=batch_size, seed=seed)
     history = GANHistory()
-    for _ in range(steps):
-        if deadline is not None and time.monotonic() >= deadline:
+    for step in range(steps):
+        if step and deadline is not None and time.monotonic() >= deadline:
             break
         (real,) = real_batches.next_batch()
         fake = gen(torch.randn(batch_size, config.d_noise))

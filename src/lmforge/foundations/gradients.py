@@ -6,9 +6,12 @@ gradient of a loss on the last state with respect to an early state is a product
     plain RNN:  dh_{t+1}/dh_t = diag(1 - h_{t+1}^2) W_hh       -> ||dL/dh_t|| ~ (|W_hh| * tanh')^(T - t)
     LSTM:       dc_{t+1}/dc_t = diag(f_{t+1}) + (terms through the gates)
 
-With the recurrent weights' scale below 1 (PyTorch's default init) the product shrinks
-geometrically, and the loss cannot tell what happened 30 steps back (vanishing); scaled above 1
-and it grows geometrically (exploding: one step can wreck the weights, hence gradient clipping).
+When the Jacobians shrink vectors on average, the product shrinks geometrically and the loss
+cannot tell what happened 30 steps back (vanishing): PyTorch's default init draws W_hh uniform in
++-1/sqrt(H), whose eigenvalues lie within about 1/sqrt(3) = 0.58, and tanh' <= 1 shrinks further.
+Scale W_hh up (every singular value 2, say) and it grows geometrically instead (exploding: one
+step can wreck the weights, hence gradient clipping). Pascanu et al. (2013) make this exact: with
+tanh, a largest singular value below 1 guarantees vanishing, and exploding needs one above 1.
 The LSTM's cell is updated additively, so along c the gradient is scaled only by the forget gate
 f. At initialisation f = sigmoid(bias) is about 0.5 and the LSTM forgets as fast as the RNN; the
 usual forget-gate bias of 1 (Gers et al. 2000; Jozefowicz et al. 2015; Keras' default) makes it
@@ -30,7 +33,8 @@ from lmforge.models.blocks.recurrent import LSTMCell, RNNCell
 
 def plain_rnn(input_size: int, hidden_size: int, recurrent_gain: float | None = None) -> RNNCell:
     """A tanh RNN cell; ``recurrent_gain`` g sets W_hh to g x a random orthogonal matrix (every singular value g),
-    with zero biases. None keeps PyTorch's default init (uniform, scale 1/sqrt(H): singular values below 1)."""
+    with zero biases. None keeps PyTorch's default init (uniform +-1/sqrt(H): eigenvalues within ~0.58,
+    largest singular value ~1.1)."""
     cell = RNNCell(input_size, hidden_size)
     if recurrent_gain is not None:
         with torch.no_grad():

@@ -57,10 +57,11 @@ def margin_loss(model: ScalarMLP, x: Sequence[Sequence[float]], y: Sequence[int]
 
 def fit(model: ScalarMLP, x: Sequence[Sequence[float]], y: Sequence[int], steps: int = 100,
         deadline: float | None = None) -> list[tuple[float, float]]:
-    """Full-batch gradient descent with micrograd's schedule lr = 1 - 0.9 k / steps; (loss, accuracy) per step."""
+    """Full-batch gradient descent with micrograd's schedule lr = 1 - 0.9 k / steps; (loss, accuracy) per step.
+    At least one step is made; after that the loop stops early at ``deadline`` (a ``time.monotonic()`` value)."""
     history = []
     for k in range(steps):
-        if deadline is not None and time.monotonic() >= deadline:
+        if k and deadline is not None and time.monotonic() >= deadline:
             break
         loss, accuracy = margin_loss(model, x, y)
         loss.backward()
