@@ -94,12 +94,17 @@ def render_png(rows: Sequence[Highlight], out: str | Path, title: str = "", widt
             if row is None:
                 ax.text(x, y, token, fontsize=9, color="#555555", va="center")
             else:
-                ax.text(x, y, token.replace("$", r"\$"), fontsize=10, family="monospace", va="center",
+                ax.text(x, y, _printable(token).replace("$", r"\$"), fontsize=10, family="monospace", va="center",
                         bbox={"facecolor": _rgba(strength), "edgecolor": "none", "pad": 1.5})
     out = Path(out)
     with atomic_write(out, "wb") as f:
         fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
     return out
+
+
+def _printable(token: str) -> str:
+    """Control characters as escapes (a newline shows as \\n): fonts have no glyph for them."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in token)
 
 
 def plot_logit_lens(cells: Sequence[Sequence[LensCell]], inputs: Sequence[str], out: str | Path,
@@ -115,10 +120,11 @@ def plot_logit_lens(cells: Sequence[Sequence[LensCell]], inputs: Sequence[str], 
     image = ax.imshow(probs, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto", origin="lower")
     for r, row in enumerate(cells):
         for c, cell in enumerate(row):
-            text = cell.token.replace("\n", "\\n").replace("$", r"\$")[:8]
+            text = _printable(cell.token).replace("$", r"\$")[:8]
             ax.text(c, r, text, ha="center", va="center", fontsize=7,
                     color="white" if cell.probability > 0.6 else "black")
-    ax.set_xticks(range(n_cols), [t.replace("$", r"\$") for t in inputs], rotation=45, ha="right", fontsize=8)
+    labels = [_printable(t).replace("$", r"\$") for t in inputs]
+    ax.set_xticks(range(n_cols), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(n_rows), ["emb"] + [str(i) for i in range(1, n_rows)], fontsize=7)
     ax.set_ylabel("layer (the lens reads the residual stream after it)")
     fig.colorbar(image, ax=ax, label="probability of the top token")
