@@ -37,10 +37,11 @@ def test_finetune_classify_with_an_own_gpt(tmp_path):
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     out = tmp_path / "run"
     result = lmforge("finetune", "classify", data, "--model", _tiny_gpt_dir(tmp_path), "--out", out,
-                     "--max-steps", "30", "--lr", "3e-3", "--batch-size", "8")
+                     "--max-steps", "30", "--lr", "3e-3", "--batch-size", "8", "--tensorboard")
     assert result.returncode == 0, result.stderr
     assert "accuracy 1.0000" in result.stdout
     assert json.loads((out / "task.json").read_text())["accuracy"] == 1.0
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))  # --tensorboard reaches the task heads' Trainer
 
 
 def test_user_mistakes_are_one_line_errors(tmp_path):

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lmforge.cli.options import PRECISION_HELP, max_minutes_help
+from lmforge.cli.options import PRECISION_HELP, TENSORBOARD, max_minutes_help
 
 app = typer.Typer(help="Fine-tune a model: instruction tuning (sft), preference tuning (dpo, reward), online RL (grpo, "
                   "ppo) and task heads.",
@@ -51,7 +51,7 @@ def _adapters(method: str, rank: int, alpha: float, dropout: float, targets: lis
 
 
 def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed: int, precision: str,
-                  eval_every: int | None = None):
+                  eval_every: int | None = None, tensorboard: bool = False):
     """The fine-tuning TrainConfig: evaluation every `eval_every` steps, else four times a run."""
     from lmforge.train.trainer import TrainConfig, lr_schedule_for
 
@@ -60,7 +60,7 @@ def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed:
                        eval_interval=eval_every or max(1, total // 4), checkpoint_interval=max(1, total // 2),
                        log_interval=max(1, min(10, total // 10)), max_minutes=max_minutes,
                        schedule=lr_schedule_for(max_minutes, steps), precision=precision,  # type: ignore[arg-type]
-                       seed=seed)
+                       seed=seed, tensorboard=tensorboard)
 
 
 @app.command()
@@ -73,14 +73,15 @@ def sft(
     lr: Annotated[float, typer.Option(help="Peak learning rate (LoRA likes ~1e-3, full fine-tuning ~1e-4).")] = 1e-3,
     packing: Annotated[bool, typer.Option(help="Pack several short examples per row.")] = True,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+    tensorboard: TENSORBOARD = False,
 ) -> None:
     """Instruction-tune a chat model; loss only on answer tokens; prints answer perplexity before/after."""
     from lmforge.tasks.sft import SFTConfig, finetune_sft, hold_out, load_chat_model, read_instructions
 
     train, held_out = hold_out(read_instructions(data), eval_examples, limit)
     net, tokenizer, template = load_chat_model(model)
-    config = SFTConfig(max_len, batch_size, packing, _train_config(steps, lr, max_minutes, seed, precision),
-                       _adapters(method, rank, alpha, dropout, target))
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, tensorboard=tensorboard)
+    config = SFTConfig(max_len, batch_size, packing, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_sft(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
     typer.echo(f"model: {out} (try `lmforge chat {out}`)")
@@ -98,6 +99,7 @@ def dpo(
     eval_every: Annotated[int | None, typer.Option(min=1, help="Held-out accuracy and reward margin every N steps "
                                                           "(default: steps / 4) and at the end.")] = None,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+    tensorboard: TENSORBOARD = False,
 ) -> None:
     """Direct preference optimization (start from an SFT model); logs held-out preference accuracy during training."""
     from lmforge.tasks.preference import DPOConfig, finetune_dpo, read_preferences
@@ -105,7 +107,7 @@ def dpo(
 
     train, held_out = hold_out(read_preferences(data), eval_examples, limit)
     net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every, tensorboard)
     config = DPOConfig(beta, 0.0, max_len, batch_size, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_dpo(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
@@ -124,6 +126,7 @@ def reward(
     eval_every: Annotated[int | None, typer.Option(min=1, help="Held-out pairwise accuracy every N steps (default: "
                                                           "steps / 4), before training and at the end.")] = None,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+    tensorboard: TENSORBOARD = False,
 ) -> None:
     """Reward model: the chat model + a scalar head on the last token, Bradley-Terry loss on preference pairs;
     prints held-out pairwise accuracy (chosen scored above rejected) before, during and after."""
@@ -133,7 +136,7 @@ def reward(
 
     train, held_out = hold_out(read_preferences(data), eval_examples, limit)
     net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every, tensorboard)
     config = RewardConfig(max_len, batch_size, center, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_reward(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
@@ -161,12 +164,13 @@ RlLr = Annotated[float, typer.Option(help="Peak learning rate.")]
 def _rl(algorithm: str, model: Path, out: Path, method: str, rank: int, alpha: float, target: list[str] | None,
         steps: int, prompts_per_step: int, group_size: int, iterations: int, max_new_tokens: int, temperature: float,
         beta: float, max_operand: int, eval_problems: int, eval_every: int | None, lr: float,
-        max_minutes: float | None, resume: bool, seed: int, precision: str, **extra) -> None:
+        max_minutes: float | None, resume: bool, seed: int, precision: str, tensorboard: bool = False,
+        **extra) -> None:
     from lmforge.tasks.rl import RLConfig, finetune_rl
     from lmforge.tasks.sft import load_chat_model
 
     net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every, tensorboard)
     config = RLConfig(algorithm, prompts_per_step, group_size, iterations, max_new_tokens, temperature, beta,  # type: ignore[arg-type]
                       max_operand=max_operand, n_eval=eval_problems, train=train_config,
                       adapters=_adapters(method, rank, alpha, 0.0, target), **extra)
@@ -185,6 +189,7 @@ def grpo(
                                            "reply tokens) | dr_grpo (sum / replies x max tokens).")] = "bnpo",
     max_operand: RlOperand = 20, eval_problems: RlEval = 24, eval_every: RlEvery = None, lr: RlLr = 2e-4,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+    tensorboard: TENSORBOARD = False,
 ) -> None:
     """GRPO on arithmetic problems with exact answers: groups of sampled replies, scored by a program, normalized
     within the group; prints held-out reward, exact match and sample replies at every evaluation."""
@@ -194,7 +199,7 @@ def grpo(
         raise ConfigError(f"--loss-type must be grpo, bnpo or dr_grpo, got {loss_type!r}")
     _rl("grpo", model, out, method, rank, alpha, target, steps, prompts_per_step, group_size, iterations,
         max_new_tokens, temperature, beta, max_operand, eval_problems, eval_every, lr, max_minutes, resume, seed,
-        precision, eps=epsilon, loss_type=loss_type)
+        precision, tensorboard, eps=epsilon, loss_type=loss_type)
 
 
 @app.command()
@@ -207,12 +212,13 @@ def ppo(
     lam: Annotated[float, typer.Option(help="GAE lambda (gamma is 1: one reply is one short episode).")] = 0.95,
     max_operand: RlOperand = 20, eval_problems: RlEval = 24, eval_every: RlEvery = None, lr: RlLr = 2e-4,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+    tensorboard: TENSORBOARD = False,
 ) -> None:
     """PPO on the same problems: one reply per problem, advantages by GAE from a value head on the policy, KL penalty
     in the per-token reward; prints held-out reward, exact match and sample replies at every evaluation."""
     _rl("ppo", model, out, method, rank, alpha, target, steps, prompts_per_step, group_size, iterations,
         max_new_tokens, temperature, beta, max_operand, eval_problems, eval_every, lr, max_minutes, resume, seed,
-        precision, eps=epsilon, vf_coef=vf_coef, lam=lam)
+        precision, tensorboard, eps=epsilon, vf_coef=vf_coef, lam=lam)
 
 
 @app.command()
@@ -233,6 +239,7 @@ def summarize(
     lr: Annotated[float, typer.Option(help="Peak learning rate (LoRA likes ~1e-3, full fine-tuning ~1e-4).")] = 1e-3,
     packing: Annotated[bool, typer.Option(help="Pack several short examples per row.")] = True,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
+    tensorboard: TENSORBOARD = False,
 ) -> None:
     """Summarization as an instruction fine-tune; prints ROUGE-1/2/L before/after next to a lead-N baseline."""
     from lmforge.tasks.sft import SFTConfig, hold_out, load_chat_model
@@ -245,7 +252,7 @@ def summarize(
         train, held_out = records[:limit] if limit else records, read_summaries(eval_data)[:eval_examples]
     net, tokenizer, template = load_chat_model(model)
     # ROUGE and answer perplexity are measured before and after; the trainer's validation loss only at the end
-    train_config = _train_config(steps, lr, max_minutes, seed, precision)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, tensorboard=tensorboard)
     train_config.eval_interval = train_config.max_steps
     sft = SFTConfig(max_len, batch_size, packing, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_summarization(net, tokenizer, template, train, held_out, out,
@@ -268,11 +275,12 @@ MaxSteps = Annotated[int | None, typer.Option(help="Optimizer steps (overrides -
 Seed = Annotated[int, typer.Option(help="Seed for the split, shuffling and the head's initialisation.")]
 
 
-def _config(epochs: float, lr: float, batch_size: int, max_minutes: float | None, max_steps: int | None, seed: int):
+def _config(epochs: float, lr: float, batch_size: int, max_minutes: float | None, max_steps: int | None, seed: int,
+            tensorboard: bool = False):
     from lmforge.tasks.training import FinetuneConfig
 
     return FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_minutes=max_minutes,
-                          max_steps=max_steps, seed=seed)
+                          max_steps=max_steps, seed=seed, tensorboard=tensorboard)
 
 
 @app.command()
@@ -288,7 +296,7 @@ def classify(
     pooling: Annotated[str | None, typer.Option(help="last (GPT), cls or mean (BERT); default by model.")] = None,
     max_len: Annotated[int, typer.Option(help="Sub-tokens per text (longer texts are cut).")] = 128,
     epochs: Epochs = 2.0, lr: Lr = 5e-5, batch_size: BatchSize = 16, max_minutes: MaxMinutes = None,
-    max_steps: MaxSteps = None, seed: Seed = 0,
+    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False,
 ) -> None:
     """Sequence classification (spam, sentiment): backbone + linear head, prints accuracy and per-class F1."""
     from lmforge.errors import ConfigError
@@ -296,8 +304,9 @@ def classify(
 
     if pooling not in (None, "last", "cls", "mean"):
         raise ConfigError(f"--pooling must be last, cls or mean, got {pooling!r}")
-    result = run_classify(train, out, _config(epochs, lr, batch_size, max_minutes, max_steps, seed), model, test,
-                          text_col, label_col, header, test_fraction, pooling, max_len)  # type: ignore[arg-type]
+    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard)
+    result = run_classify(train, out, config, model, test, text_col, label_col, header, test_fraction,
+                          pooling, max_len)  # type: ignore[arg-type]
     typer.echo(result.report.table())
     typer.echo(f"model saved to {out} ({result.steps} steps, {result.train_seconds:.0f} s)")
 
@@ -310,12 +319,13 @@ def ner(
     model: Model = None,
     max_len: Annotated[int, typer.Option(help="Sub-tokens per sentence (later words are tagged O).")] = 128,
     epochs: Epochs = 3.0, lr: Lr = 5e-5, batch_size: BatchSize = 16, max_minutes: MaxMinutes = None,
-    max_steps: MaxSteps = None, seed: Seed = 0,
+    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False,
 ) -> None:
     """Token classification (NER): BIO tags aligned to sub-words; prints entity P/R/F1 per type."""
     from lmforge.recipes.finetune import run_ner
 
-    result = run_ner(train, test, out, _config(epochs, lr, batch_size, max_minutes, max_steps, seed), model, max_len)
+    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard)
+    result = run_ner(train, test, out, config, model, max_len)
     typer.echo(result.scores.table())
     typer.echo(f"model saved to {out} ({result.steps} steps, {result.train_seconds:.0f} s)")
 
@@ -331,12 +341,12 @@ def qa(
     max_len: Annotated[int, typer.Option(help="Sub-tokens per window (question + context).")] = 256,
     stride: Annotated[int, typer.Option(help="Sub-tokens between the starts of a context's windows.")] = 96,
     epochs: Epochs = 1.0, lr: Lr = 1e-4, batch_size: BatchSize = 16, max_minutes: MaxMinutes = None,
-    max_steps: MaxSteps = None, seed: Seed = 0,
+    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False,
 ) -> None:
     """Extractive QA: start/end heads over doc-stride windows; prints SQuAD v1.1 EM / F1."""
     from lmforge.recipes.finetune import run_qa
 
-    result = run_qa(train, out, _config(epochs, lr, batch_size, max_minutes, max_steps, seed), model, test,
+    result = run_qa(train, out, _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard), model, test,
                     eval_articles, max_eval, max_len, stride)
     typer.echo(f"exact match {result.exact_match:.2f}  F1 {result.f1:.2f}  ({result.n_eval} questions)")
     typer.echo(f"model saved to {out} ({result.steps} steps, {result.train_seconds:.0f} s)")
@@ -356,7 +366,7 @@ def translate(
     d_mlp: Annotated[int, typer.Option(help="Feed-forward width.")] = 1024,
     dropout: Annotated[float, typer.Option(help="Dropout probability.")] = 0.1,
     epochs: Epochs = 30.0, lr: Lr = 1e-3, batch_size: BatchSize = 64, max_minutes: MaxMinutes = None,
-    max_steps: MaxSteps = None, seed: Seed = 0,
+    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False,
 ) -> None:
     """Translation: a Transformer encoder-decoder (T5 blocks) trained from scratch; prints test sacreBLEU."""
     from lmforge.data.translation import DataConfig
@@ -367,7 +377,7 @@ def translate(
     model_config = T5Config(d_model=d_model, n_layers=n_layers, n_heads=n_heads, d_head=d_head, d_mlp=d_mlp,
                             dropout=dropout, context_length=64)
     model_config.validate()
-    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed)
+    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard)
     result = finetune_translation(data, model_config, out, config)
     for source, translation in result.samples:
         typer.echo(f"{source}  ->  {translation}")

@@ -25,6 +25,7 @@ class FinetuneConfig:
     seed: int = 0
     precision: str = "fp32"
     checkpoint_every: int | None = None  # keep every N-th step's checkpoint (a learning curve); default: the last
+    tensorboard: bool = False  # also log the metrics as TensorBoard scalars
 
 
 def run_trainer(model: nn.Module, batches: BatchSource, loss_fn: LossFn, out_dir: str | Path,
@@ -38,7 +39,7 @@ def run_trainer(model: nn.Module, batches: BatchSource, loss_fn: LossFn, out_dir
         checkpoint_interval=config.checkpoint_every or steps, keep_checkpoints=0 if config.checkpoint_every else 1,
         max_minutes=config.max_minutes,
         schedule=lr_schedule_for(config.max_minutes, config.max_steps),
-        precision=config.precision, seed=config.seed,  # type: ignore[arg-type]
+        precision=config.precision, seed=config.seed, tensorboard=config.tensorboard,  # type: ignore[arg-type]
     )
     return Trainer(model, train_config, batches, out_dir, val_batches=val_batches, loss_fn=loss_fn,
                    console=console).fit()
