@@ -2,21 +2,55 @@
 
 import optuna
 import pytest
+import torch
 
+from lmforge.data.sampler import RandomWindowSampler
+from lmforge.data.shards import open_shards
+from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.recipes.tune import STUDY_NAME, storage_url, tune
+from lmforge.train.trainer import TrainConfig, Trainer
+
+TINY = dict(trial_minutes=0.5, preset="gpt-tiny", max_steps=2, precision="fp32", eval_interval=1)
 
 
 def test_tune_runs_trials_and_a_rerun_continues_the_same_study(tmp_path):
-    first = tune(tmp_path, trials=2, trial_minutes=0.5, preset="gpt-tiny", max_steps=2, precision="fp32")
-    assert (first.completed, first.ran) == (2, 2)
+    first = tune(tmp_path, trials=2, **TINY)
+    assert (first.completed, first.pruned, first.ran) == (2, 0, 2)  # the pruner waits for two finished trials
     assert set(first.best_params) == {"lr", "d_model", "warmup_steps"}
     assert "lmforge train" in first.command and f"--d-model {first.best_params['d_model']}" in first.command
 
-    again = tune(tmp_path, trials=3, trial_minutes=0.5, preset="gpt-tiny", max_steps=2, precision="fp32")
+    again = tune(tmp_path, trials=3, **TINY)
     assert (again.completed, again.ran) == (3, 1)  # the two completed trials are not run again
     study = optuna.load_study(study_name=STUDY_NAME, storage=storage_url(tmp_path))
     trials = study.get_trials()
-    assert [t.number for t in trials] == [0, 1, 2] and all(t.value > 0 for t in trials)
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert trials[2].state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    assert trials[2].intermediate_values  # each evaluation was reported to the pruner
     assert trials[2].params != trials[0].params  # the resumed sampler did not redraw trial 0
-    assert again.best_value == pytest.approx(min(t.value for t in trials))
+    assert again.best_value == pytest.approx(min(t.value for t in trials if t.value is not None))
     assert sorted(p.name for p in (tmp_path / "trials").iterdir()) == ["trial-0000", "trial-0001", "trial-0002"]
+
+
+def test_on_eval_sees_every_evaluation_and_can_stop_the_run(char_data_dir, tmp_path):
+    """The hook tune's pruner uses: (step, val loss) after each periodic evaluation; raising ends the run."""
+    seen = []
+
+    class Pruned(Exception):
+        pass
+
+    def on_eval(step, val_loss):
+        seen.append((step, val_loss))
+        if step == 4:
+            raise Pruned
+
+    torch.manual_seed(0)
+    config = TrainConfig(max_steps=10, eval_interval=2, warmup_steps=1, precision="fp32")
+    batches = RandomWindowSampler(open_shards(char_data_dir, "train"), 16, 4, seed=0)
+    val_shards = open_shards(char_data_dir, "val")
+    trainer = Trainer(GPT(GPTConfig(vocab_size=66, context_length=16, d_model=16, n_layers=1, n_heads=2)), config,
+                      batches, tmp_path, lambda: iter([RandomWindowSampler(val_shards, 16, 4, seed=1).next_batch()]),
+                      on_eval=on_eval)
+    with pytest.raises(Pruned):
+        trainer.fit()
+    assert [s for s, _ in seen] == [2, 4] and trainer.step == 4
+    assert all(loss > 0 for _, loss in seen)

@@ -32,12 +32,15 @@ def tune(
     max_steps: Annotated[int | None, typer.Option(help="Also cap each trial's optimizer steps.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the trials' training and of the sampler.")] = 0,
     precision: Annotated[str | None, typer.Option(help=PRECISION_HELP)] = None,
+    eval_interval: Annotated[int, typer.Option(
+        help="Evaluate every N steps; each loss goes to optuna's median pruner, which stops trials that fall "
+             "behind the earlier ones.")] = 100,
 ) -> None:
     """Search learning rate, width (d_model) and warm-up on the quickstart setup with optuna; print the best trial."""
     from lmforge.recipes.tune import tune as run_tune
 
-    result = run_tune(study_dir, trials, trial_minutes, preset, max_steps, seed, precision)
-    table = Table(title=f"best of {result.completed} trials (this run: {result.ran})")
+    result = run_tune(study_dir, trials, trial_minutes, preset, max_steps, seed, precision, eval_interval)
+    table = Table(title=f"best of {result.completed} trials ({result.pruned} pruned; this run: {result.ran})")
     for column in ("trial", "val loss (nats/token)", *result.best_params):
         table.add_column(column, justify="right")
     params = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in result.best_params.values()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,19 +87,20 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
 
 
 def train_lm(run: LMRun, out_dir: str | Path, resume: bool = False, console: Console | None = None,
-             strategy: str = "auto", device: torch.device | None = None) -> TrainResult:
+             strategy: str = "auto", device: torch.device | None = None,
+             on_eval: Callable[[int, float], None] | None = None) -> TrainResult:
     """Train ``run`` into ``out_dir`` on ``device`` (None: CPU); under ``torchrun`` as one rank of a DDP/FSDP
     job (see train.distributed), where a CUDA device means this rank's GPU, ``LOCAL_RANK``."""
     check_global_batch(run.batch_size, launch_world_size())  # before the process group, before anything is written
     dist = setup_distributed(strategy, device)
     try:
-        return _train_lm(run, Path(out_dir), resume, console, dist, dist.device if dist.active else device)
+        return _train_lm(run, Path(out_dir), resume, console, dist, dist.device if dist.active else device, on_eval)
     finally:
         dist.close()
 
 
 def _train_lm(run: LMRun, out_dir: Path, resume: bool, console: Console | None, dist: Distributed,
-              device: torch.device | None) -> TrainResult:
+              device: torch.device | None, on_eval: Callable[[int, float], None] | None = None) -> TrainResult:
     meta = load_meta(run.data_dir)
     model_config = {**run.model, "vocab_size": meta.vocab_size}
     seed_everything(run.train.seed)  # the initial weights are the run's first random draw
@@ -117,7 +119,8 @@ def _train_lm(run: LMRun, out_dir: Path, resume: bool, console: Console | None, 
         write_json(out_dir / RUN_FILE, run.to_json())
         shutil.copyfile(Path(run.data_dir) / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
     trainer = Trainer(model, run.train, train, out_dir, val_batches,
-                      tokens_per_byte=meta.val_tokens_per_byte, console=console, dist=dist, device=device)
+                      tokens_per_byte=meta.val_tokens_per_byte, console=console, dist=dist, device=device,
+                      on_eval=on_eval)
     return trainer.fit(resume=resume)
 
 

@@ -1,10 +1,13 @@
 """``lmforge tune``: an optuna study over learning rate, width and warm-up on the quickstart setup.
 
 Each trial is one ``lmforge train`` run (its own directory under ``STUDY_DIR/trials``) with a
-time budget, scored by its final validation loss. The study lives in ``STUDY_DIR/study.db``
-(SQLite through optuna's RDBStorage), so rerunning the same command continues it: the
-trials already completed count towards ``--trials`` and are not run again, and the sampler
-sees them all. A trial killed mid-run stays "RUNNING" in the database and is not counted.
+time budget, scored by its final validation loss. It evaluates every ``eval_interval`` steps
+and reports each loss to optuna's median pruner, which stops a trial doing worse than the
+median of earlier trials at the same step (after the first two trials). The study lives in
+``STUDY_DIR/study.db`` (SQLite through optuna's RDBStorage), so rerunning the same command
+continues it: the trials already finished (completed or pruned) count towards ``--trials`` and
+are not run again, and the sampler sees them all. A trial killed mid-run stays "RUNNING" in the
+database and is not counted.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class TuneResult:
     best_number: int
     best_value: float  # validation loss, nats/token
     best_params: dict[str, Any]
-    completed: int  # completed trials in the study, this session's included
+    completed: int  # finished trials (completed or pruned) in the study, this session's included
+    pruned: int  # of which pruned
     ran: int  # trials run by this call
     command: str  # the `lmforge train` command line that reproduces the best trial
 
@@ -58,7 +62,7 @@ def reproduce_command(data_dir: Path, preset: str, params: dict[str, Any], trial
 
 
 def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str = "gpt-char-quickstart",
-         max_steps: int | None = None, seed: int = 0, precision: str | None = None,
+         max_steps: int | None = None, seed: int = 0, precision: str | None = None, eval_interval: int = 100,
          console: Console | None = None) -> TuneResult:
     """Run the study in ``study_dir`` until it holds ``trials`` completed trials; return the best one."""
     import optuna
@@ -72,33 +76,47 @@ def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str =
     data_dir = bundled_data(study_dir, "char")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=STUDY_NAME, storage=optuna.storages.RDBStorage(storage_url(study_dir)),
-                                direction="minimize", load_if_exists=True)
+                                direction="minimize", load_if_exists=True,
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
     # seeded by how far the study is, so a resumed session does not redraw the first session's parameters
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
 
-    def completed() -> int:
-        return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    def finished(*states) -> int:
+        return len(study.get_trials(deepcopy=False, states=states))
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
     def objective(trial) -> float:
         params = _suggest(trial)
         console.rule(f"trial {trial.number}: lr {params['lr']:.3g}, d_model {params['d_model']}, "
                      f"warmup {params['warmup_steps']}")
         overrides = {**params, "max_minutes": trial_minutes, "max_steps": max_steps, "seed": seed,
-                     "precision": precision}
+                     "precision": precision, "eval_interval": eval_interval}
         run = run_from_preset(preset_config, data_dir, overrides)
-        result = train_lm(run, study_dir / "trials" / f"trial-{trial.number:04d}", console=console)
+
+        def prune_if_behind(step: int, val_loss: float) -> None:
+            trial.report(val_loss, step)
+            if trial.should_prune():
+                console.print(f"[yellow]trial {trial.number} pruned at step {step} (val loss {val_loss:.4f})")
+                raise optuna.TrialPruned(f"val loss {val_loss:.4f} at step {step}")
+
+        out = study_dir / "trials" / f"trial-{trial.number:04d}"
+        result = train_lm(run, out, console=console, on_eval=prune_if_behind)
         trial.set_user_attr("steps", result.steps)
         trial.set_user_attr("seconds", round(result.elapsed_s, 1))
         if result.val_loss is None or result.val_loss != result.val_loss:  # NaN: a diverged run
             raise optuna.TrialPruned("no finite validation loss")
         return result.val_loss
 
-    before = completed()
+    before = finished(*done)
     if before:
-        console.print(f"resuming study {study_dir / STUDY_FILE}: {before} of {trials} trials already completed")
+        console.print(f"resuming study {study_dir / STUDY_FILE}: {before} of {trials} trials already finished")
     to_run = max(0, trials - before)
     if to_run:
         study.optimize(objective, n_trials=to_run)
+    if not finished(optuna.trial.TrialState.COMPLETE):
+        raise ConfigError(f"{study_dir}: no trial of the study has completed (all pruned or failed)")
     best = study.best_trial
-    return TuneResult(best.number, float(best.value), dict(best.params), completed(), to_run,
+    return TuneResult(best.number, float(best.value), dict(best.params), finished(*done),
+                      finished(optuna.trial.TrialState.PRUNED), to_run,
                       reproduce_command(data_dir, preset, best.params, trial_minutes, max_steps, seed))

@@ -175,6 +175,7 @@ class Trainer:
         loss_label: str = "cross-entropy (nats/token)",
         device: torch.device | None = None,
         dist: Distributed = SINGLE,
+        on_eval: Callable[[int, float], None] | None = None,
     ) -> None:
         config.validate()
         # None: wherever the model already is. The model moves before the optimizer is built (its state lives there).
@@ -187,6 +188,7 @@ class Trainer:
         self.model, self.config, self.train_batches = model, config, train_batches
         self.val_batches, self.loss_fn = val_batches, loss_fn
         self.dist = dist  # torchrun: this rank's place; the batches are already this rank's share
+        self.on_eval = on_eval  # (step, val loss) after each periodic evaluation; raising stops the run (tune)
         self.forward_model = dist.wrap(model)  # DDP's wrapper or FSDP's sharded model: before the optimizer
         self.tokens_per_byte = tokens_per_byte  # turns nats/token into bits/byte
         self.loss_label = loss_label  # the y axis of loss.png: what loss_fn measures
@@ -366,6 +368,8 @@ class Trainer:
                     metrics.write({"step": self.step, "val_loss": val_loss, "val_bpb": val_bpb})
                     bar.console.print(f"step {self.step}: val loss {val_loss:.4f}"
                                       + (f" · {val_bpb:.4f} bits/byte" if val_bpb else ""))
+                    if self.on_eval is not None:
+                        self.on_eval(self.step, val_loss)
                 if self.step % c.checkpoint_interval == 0:
                     self.save_checkpoint()
                 bar.update(task, completed=self.step)
