@@ -103,6 +103,8 @@ def test_cli_option_choices_are_the_trainers():
     ["eval", "perplexity", "{model}", "--data", "{tmp}/text.txt"],
     ["eval", "choice", "{model}", "--data", "{tmp}/items.jsonl", "--out", "{tmp}/scores.jsonl"],
     ["serve", "{model}", "--port", "0"],
+    ["finetune", "sft", "--data", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/sft"],
+    ["finetune", "dpo", "--data", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/dpo"],
 ])
 def test_device_cuda_without_cuda_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, args):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

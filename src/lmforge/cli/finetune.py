@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lmforge.cli.options import PRECISION_HELP, TENSORBOARD, max_minutes_help
+from lmforge.cli.options import DEVICE, GRAD_CHECKPOINT, OPTIMIZER, PRECISION_HELP, TENSORBOARD, max_minutes_help
 
 app = typer.Typer(help="Fine-tune a model: instruction tuning (sft), preference tuning (dpo, reward), online RL (grpo, "
                   "ppo) and task heads.",
@@ -51,7 +51,8 @@ def _adapters(method: str, rank: int, alpha: float, dropout: float, targets: lis
 
 
 def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed: int, precision: str,
-                  eval_every: int | None = None, tensorboard: bool = False):
+                  eval_every: int | None = None, tensorboard: bool = False, grad_checkpoint: bool | None = None,
+                  optimizer: str | None = None):
     """The fine-tuning TrainConfig: evaluation every `eval_every` steps, else four times a run."""
     from lmforge.train.trainer import TrainConfig, lr_schedule_for
 
@@ -60,7 +61,8 @@ def _train_config(steps: int | None, lr: float, max_minutes: float | None, seed:
                        eval_interval=eval_every or max(1, total // 4), checkpoint_interval=max(1, total // 2),
                        log_interval=max(1, min(10, total // 10)), max_minutes=max_minutes,
                        schedule=lr_schedule_for(max_minutes, steps), precision=precision,  # type: ignore[arg-type]
-                       seed=seed, tensorboard=tensorboard)
+                       seed=seed, tensorboard=tensorboard, grad_checkpoint=bool(grad_checkpoint),
+                       optimizer=optimizer or "adamw")
 
 
 @app.command()
@@ -73,14 +75,18 @@ def sft(
     lr: Annotated[float, typer.Option(help="Peak learning rate (LoRA likes ~1e-3, full fine-tuning ~1e-4).")] = 1e-3,
     packing: Annotated[bool, typer.Option(help="Pack several short examples per row.")] = True,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
-    tensorboard: TENSORBOARD = False,
+    tensorboard: TENSORBOARD = False, device: DEVICE = "auto", grad_checkpoint: GRAD_CHECKPOINT = None,
+    optimizer: OPTIMIZER = None,
 ) -> None:
     """Instruction-tune a chat model; loss only on answer tokens; prints answer perplexity before/after."""
+    from lmforge.devices import resolve_device
     from lmforge.tasks.sft import SFTConfig, finetune_sft, hold_out, load_chat_model, read_instructions
 
+    run_device = resolve_device(device)
     train, held_out = hold_out(read_instructions(data), eval_examples, limit)
-    net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed, precision, tensorboard=tensorboard)
+    net, tokenizer, template = load_chat_model(model, run_device)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, tensorboard=tensorboard,
+                                 grad_checkpoint=grad_checkpoint, optimizer=optimizer and optimizer.value)
     config = SFTConfig(max_len, batch_size, packing, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_sft(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
@@ -99,15 +105,19 @@ def dpo(
     eval_every: Annotated[int | None, typer.Option(min=1, help="Held-out accuracy and reward margin every N steps "
                                                           "(default: steps / 4) and at the end.")] = None,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
-    tensorboard: TENSORBOARD = False,
+    tensorboard: TENSORBOARD = False, device: DEVICE = "auto", grad_checkpoint: GRAD_CHECKPOINT = None,
+    optimizer: OPTIMIZER = None,
 ) -> None:
     """Direct preference optimization (start from an SFT model); logs held-out preference accuracy during training."""
+    from lmforge.devices import resolve_device
     from lmforge.tasks.preference import DPOConfig, finetune_dpo, read_preferences
     from lmforge.tasks.sft import hold_out, load_chat_model
 
+    run_device = resolve_device(device)
     train, held_out = hold_out(read_preferences(data), eval_examples, limit)
-    net, tokenizer, template = load_chat_model(model)
-    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every, tensorboard)
+    net, tokenizer, template = load_chat_model(model, run_device)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every, tensorboard, grad_checkpoint,
+                                 optimizer and optimizer.value)
     config = DPOConfig(beta, 0.0, max_len, batch_size, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_dpo(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
     typer.echo(result.summary())
@@ -239,20 +249,24 @@ def summarize(
     lr: Annotated[float, typer.Option(help="Peak learning rate (LoRA likes ~1e-3, full fine-tuning ~1e-4).")] = 1e-3,
     packing: Annotated[bool, typer.Option(help="Pack several short examples per row.")] = True,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
-    tensorboard: TENSORBOARD = False,
+    tensorboard: TENSORBOARD = False, device: DEVICE = "auto", grad_checkpoint: GRAD_CHECKPOINT = None,
+    optimizer: OPTIMIZER = None,
 ) -> None:
     """Summarization as an instruction fine-tune; prints ROUGE-1/2/L before/after next to a lead-N baseline."""
+    from lmforge.devices import resolve_device
     from lmforge.tasks.sft import SFTConfig, hold_out, load_chat_model
     from lmforge.tasks.summarize import SummarizeConfig, finetune_summarization, read_summaries
 
+    run_device = resolve_device(device)
     records = read_summaries(data)
     if eval_data is None:
         train, held_out = hold_out(records, eval_examples, limit)
     else:
         train, held_out = records[:limit] if limit else records, read_summaries(eval_data)[:eval_examples]
-    net, tokenizer, template = load_chat_model(model)
+    net, tokenizer, template = load_chat_model(model, run_device)
     # ROUGE and answer perplexity are measured before and after; the trainer's validation loss only at the end
-    train_config = _train_config(steps, lr, max_minutes, seed, precision, tensorboard=tensorboard)
+    train_config = _train_config(steps, lr, max_minutes, seed, precision, tensorboard=tensorboard,
+                                 grad_checkpoint=grad_checkpoint, optimizer=optimizer and optimizer.value)
     train_config.eval_interval = train_config.max_steps
     sft = SFTConfig(max_len, batch_size, packing, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_summarization(net, tokenizer, template, train, held_out, out,

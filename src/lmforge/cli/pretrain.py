@@ -69,12 +69,12 @@ def pretrain(
     from lmforge.devices import resolve_device
     from lmforge.recipes.pretrain import pretrain as run_pretrain
 
-    target = resolve_device(device)  # a missing device is refused before anything is written
+    run_device = resolve_device(device)  # a missing device is refused before anything is written
     overrides = dict(n_layers=n_layers, d_model=d_model, n_heads=n_heads, context_length=context_length,
                      batch_size=batch_size, max_steps=max_steps, lr=lr, max_minutes=max_minutes, precision=precision,
                      seed=seed, grad_checkpoint=grad_checkpoint, optimizer=optimizer and optimizer.value,
                      lr_schedule=lr_schedule and lr_schedule.value,
                      decay_fraction=decay_fraction, tensorboard=tensorboard or None)
-    result = run_pretrain(objective.value, out, data, overrides, resume=resume, device=target)
+    result = run_pretrain(objective.value, out, data, overrides, resume=resume, device=run_device)
     Console().print(f"{objective.value}: {result.steps} steps, final val loss {result.val_loss:.4f} "
                     f"({result.elapsed_s:.0f} s); model in {out}")

@@ -42,8 +42,8 @@ def serve(
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be in 0..65535, got {port}")
     # a fine-tuned classify/NER/QA directory is served on /v1/classify, /v1/ner or /v1/qa
-    target = resolve_device(device)
-    backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format, target))
+    run_device = resolve_device(device)
+    backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format, run_device))
     config = ServerConfig(api_key, max_concurrency, max_queue, max_body_bytes, max_tokens, max_seq_len=max_seq_len)
     retriever = None
     if rag_store is not None:

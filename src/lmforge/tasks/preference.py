@@ -18,6 +18,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from lmforge.devices import module_device
 from lmforge.io import write_json
 from lmforge.objectives.dpo import DPOBatch, DPOObjective, PairwiseRewards, answer_logps
 from lmforge.peft import count_parameters
@@ -82,7 +83,8 @@ def score_reference(model: nn.Module, pairs: list[PreferencePair], batch_size: i
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
         batch = collate_pairs(chunk)
-        chosen, rejected = answer_logps(model, batch.ids, batch.mask).chunk(2)
+        device = module_device(model)
+        chosen, rejected = answer_logps(model, batch.ids.to(device), batch.mask.to(device)).chunk(2)
         for p, c, r in zip(chunk, chosen.tolist(), rejected.tolist(), strict=True):
             p.ref_chosen, p.ref_rejected = c, r
     model.train(was_training)

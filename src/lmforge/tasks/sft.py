@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from rich.console import Console
 from torch import nn
 
+from lmforge.devices import module_device
 from lmforge.errors import ConfigError, DataError
 from lmforge.io import read_json, write_json
 from lmforge.models.registry import save_model
@@ -152,7 +153,9 @@ def answer_perplexity(model: nn.Module, examples: Sequence[SFTExample], batch_si
     was_training = model.training
     model.eval()
     nll, count = 0.0, 0
+    device = module_device(model)
     for inputs, targets in in_batches(examples, batch_size, collate):
+        inputs, targets = inputs.to(device), targets.to(device)
         logits = model(inputs)  # (B, T, V)
         nll += F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").item()
         count += int((targets != IGNORE).sum())
