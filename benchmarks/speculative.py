@@ -1,11 +1,17 @@
-"""Self-speculative decoding on SmolLM2-135M-Instruct: acceptance rate and speed-up at identical greedy output.
+"""Speculative decoding on SmolLM2-135M-Instruct: what a verify pass costs, acceptance rate and speed-up at
+identical greedy output.
 
-    python -m benchmarks.speculative [--prompts 4] [--max-tokens 32] [--layers 6 10] [--k 3]
+    python -m benchmarks.speculative [--prompts 6] [--max-tokens 48] [--drafts ngram layers:10] [--k 4 3]
 
-Prompts: the first ``--prompts`` instructions of the bundled instruction data
-(tests/data/instruction_data/instructions_120.json) in SmolLM2's chat template. The reference, in the
-same run: the target alone (GenerationEngine, greedy). Each draft is the target's first ``--layers``
-blocks (of 30) with the shared embedding and head (``infer.speculative.first_layers_draft``).
+Verify cost: one target pass reading T new tokens after a 100-token cache (T = 1: a plain decoding step;
+T = k + 1: checking k proposals), best of 5 interleaved calls, as a multiple of T = 1.
+
+Prompts, in SmolLM2's chat template, from the bundled instruction data
+(tests/data/instruction_data/instructions_120.json), two sets of ``--prompts`` each:
+``with input``, the first records that carry an input text (edit, rewrite, translate, classify it: a reply
+may copy from it), and ``first``, the first records whatever they ask. Each decoder in ``--drafts``
+(``infer.speculative.make_draft`` specs, with the matching ``--k``) runs every prompt right after the target
+alone (``GenerationEngine``, greedy) so both see the same load; tok/s = new tokens / time over the set.
 """
 
 from __future__ import annotations
@@ -22,44 +28,75 @@ from benchmarks._common import markdown_table
 from benchmarks._machine import machine_summary
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
-from lmforge.infer.speculative import first_layers_draft, speculative_generate
+from lmforge.infer.speculative import SpeculativeEngine, make_draft
 from lmforge.interop.convert import smollm2_dir
+from lmforge.models.base import CausalLM
 from lmforge.serve.backend import ModelBackend
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "instruction_data" / "instructions_120.json"
 
 
+@torch.inference_mode()
+def verify_costs(model: CausalLM, news: list[int], cached: int = 100, rounds: int = 5) -> dict[int, float]:
+    """Seconds for one pass reading T new tokens after ``cached`` ones (best of ``rounds``, interleaved)."""
+    cache = model.new_cache(1)
+    model(torch.randint(0, 1000, (1, cached)), cache)
+    best = dict.fromkeys(news, float("inf"))
+    for _ in range(rounds):
+        for t in news:
+            cache.length = cached
+            x = torch.randint(0, 1000, (1, t))
+            start = time.perf_counter()
+            model.lm_head(model.hidden(x, cache)[0])
+            best[t] = min(best[t], time.perf_counter() - start)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=int, default=4)
-    parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--layers", type=int, nargs="+", default=[6, 10])
-    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--prompts", type=int, default=6, help="prompts per set")
+    parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--drafts", nargs="+", default=["ngram", "layers:10"])
+    parser.add_argument("--k", type=int, nargs="+", default=[4, 3], help="proposals per round, one per draft")
     args = parser.parse_args()
+    if len(args.k) != len(args.drafts):
+        parser.error("give one --k per --drafts entry")
     print(machine_summary(), f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.1f}\n")
     backend = ModelBackend(smollm2_dir())
     target = backend.model
-    records = json.loads(DATA.read_text())[: args.prompts]
-    prompts = [backend.chat_prompt([{"role": "user", "content": f"{r['instruction']}\n{r['input']}".strip()}])
-               for r in records]
+    news = sorted({1, *(k + 1 for k in args.k), 2, 3})
+    costs = verify_costs(target, news)
+    print(markdown_table(["new tokens in one target pass", "ms", "vs 1"],
+                         [[str(t), f"{1000 * costs[t]:.0f}", f"{costs[t] / costs[1]:.2f}x"] for t in news]), "\n")
+
+    records = json.loads(DATA.read_text())
+    sets = {"with input": [r for r in records if r["input"].strip()][: args.prompts],
+            "first": records[: args.prompts]}
     config = SamplingConfig(max_new_tokens=args.max_tokens, temperature=0, stop_tokens=backend.sampling_stops())
-    start = time.perf_counter()
-    reference = [GenerationEngine(target).generate(p, config) for p in prompts]
-    base = sum(map(len, reference)) / (time.perf_counter() - start)
-    rows = [["target alone", "–", "–", f"{base:.2f}", "1.00x", "–"]]
-    for layers in args.layers:
-        draft = first_layers_draft(target, layers)
-        start, outputs, proposed, accepted = time.perf_counter(), [], 0, 0
-        for p in prompts:
-            out, stats = speculative_generate(target, draft, p, config, args.k)
-            outputs.append(out)
-            proposed, accepted = proposed + stats.proposed, accepted + stats.accepted
-        speed = sum(map(len, outputs)) / (time.perf_counter() - start)
-        rows.append([f"draft: first {layers} of {target.config.n_layers} layers", str(args.k),
-                     f"{accepted / proposed:.0%}", f"{speed:.2f}", f"{speed / base:.2f}x",
-                     "yes" if outputs == reference else "NO"])
-    print(markdown_table(["decoder", "k", "acceptance", "tok/s", "vs target", "same greedy output"], rows))
+    rows = []
+    for name, chosen in sets.items():
+        prompts = [backend.chat_prompt([{"role": "user", "content": f"{r['instruction']}\n{r['input']}".strip()}])
+                   for r in chosen]
+        for spec, k in zip(args.drafts, args.k, strict=True):
+            engine = SpeculativeEngine(target, make_draft(target, spec), k)
+            base_time = spec_time = 0.0
+            same, n_tokens = True, 0
+            for prompt in prompts:
+                start = time.perf_counter()
+                reference = GenerationEngine(target).generate(prompt, config)
+                middle = time.perf_counter()
+                out = engine.generate(prompt, config)
+                spec_time += time.perf_counter() - middle
+                base_time += middle - start
+                same &= out == reference
+                n_tokens += len(reference)
+            stats = engine.stats
+            rows.append([name, spec, str(k), f"{stats.acceptance_rate:.0%}", f"{n_tokens / stats.target_passes:.2f}",
+                         f"{n_tokens / base_time:.2f}", f"{n_tokens / spec_time:.2f}",
+                         f"{base_time / spec_time:.2f}x", "yes" if same else "NO"])
+    print(markdown_table(["prompts", "draft", "k", "acceptance", "tokens per target pass", "target alone tok/s",
+                          "speculative tok/s", "speed-up", "same greedy output"], rows))
     print(f"\nload average after the run: {os.getloadavg()[0]:.1f}")
 
 

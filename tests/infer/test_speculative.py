@@ -8,8 +8,17 @@ import torch
 from lmforge.errors import LmforgeError
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
-from lmforge.infer.speculative import accept_or_resample, first_layers_draft, speculative_generate
+from lmforge.infer.speculative import (
+    NgramDraft,
+    SpeculativeEngine,
+    accept_or_resample,
+    first_layers_draft,
+    make_draft,
+    speculative_generate,
+)
+from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.llama import Llama, LlamaConfig
+from lmforge.models.registry import save_model
 
 PROMPTS = [[1, 2, 3, 4], [7], [9, 30, 31, 2, 2, 40], [20] * 6]
 
@@ -55,6 +64,58 @@ def test_accept_or_resample_keeps_the_target_distribution():
     assert chi2 < 16.3  # 3 degrees of freedom, p-value 0.001
     naive = torch.bincount(torch.tensor(proposals), minlength=4).float()  # the draft alone: far from p
     assert float(((naive - expected) ** 2 / expected).sum()) > 1000
+
+
+def test_ngram_lookup_proposes_what_followed_the_latest_longest_match():
+    draft = NgramDraft(max_ngram=3)
+    assert draft.lookup([1, 2, 3, 9, 4, 1, 2, 3], 2) == [9, 4]  # the 3-gram 1 2 3 seen before
+    assert draft.lookup([5, 1, 7, 5, 1, 8, 5, 1], 2) == [8, 5]  # 2-gram 5 1: the latest earlier occurrence
+    assert draft.lookup([4, 6, 4, 2, 6], 5) == []  # only a 1-gram matches: not used by default
+    assert NgramDraft(min_ngram=1).lookup([4, 6, 4, 2, 6], 5) == [4, 2, 6]  # what followed it, up to the end
+    assert draft.lookup([1, 2, 3], 4) == [] and draft.lookup([7], 4) == []
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_greedy_output_with_the_ngram_draft_is_the_targets_own(target, k):
+    greedy = SamplingConfig(max_new_tokens=30, temperature=0, stop_tokens=frozenset({49}))
+    proposed = accepted = 0
+    for prompt in [*PROMPTS, [3, 8, 5, 3, 8, 5, 3, 8]]:
+        out, stats = speculative_generate(target, NgramDraft(), prompt, greedy, k)
+        assert out == GenerationEngine(target).generate(prompt, greedy)
+        proposed, accepted = proposed + stats.proposed, accepted + stats.accepted
+    assert 0 < accepted < proposed  # both paths ran: proposals kept, and proposals rejected
+
+
+def test_a_certain_proposal_is_kept_with_probability_p_and_the_rest_follows_p():
+    """A deterministic draft (q one-hot, given as None): keep x with probability p(x), else draw from p without x."""
+    p = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    generator = torch.Generator().manual_seed(0)
+    n = 20_000
+    counts = torch.zeros(4)
+    for _ in range(n):
+        counts[accept_or_resample(p, None, 2, generator)[0]] += 1
+    expected = p * n
+    assert float(((counts - expected) ** 2 / expected).sum()) < 16.3  # 3 degrees of freedom, p-value 0.001
+
+
+def test_the_speculative_engine_streams_like_the_plain_one_and_drafts_come_from_a_spec(target, tmp_path):
+    greedy = SamplingConfig(max_new_tokens=20, temperature=0, top_logprobs=2)
+    engine = SpeculativeEngine(target, make_draft(target, "ngram:2"), k=3)
+    for prompt in PROMPTS:
+        fast, plain = list(engine.stream(prompt, greedy)), list(GenerationEngine(target).stream(prompt, greedy))
+        assert [t.id for t in fast] == [t.id for t in plain]
+        assert [t.logprob for t in fast] == pytest.approx([t.logprob for t in plain], abs=1e-4)
+        assert [t.top[1][0] for t in fast] == [t.top[1][0] for t in plain]
+    assert engine.stats.target_passes < len(PROMPTS) * 20  # some rounds gave more than one token
+    layers = make_draft(target, "layers:2")
+    assert len(layers.model.blocks) == 2 and layers.model.lm_head is target.lm_head
+    save_model(Llama(dataclasses.replace(target.config, n_layers=1)), tmp_path / "small")
+    assert make_draft(target, str(tmp_path / "small")).model.config.n_layers == 1
+    save_model(GPT(GPTConfig(vocab_size=60, context_length=32, d_model=16, n_layers=1, n_heads=2)), tmp_path / "other")
+    with pytest.raises(LmforgeError, match="target's vocabulary"):
+        make_draft(target, str(tmp_path / "other"))
+    with pytest.raises(LmforgeError, match="layers:N"):
+        make_draft(target, "layers:two")
 
 
 def test_a_draft_must_be_shallower_and_penalties_are_refused(target):

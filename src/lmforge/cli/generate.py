@@ -16,6 +16,12 @@ MODEL_DIR = Annotated[Path, typer.Argument(help="Model directory (config.json, m
 TEMPERATURE = Annotated[float, typer.Option(help="0 = greedy; <1 sharper, >1 more random.")]
 TOP_K = Annotated[int | None, typer.Option(help="Sample only among the k most likely tokens.")]
 TOP_P = Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this total probability.")]
+DRAFT = Annotated[str | None, typer.Option(
+    help="Speculative decoding with this draft: ngram[:N] (prompt lookup: what followed an earlier occurrence of "
+         "the last N..2 tokens, no model; helps when the reply copies the prompt), layers:N (the model's own first "
+         "N layers, a Llama) or a model DIR with the same vocabulary. Same output distribution (greedy: same "
+         "tokens); see docs/serving.md.")]
+DRAFT_K = Annotated[int, typer.Option(help="With --draft: proposed tokens checked per model pass.")]
 
 
 def sample(
@@ -29,13 +35,15 @@ def sample(
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible samples.")] = None,
     no_cache: Annotated[bool, typer.Option(help="Disable the KV cache (slower; for comparison).")] = False,
     device: DEVICE = "auto",
+    draft: DRAFT = None,
+    draft_k: DRAFT_K = 4,
 ) -> None:
     """Continue a prompt, streaming tokens as they are generated."""
     from lmforge.devices import resolve_device
     from lmforge.infer.loading import load_for_generation
     from lmforge.recipes.quickstart import prompt_ids_for
 
-    engine, tokenizer = load_for_generation(model_dir, resolve_device(device))
+    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k)
     stops = frozenset({tokenizer.eos_id} - {None})
     for i in range(num_samples):
         config = SamplingConfig(max_tokens, temperature, top_k, top_p, stops,
@@ -45,6 +53,8 @@ def sample(
             sys.stdout.write(text)
             sys.stdout.flush()
         sys.stdout.write("\n" + ("-" * 40 + "\n" if i + 1 < num_samples else ""))
+    if draft:
+        typer.echo(engine.summary(), err=True)
 
 
 def tokenizer_stream(tokenizer, tokens):
@@ -72,6 +82,8 @@ def chat(
                          "plain.")] = "auto",
     load: Annotated[Path | None, typer.Option(help="Start from a conversation saved with /save.")] = None,
     device: DEVICE = "auto",
+    draft: DRAFT = None,
+    draft_k: DRAFT_K = 4,
 ) -> None:
     """Chat with a model: multi-turn, streamed, with memory that fits the context window.
 
@@ -81,7 +93,7 @@ def chat(
     from lmforge.infer.chat import ChatSession, chat_format_for
     from lmforge.infer.loading import load_for_generation
 
-    engine, tokenizer = load_for_generation(model_dir, resolve_device(device))
+    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k)
     config = SamplingConfig(max_tokens, temperature, top_k, top_p, frozenset({tokenizer.eos_id} - {None}), seed)
     session = ChatSession(engine, tokenizer, chat_format_for(tokenizer, chat_format, model_dir), config, system)
     if load:

@@ -10,6 +10,7 @@ import torch
 
 from lmforge.errors import ConfigError
 from lmforge.infer.engine import GenerationEngine
+from lmforge.infer.speculative import SpeculativeEngine, make_draft
 from lmforge.models.base import Capability, ModelBase
 from lmforge.models.registry import load_model
 from lmforge.tokenizers import Tokenizer, load_tokenizer
@@ -31,8 +32,11 @@ def load_model_dir(model_dir: str | Path, *any_of: Capability,
     return model, load_tokenizer(model_dir / TOKENIZER_FILE)
 
 
-def load_for_generation(model_dir: str | Path,
-                        device: torch.device | None = None) -> tuple[GenerationEngine, Tokenizer]:
-    """A decoder-only LM on ``device``, ready to sample or chat with (an encoder or encoder-decoder is refused)."""
+def load_for_generation(model_dir: str | Path, device: torch.device | None = None, draft: str | None = None,
+                        draft_k: int = 4) -> tuple[GenerationEngine, Tokenizer]:
+    """A decoder-only LM on ``device``, ready to sample or chat with (an encoder or encoder-decoder is refused);
+    with a ``draft`` spec (``infer.speculative.make_draft``), a speculative engine checking ``draft_k`` per pass."""
     model, tokenizer = load_model_dir(model_dir, Capability.GENERATE, device=device)
-    return GenerationEngine(model), tokenizer
+    if draft is None:
+        return GenerationEngine(model), tokenizer
+    return SpeculativeEngine(model, make_draft(model, draft), draft_k), tokenizer
