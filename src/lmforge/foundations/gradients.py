@@ -13,9 +13,9 @@ Scale W_hh up (every singular value 2, say) and it grows geometrically instead (
 step can wreck the weights, hence gradient clipping). Pascanu et al. (2013) make this exact: with
 tanh, a largest singular value below 1 guarantees vanishing, and exploding needs one above 1.
 The LSTM's cell is updated additively, so along c the gradient is scaled only by the forget gate
-f. At initialisation f = sigmoid(bias) is about 0.5 and the LSTM forgets as fast as the RNN; the
-usual forget-gate bias of 1 (Gers et al. 2000; Jozefowicz et al. 2015; Keras' default) makes it
-about 0.73 and the gradient survives orders of magnitude longer. The cells are the project's own
+f. At initialisation f = sigmoid(bias) is about 0.5 and the LSTM forgets as fast as the RNN; a
+forget-gate bias of 1 (recommended by Jozefowicz et al. 2015; Keras' default) makes it about 0.73
+and the gradient survives orders of magnitude longer. The cells are the project's own
 (:mod:`lmforge.models.blocks.recurrent`), stepped one at a time so every h_t can be kept.
 """
 
