@@ -99,6 +99,9 @@ def test_cli_option_choices_are_the_trainers():
 
 @pytest.mark.parametrize("args", [
     ["pretrain", "--out", "{tmp}/run", "--max-steps", "1"],
+    ["train", "--out", "{tmp}/run", "--data", "{tmp}/data", "--max-steps", "1"],
+    ["train", "--out", "{tmp}/run", "--resume"],
+    ["quickstart", "--out", "{tmp}/run", "--max-steps", "1"],
     ["sample", "{model}", "--max-tokens", "2"],
     ["eval", "perplexity", "{model}", "--data", "{tmp}/text.txt"],
     ["eval", "choice", "{model}", "--data", "{tmp}/items.jsonl", "--out", "{tmp}/scores.jsonl"],
@@ -118,6 +121,18 @@ def test_device_cuda_without_cuda_is_one_line_exit_2_and_nothing_written(tmp_pat
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--device cuda: this machine has no CUDA GPU" in err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_train_cli_takes_the_device_memory_and_optimizer_options(char_data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert run(["train", "--data", str(char_data_dir), "--out", str(out), "--n-layers", "1", "--d-model", "32",
+                "--n-heads", "2", "--context-length", "16", "--batch-size", "2", "--max-steps", "2",
+                "--precision", "fp32", "--device", "cpu", "--grad-checkpoint", "--optimizer", "lamb",
+                "--lr-schedule", "wsd", "--decay-fraction", "0.5"]) == 0
+    train = json.loads((out / "run.json").read_text())["train"]
+    assert (train["grad_checkpoint"], train["optimizer"], train["lr_schedule"], train["decay_fraction"]) == (
+        True, "lamb", "wsd", 0.5)
+    assert run(["train", "--data", str(char_data_dir), "--out", str(tmp_path / "bad"), "--optimizer", "sgd"]) == 2
 
 
 # ----------------------------------------------------------------------------- the Trainer on an explicit device

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lmforge.cli.options import PRECISION_HELP, TENSORBOARD, max_minutes_help
+from lmforge.cli.options import (
+    DECAY_FRACTION,
+    DEVICE,
+    GRAD_CHECKPOINT,
+    LR_SCHEDULE,
+    OPTIMIZER,
+    PRECISION_HELP,
+    TENSORBOARD,
+    max_minutes_help,
+)
 from lmforge.presets import available_presets, load_preset
 
 QUICKSTART_DIR = Path("runs/quickstart")
@@ -32,14 +41,18 @@ def quickstart(
     preset: Annotated[str | None, typer.Option(help=PRESETS_HELP)] = None,
     precision: Annotated[str | None, typer.Option(help=PRECISION_HELP)] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted quickstart in --out.")] = False,
+    device: DEVICE = "auto",
 ) -> None:
     """Train a tokenizer and a small GPT on the bundled Shakespeare in minutes on a CPU, then sample from it."""
+    from lmforge.devices import resolve_device
     from lmforge.recipes.quickstart import quickstart as run_quickstart
 
     if tokenizer not in ("char", "bpe"):
         raise typer.BadParameter("must be 'char' or 'bpe'", param_hint="--tokenizer")
+    run_device = resolve_device(device)  # a missing device is refused before anything is written
     overrides = {"max_minutes": max_minutes, "max_steps": max_steps, "precision": precision}
-    run_quickstart(out, tokenizer, vocab_size, preset, overrides, resume=resume)  # type: ignore[arg-type]
+    run_quickstart(out, tokenizer, vocab_size, preset, overrides, resume=resume,  # type: ignore[arg-type]
+                   device=run_device)
 
 
 def prepare(
@@ -97,17 +110,24 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     tensorboard: TENSORBOARD = False,
     strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = "auto",
+    device: DEVICE = "auto",
+    grad_checkpoint: GRAD_CHECKPOINT = None,
+    optimizer: OPTIMIZER = None,
+    lr_schedule: LR_SCHEDULE = None,
+    decay_fraction: DECAY_FRACTION = None,
 ) -> None:
     """Train a language model; Ctrl-C or a crash loses at most one checkpoint interval (use --resume).
 
     Several processes: torchrun --nproc_per_node=N -m lmforge train ... (docs/distributed.md).
     """
+    from lmforge.devices import resolve_device
     from lmforge.errors import ConfigError
     from lmforge.recipes.train_lm import resume_lm, run_from_preset, train_lm
     from lmforge.train.distributed import launch_rank
 
+    run_device = resolve_device(device)  # a missing device is refused before anything is written
     if resume:
-        result = resume_lm(out, strategy=strategy)
+        result = resume_lm(out, strategy=strategy, device=run_device)
     else:
         if data is None:
             raise ConfigError("--data is required (a directory made by `lmforge prepare`), unless --resume")
@@ -115,8 +135,11 @@ def train(
                          dropout=dropout, position=position, segment_length=segment_length, memory=memory,
                          batch_size=batch_size, grad_accum_steps=grad_accum_steps,
                          max_steps=max_steps, lr=lr, warmup_steps=warmup_steps, max_minutes=max_minutes,
-                         precision=precision, compile=compile, seed=seed, tensorboard=tensorboard or None)
-        result = train_lm(run_from_preset(load_preset(preset), data, overrides, arch), out, strategy=strategy)
+                         precision=precision, compile=compile, seed=seed, tensorboard=tensorboard or None,
+                         grad_checkpoint=grad_checkpoint, optimizer=optimizer and optimizer.value,
+                         lr_schedule=lr_schedule and lr_schedule.value, decay_fraction=decay_fraction)
+        result = train_lm(run_from_preset(load_preset(preset), data, overrides, arch), out, strategy=strategy,
+                          device=run_device)
     if launch_rank() != 0:  # under torchrun, one report for the whole job
         return
     if result.stop_reason == "interrupted":

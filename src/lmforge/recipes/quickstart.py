@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import torch
 from rich.console import Console
 
 from lmforge.assets import tinyshakespeare_path
@@ -49,14 +50,17 @@ def quickstart(
     sample_tokens: int = 300,
     resume: bool = False,
     console: Console | None = None,
+    device: torch.device | None = None,
 ) -> QuickstartResult:
+    """Tokenizer, data, training and samples in ``out_dir``; the model trains and samples on ``device``
+    (None: CPU)."""
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
     if resume:
         console.rule("resuming training")
-        result = resume_lm(out_dir, console=console)
+        result = resume_lm(out_dir, console=console, device=device)
     else:
-        result = _tokenize_and_train(out_dir, tokenizer_kind, vocab_size, preset, overrides or {}, console)
+        result = _tokenize_and_train(out_dir, tokenizer_kind, vocab_size, preset, overrides or {}, console, device)
     if result.stop_reason == "interrupted":
         console.print(f"checkpoint saved; continue with: lmforge quickstart --out {out_dir} --resume")
         return QuickstartResult(out_dir, result, [])
@@ -65,7 +69,7 @@ def quickstart(
     console.print(f"[bold green]validation loss {result.val_loss:.4f} {unit} · {result.val_bpb:.4f} bits/byte[/] "
                   f"after {result.steps} steps in {result.elapsed_s / 60:.1f} min "
                   f"({result.tokens_per_s:,.0f} tok/s, {result.precision.precision}; stopped by {result.stop_reason})")
-    samples = _show_samples(out_dir, n_samples, sample_tokens, console)
+    samples = _show_samples(out_dir, n_samples, sample_tokens, console, device)
     console.print(f"model saved in {out_dir}. Next:\n"
                   f"  lmforge sample {out_dir} --prompt 'ROMEO:'\n"
                   f"  lmforge chat {out_dir}\n"
@@ -74,7 +78,7 @@ def quickstart(
 
 
 def _tokenize_and_train(out_dir: Path, tokenizer_kind: str, vocab_size: int, preset: str | None,
-                        overrides: dict, console: Console) -> TrainResult:
+                        overrides: dict, console: Console, device: torch.device | None) -> TrainResult:
     corpus = tinyshakespeare_path()
     console.rule(f"1/4 tokenizer ({tokenizer_kind})")
     tokenizer = train_tokenizer(tokenizer_kind, read_text(corpus), vocab_size if tokenizer_kind == "bpe" else None,
@@ -90,12 +94,13 @@ def _tokenize_and_train(out_dir: Path, tokenizer_kind: str, vocab_size: int, pre
 
     console.rule("3/4 training")
     run = run_from_preset(load_preset(preset or f"gpt-{tokenizer_kind}-quickstart"), data_dir, overrides)
-    return train_lm(run, out_dir, console=console)
+    return train_lm(run, out_dir, console=console, device=device)
 
 
-def _show_samples(out_dir: Path, n_samples: int, sample_tokens: int, console: Console) -> list[str]:
+def _show_samples(out_dir: Path, n_samples: int, sample_tokens: int, console: Console,
+                  device: torch.device | None) -> list[str]:
     console.rule("4/4 samples")
-    engine, tokenizer = load_for_generation(out_dir)
+    engine, tokenizer = load_for_generation(out_dir, device)
     samples = []
     for seed in range(n_samples):
         config = SamplingConfig(max_new_tokens=sample_tokens, temperature=0.8, top_k=50, seed=seed,
