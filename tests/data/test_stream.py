@@ -135,3 +135,14 @@ def test_unreadable_parquet_and_bad_text_are_one_line(tmp_path, corpus):
     (tmp_path / "notes.csv").write_text("a,b\n")
     with pytest.raises(DataError, match="unsupported file type '.csv'"):
         prepare_stream([tmp_path / "notes.csv"], tok_path, tmp_path / "out")
+
+
+def test_parts_are_read_by_global_range_in_slices(tmp_path):
+    ids = np.arange(25, dtype=np.uint16)
+    ids[:10].tofile(tmp_path / "a.bin")
+    ids[10:].tofile(tmp_path / "b.bin")
+    parts = stream._Parts([tmp_path / "a.bin", tmp_path / "b.bin"], [10, 15], np.dtype(np.uint16))
+    for a, b in [(0, 25), (3, 17), (10, 11), (9, 10), (12, 25)]:
+        slices = list(parts.ranges(a, b, step=4))
+        assert all(len(s) <= 4 for s in slices)
+        assert np.concatenate(slices).tolist() == list(range(a, b))

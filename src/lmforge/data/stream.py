@@ -248,7 +248,10 @@ def _worker_task(job: tuple[int, str, str]) -> tuple[int, FileResult]:
 
 # ----------------------------------------------------------------- phase 2: parts -> shards
 class _Parts:
-    """The concatenation of the part files, read by global token range through memmaps."""
+    """The concatenation of the part files, read by global token range.
+
+    Read with ``np.fromfile`` a slice at a time, not memory-mapped: a memmap's pages count in the
+    resident set until it is closed, and one part can hold a whole multi-GB input file's tokens."""
 
     def __init__(self, paths: list[Path], lengths: list[int], dtype: np.dtype) -> None:
         self.paths, self.dtype = paths, dtype
@@ -263,11 +266,10 @@ class _Parts:
                 break
             if hi <= lo:
                 continue
-            part = np.memmap(self.paths[i], dtype=self.dtype, mode="r")
             offset = int(self.starts[i])
             for s in range(lo, hi, step):
-                yield part[s - offset : min(hi, s + step) - offset]
-            del part
+                n = min(hi, s + step) - s
+                yield np.fromfile(self.paths[i], self.dtype, count=n, offset=(s - offset) * self.dtype.itemsize)
 
     def write(self, f: BinaryIO, a: int, b: int) -> None:
         for piece in self.ranges(a, b):
