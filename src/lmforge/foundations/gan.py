@@ -51,7 +51,9 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(len(z), self.side, self.side)
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images from fresh noise (``generator`` seeds it), outside any graph: for looking and measuring."""
         return self(torch.randn(n, self.config.d_noise, generator=generator))
 
 

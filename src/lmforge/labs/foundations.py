@@ -294,7 +294,7 @@ def gan_lab(ctx: LabContext) -> LabResult:
     before = gan.pixel_statistics_gap(untrained.sample(1000, noise), split.x_test)
     steps = 5 if ctx.smoke else 5000
     generator, history = gan.train_gan(split.x_train, steps=steps, seed=ctx.seed, deadline=_deadline(ctx, 0.9))
-    samples = generator.sample(1000, torch.Generator().manual_seed(ctx.seed + 1)).detach()
+    samples = generator.sample(1000, torch.Generator().manual_seed(ctx.seed + 1))
     after = gan.pixel_statistics_gap(samples, split.x_test)
     real_gap = gan.pixel_statistics_gap(split.x_train, split.x_test)
     classifier = LinearClassifier.fit("logreg", split.x_train.flatten(1).numpy(), split.y_train.numpy())
