@@ -106,6 +106,9 @@ def test_cli_option_choices_are_the_trainers():
     ["eval", "perplexity", "{model}", "--data", "{tmp}/text.txt"],
     ["eval", "choice", "{model}", "--data", "{tmp}/items.jsonl", "--out", "{tmp}/scores.jsonl"],
     ["serve", "{model}", "--port", "0"],
+    ["rag", "index", "{tmp}/text.txt", "--store", "{tmp}/store"],
+    ["rag", "search", "abc", "--store", "{tmp}/store"],
+    ["rag", "ask", "abc", "--store", "{tmp}/store", "--model", "{model}"],
     ["finetune", "sft", "--data", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/sft"],
     ["finetune", "dpo", "--data", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/dpo"],
 ])

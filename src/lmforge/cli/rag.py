@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from lmforge.cli.options import DEVICE
 from lmforge.errors import DataError
 
 app = typer.Typer(help="Retrieval: index files, search them (BM25, dense, hybrid), ask with citations.",
@@ -55,13 +56,17 @@ def index(
     overlap: Annotated[int | None, typer.Option(help="Sentences (1) or tokens (16) shared by neighbouring chunks.")
                        ] = None,
     embed_model: EmbedOpt = None,
+    device: DEVICE = "auto",
 ) -> None:
     """Index PATHS into a store: load, chunk, embed, save. Re-indexing replaces changed files, skips unchanged ones.
 
     Example: lmforge rag index docs/ notes.md --store runs/store
     """
+    from lmforge.devices import resolve_device
     from lmforge.recipes.rag import index as run
-    report = run(paths, _spec(store, qdrant_url, collection), chunk_by.value, chunk_size, overlap, embed_model)
+    run_device = resolve_device(device)
+    report = run(paths, _spec(store, qdrant_url, collection), chunk_by.value, chunk_size, overlap, embed_model,
+                 device=run_device)
     typer.echo(f"indexed {report.documents} documents ({report.chunks} chunks), {report.unchanged} unchanged; "
                f"the store holds {report.total_chunks} chunks")
 
@@ -114,16 +119,19 @@ def search(
                                                          "e.g. source=docs/a.md (the path as given to `rag "
                                                          "index`) or a JSONL field: lang=en.")] = None,
     embed_model: EmbedOpt = None,
+    device: DEVICE = "auto",
 ) -> None:
     """Search a store. Each hit: score, source file, character offsets, text.
 
     Example: lmforge rag search "who founded the city?" --store runs/store --top-k 5 --mode hybrid
     """
+    from lmforge.devices import resolve_device
     from lmforge.recipes.rag import open_retriever
     if (query is None) == (queries is None):
         raise DataError("give either a QUERY or --queries FILE")
+    run_device = resolve_device(device)
     texts = _read_queries(queries) if queries else [query]
-    retriever = open_retriever(_spec(store, qdrant_url, collection), embed_model)
+    retriever = open_retriever(_spec(store, qdrant_url, collection), embed_model, device=run_device)
     filters = dict(_key_value(w) for w in where or [])
     for text, hits in zip(texts, retriever.search_many(texts, top_k, mode.value, filters or None), strict=True):
         if as_json or queries:
@@ -150,21 +158,25 @@ def ask(
     max_steps: Annotated[int, typer.Option(min=1, help="With --agent: most model turns (tool calls) before "
                                                        "giving up.")] = 4,
     embed_model: EmbedOpt = None,
+    device: DEVICE = "auto",
 ) -> None:
     """Answer QUESTION from the store's best chunks, citing them as [1], [2]... resolved to file and offsets.
 
     Example: lmforge rag ask "When was the university founded?" --store runs/store
     """
+    from lmforge.devices import resolve_device
     from lmforge.recipes.rag import ask as run
     from lmforge.recipes.rag import ask_agent, open_retriever
-    retriever = open_retriever(_spec(store, qdrant_url, collection), embed_model)
+    run_device = resolve_device(device)
+    retriever = open_retriever(_spec(store, qdrant_url, collection), embed_model, device=run_device)
     if agent:
-        result = ask_agent(retriever, question, model, top_k, max_steps, max_tokens, mode=mode.value)
+        result = ask_agent(retriever, question, model, top_k, max_steps, max_tokens, mode=mode.value,
+                           device=run_device)
         for step in result.steps:
             typer.echo(f"[tool] {step['tool']}({json.dumps(step['arguments'], ensure_ascii=False)}) -> "
                        f"{step['result'][:200]!r}", err=True)
     else:
-        result = run(retriever, question, model, top_k, mode.value, max_tokens)
+        result = run(retriever, question, model, top_k, mode.value, max_tokens, device=run_device)
     typer.echo(result.text)
     lines = ([c.describe() for c in result.citations] or
              [f"[{i}] {hit.chunk.where}" for i, hit in enumerate(result.sources, 1)])

@@ -48,7 +48,7 @@ def serve(
     retriever = None
     if rag_store is not None:
         from lmforge.recipes.rag import StoreSpec, open_retriever
-        retriever = open_retriever(StoreSpec(rag_store))
+        retriever = open_retriever(StoreSpec(rag_store), device=run_device)
     app = create_app(backend, config, retriever)
     typer.echo(f"serving '{backend.name}' on http://{host}:{port}  (chat page: /, API: /v1, metrics: /metrics)")
     if batcher := app.state.server.batcher:

@@ -69,10 +69,11 @@ class SentenceEncoder:
         self.precision = self._auto_precision() if precision == "auto" else precision
 
     @classmethod
-    def from_dir(cls, model_dir: str | Path, **kwargs) -> SentenceEncoder:
-        """An lmforge model directory; its window comes from ``sentence_bert_config.json`` when present."""
+    def from_dir(cls, model_dir: str | Path, device: torch.device | None = None, **kwargs) -> SentenceEncoder:
+        """An lmforge model directory (on ``device``; None: CPU); its window comes from
+        ``sentence_bert_config.json`` when present."""
         model_dir = Path(model_dir)
-        model, tokenizer = load_model_dir(model_dir, Capability.EMBED)
+        model, tokenizer = load_model_dir(model_dir, Capability.EMBED, device=device)
         if "max_tokens" not in kwargs and (model_dir / ST_CONFIG).is_file():
             kwargs["max_tokens"] = read_json(model_dir / ST_CONFIG, "sentence-transformers config").get(
                 "max_seq_length")
@@ -87,7 +88,7 @@ class SentenceEncoder:
         digest = hashlib.sha256()
         for name, tensor in sorted(self.model.state_dict().items()):
             digest.update(name.encode())
-            digest.update(tensor.detach().float().flatten()[:4096].numpy().tobytes())
+            digest.update(tensor.detach().float().flatten()[:4096].cpu().numpy().tobytes())  # from any device
         return f"{self.name}:{self.dim}:{self.max_tokens}:{digest.hexdigest()[:16]}"
 
     def token_ids(self, text: str) -> tuple[list[int], bool]:

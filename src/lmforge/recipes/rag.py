@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from rich.console import Console
 from rich.markup import escape
 
@@ -52,13 +53,15 @@ def default_encoder_dir() -> Path:
     return minilm_dir()
 
 
-def load_encoder(model_dir: Path | None = None, precision: str = "fp32") -> SentenceEncoder:
-    """The sentence encoder; default all-MiniLM-L6-v2 with its 256-token window (sentence-transformers' own)."""
+def load_encoder(model_dir: Path | None = None, precision: str = "fp32",
+                 device: torch.device | None = None) -> SentenceEncoder:
+    """The sentence encoder on ``device``; default all-MiniLM-L6-v2 with its 256-token window
+    (sentence-transformers' own)."""
     if model_dir is not None:
-        return SentenceEncoder.from_dir(model_dir, precision=precision)
+        return SentenceEncoder.from_dir(model_dir, device, precision=precision)
     from lmforge.interop.convert import minilm_hf_path
     window = read_json(minilm_hf_path() / ST_CONFIG, "sentence-transformers config")["max_seq_length"]
-    return SentenceEncoder.from_dir(default_encoder_dir(), max_tokens=window, precision=precision)
+    return SentenceEncoder.from_dir(default_encoder_dir(), device, max_tokens=window, precision=precision)
 
 
 def _warn(console: Console):
@@ -66,23 +69,24 @@ def _warn(console: Console):
 
 
 def open_retriever(spec: StoreSpec, encoder_dir: Path | None = None, precision: str = "fp32",
-                   console: Console | None = None, must_exist: bool = True) -> Retriever:
+                   console: Console | None = None, must_exist: bool = True,
+                   device: torch.device | None = None) -> Retriever:
     console = console or Console(stderr=True)
     if must_exist and spec.folder is not None and not spec.qdrant_url and not (spec.folder / "store.json").is_file():
         raise DataError(f"{spec.folder}: no store here; build one with: lmforge rag index FILES... --store "
                         f"{spec.folder}")
-    return Retriever(spec.open(), load_encoder(encoder_dir, precision), _warn(console), spec.describe())
+    return Retriever(spec.open(), load_encoder(encoder_dir, precision, device), _warn(console), spec.describe())
 
 
 def index(paths: Sequence[Path], spec: StoreSpec, chunk_by: str = "sentences", size: int | None = None,
           overlap: int | None = None, encoder_dir: Path | None = None, precision: str = "fp32",
-          console: Console | None = None) -> IndexReport:
+          console: Console | None = None, device: torch.device | None = None) -> IndexReport:
     """Load, chunk, embed (with a progress bar) and store; unchanged documents are skipped."""
     console = console or Console(stderr=True)
     docs = load_documents(paths, _warn(console))
     if not docs:
         raise DataError("nothing to index: no readable text in " + ", ".join(map(str, paths)))
-    retriever = open_retriever(spec, encoder_dir, precision, console, must_exist=False)
+    retriever = open_retriever(spec, encoder_dir, precision, console, must_exist=False, device=device)
     with progress_bar(console=console) as bar:
         task = bar.add_task("embedding chunks", total=None)
         return retriever.index(docs, chunk_by, size, overlap,  # type: ignore[arg-type]
@@ -108,24 +112,25 @@ def default_generator_dir() -> Path:
 
 
 def ask(retriever: Retriever, question: str, model_dir: Path | None, k: int = 4, mode: Mode = "hybrid",
-        max_new_tokens: int = 200, temperature: float = 0.0, seed: int = 0) -> cited.Answer:
-    """Retrieve ``k`` chunks and have the chat model answer from them, citing them as [n]."""
-    engine, tokenizer, chat_format = _generator(model_dir)
+        max_new_tokens: int = 200, temperature: float = 0.0, seed: int = 0,
+        device: torch.device | None = None) -> cited.Answer:
+    """Retrieve ``k`` chunks and have the chat model (on ``device``) answer from them, citing them as [n]."""
+    engine, tokenizer, chat_format = _generator(model_dir, device)
     hits = retriever.search(question, k, mode)
     config = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     return cited.answer(engine, tokenizer, chat_format, question, hits, config)
 
 
-def _generator(model_dir: Path | None):
+def _generator(model_dir: Path | None, device: torch.device | None):
     model_dir = model_dir or default_generator_dir()
-    engine, tokenizer = load_for_generation(model_dir)
+    engine, tokenizer = load_for_generation(model_dir, device)
     return engine, tokenizer, chat_format_for(tokenizer, "auto", model_dir)
 
 
 def ask_agent(retriever: Retriever, question: str, model_dir: Path | None, k: int = 3, max_steps: int = 4,
               max_new_tokens: int = 200, temperature: float = 0.0, seed: int = 0,
-              mode: Mode = "hybrid") -> AgentRun:
+              mode: Mode = "hybrid", device: torch.device | None = None) -> AgentRun:
     """The tool loop (``rag.agent``): the model may search the store and calculate, at most ``max_steps`` times."""
-    engine, tokenizer, chat_format = _generator(model_dir)
+    engine, tokenizer, chat_format = _generator(model_dir, device)
     config = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     return Agent(engine, tokenizer, chat_format, retriever, config, k, max_steps, mode).run(question)
