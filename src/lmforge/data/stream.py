@@ -49,7 +49,7 @@ PARQUET_SUFFIXES = (".parquet",)
 STATE_FILE = "prepare_state.json"
 PARTS_DIR = "parts"
 CHUNK_BYTES = 1 << 20  # text read per step: bounds a worker's memory whatever the file size
-DECODE_TOKENS = 1 << 20  # tokens decoded at a time when counting the val split's bytes
+DECODE_TOKENS = 1 << 18  # tokens read (and decoded, for the val bytes) at a time while assembling shards
 
 # A text chunk ends at "x\nY" (x, Y printable ASCII, not space): both sides of that newline are
 # pre-token boundaries for char-level, GPT-2 byte-level BPE and whitespace-splitting tokenizers,
