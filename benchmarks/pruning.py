@@ -3,7 +3,8 @@
     python -m benchmarks.pruning [--model smollm2 | --model-dir DIR] [--levels 0.1,0.3,0.5,0.7] [--out pruning.png]
 
 Magnitude (layer-wise and global, unstructured) and structured (attention heads, MLP neurons, by
-importance score) masks from ``compress.prune`` at each sparsity level, applied to a fresh copy of the
+importance score: weight norms, or mean activations on 512 calibration tokens of tinyshakespeare)
+masks from ``compress.prune`` at each sparsity level, applied to a fresh copy of the
 model's block weights; perplexity and bits per byte on the held-out text of ``benchmarks/compression.py``
 (The Verdict) through ``evaluate.perplexity``. No recovery fine-tune here (see ``compress.prune.hold_masks``).
 Writes a markdown table and a PNG curve.
@@ -20,17 +21,20 @@ import torch
 from benchmarks._common import markdown_table
 from benchmarks._machine import machine_summary
 from benchmarks.compression import HELD_OUT, encodable
+from lmforge.assets import tinyshakespeare_path
 from lmforge.compress.prune import apply_masks, head_masks, magnitude_masks, neuron_masks
 from lmforge.evaluate.perplexity import sliding_window_perplexity
 from lmforge.models.registry import load_model
 from lmforge.tokenizers import load_tokenizer
 
-METHODS = {
-    "magnitude, layer-wise": lambda m, s: magnitude_masks(m, s, "layer"),
-    "magnitude, global": lambda m, s: magnitude_masks(m, s, "global"),
-    "attention heads": head_masks,
-    "MLP neurons": neuron_masks,
+METHODS = {  # name -> (model, sparsity, calibration ids) -> masks
+    "magnitude, layer-wise": lambda m, s, c: magnitude_masks(m, s, "layer"),
+    "magnitude, global": lambda m, s, c: magnitude_masks(m, s, "global"),
+    "attention heads": lambda m, s, c: head_masks(m, s),
+    "MLP neurons (weight norms)": lambda m, s, c: neuron_masks(m, s),
+    "MLP neurons (activations)": lambda m, s, c: neuron_masks(m, s, calibration=c),
 }
+CALIBRATION_TOKENS = 512  # from the bundled tinyshakespeare, never the held-out text
 
 
 def main() -> None:
@@ -54,6 +58,8 @@ def main() -> None:
     text = encodable(tokenizer, HELD_OUT.read_text(encoding="utf-8")[: args.text_bytes])
     ids = tokenizer.encode(text)
     model = load_model(source)
+    calibration_text = encodable(tokenizer, tinyshakespeare_path().read_text(encoding="utf-8")[:20_000])
+    calibration = torch.tensor([tokenizer.encode(calibration_text)[:CALIBRATION_TOKENS]])
     original = {k: v.clone() for k, v in model.state_dict().items()}
     context = min(512, model.context_length)
 
@@ -67,7 +73,7 @@ def main() -> None:
         curves[method] = []
         for level in levels:
             model.load_state_dict(original)
-            apply_masks(model, masks_for(model, level))
+            apply_masks(model, masks_for(model, level, calibration))
             curves[method].append(perplexity())
             print(f"{method} {level:.0%}: {curves[method][-1]:.2f}", flush=True)
     rows = [[m, *(f"{p:.2f} ({p / base:.2f}x)" for p in ps)] for m, ps in curves.items()]

@@ -11,6 +11,7 @@ from lmforge.compress.prune import (
     head_masks,
     hold_masks,
     magnitude_masks,
+    mean_hidden_activations,
     neuron_masks,
     release_masks,
     sparsity_of,
@@ -63,6 +64,41 @@ def test_structured_masks_drop_the_weakest_heads_and_neurons(family):
     assert down[7] == 0 and int((down == 0).sum()) == int(0.1 * down.numel())
     up = neurons[f"blocks.1.mlp.{'gate_up' if family == 'llama' else 'up'}"][:, 0]
     assert (up.reshape(-1, down.numel()) == down).all()  # the same units in the gate and up rows
+
+
+def test_activation_score_drops_the_unit_that_never_fires():
+    """A hidden unit with the largest weights that never activates on the calibration tokens is kept by
+    the weight-norm score and dropped first by the activation score."""
+    model = tiny("gpt")
+    mlp = model.blocks[0].mlp
+    ids = torch.randint(0, 50, (2, 16))
+    with torch.no_grad():
+        mlp.up.weight[3] *= 5  # unit 3: big weights in and out ...
+        mlp.down.weight[:, 3] *= 5
+        mlp.up.bias[3] = -100.0  # ... but GELU(-100 + w.x) is ~0 for every token
+    assert neuron_masks(model, 0.1)["blocks.0.mlp.down"][0, 3] == 1
+    assert neuron_masks(model, 0.1, calibration=ids)["blocks.0.mlp.down"][0, 3] == 0
+
+
+@pytest.mark.parametrize("family", ["gpt", "llama"])
+def test_activation_score_is_mean_abs_activation_times_output_norm(family):
+    model = tiny(family)
+    ids = torch.randint(0, 50, (2, 16))
+    seen = []
+    hooks = [b.mlp.down.register_forward_pre_hook(lambda m, inputs: seen.append(inputs[0].detach()))
+             for b in model.blocks]
+    with torch.no_grad():
+        model(ids)
+    for hook in hooks:
+        hook.remove()
+    means = mean_hidden_activations(model, ids)
+    masks = neuron_masks(model, 0.25, calibration=ids)
+    for i, block in enumerate(model.blocks):
+        expected = seen[i].abs().mean(dim=(0, 1))  # (H,)
+        torch.testing.assert_close(means[i], expected)
+        score = expected * block.mlp.down.weight.norm(dim=0)
+        dropped = set(score.argsort()[: int(0.25 * score.numel())].tolist())
+        assert {j for j, kept in enumerate(masks[f"blocks.{i}.mlp.down"][0].tolist()) if not kept} == dropped
 
 
 def test_magnitude_pruning_hurts_less_than_random_pruning():

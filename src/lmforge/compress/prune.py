@@ -9,7 +9,10 @@ Four ways to choose what goes, each returning one 0/1 mask per linear weight of 
 - :func:`head_masks`: whole attention heads, scored by ``||W_q[h]|| * ||W_o[:, h]||`` (what a head
   reads with times what it writes), the lowest-scoring ``sparsity`` fraction of each layer's heads;
 - :func:`neuron_masks`: whole MLP hidden units, scored by the norms of their input row(s) times
-  their output column.
+  their output column — or, given calibration tokens, by what the unit actually contributes:
+  its mean ``|activation|`` on those tokens times its output column's norm. Weight norms alone
+  ignore the gate (a SwiGLU unit with large weights may almost never open) and the inputs'
+  scale, which is why the activation score is the one to use on a real model.
 
 Unstructured zeros only save memory in a sparse format; whole heads or neurons could be cut out of
 the matrices (a smaller dense model). Here both are masks, to compare quality at equal sparsity.
@@ -88,16 +91,37 @@ def head_masks(model: nn.Module, sparsity: float) -> Masks:
     return masks
 
 
-def neuron_masks(model: nn.Module, sparsity: float) -> Masks:
-    """Drop whole MLP hidden units: score = norm of the input row(s) (gate and up for SwiGLU) x output column."""
+def mean_hidden_activations(model: nn.Module, ids: torch.Tensor) -> list[torch.Tensor]:
+    """Per block, the mean ``|h|`` of each MLP hidden unit (the input of ``mlp.down``) over ``ids`` (B, T)."""
+    sums: list[torch.Tensor] = []
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        h = inputs[0].detach().float()  # (B, T, H)
+        sums.append(h.abs().reshape(-1, h.shape[-1]).mean(dim=0))
+
+    hooks = [block.mlp.down.register_forward_pre_hook(record) for block in model.blocks]
+    try:
+        with torch.no_grad():
+            model(ids)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sums  # one (H,) per block, in order
+
+
+def neuron_masks(model: nn.Module, sparsity: float, calibration: torch.Tensor | None = None) -> Masks:
+    """Drop whole MLP hidden units. Score: mean ``|activation|`` on ``calibration`` ids (B, T) x output column
+    norm; without calibration, norm of the input row(s) (gate and up for SwiGLU) x output column norm."""
     _check(sparsity)
+    activations = mean_hidden_activations(model, calibration) if calibration is not None else None
     masks = {}
     for i, block in enumerate(model.blocks):
         mlp = block.mlp
         up, up_name = (mlp.gate_up, "gate_up") if isinstance(mlp, GatedMLP) else (mlp.up, "up")
         hidden = mlp.down.in_features
         rows = up.weight.detach().reshape(-1, hidden, up.in_features)  # (1 or 2, H, C): gate rows first
-        score = rows.norm(dim=2).prod(dim=0) * mlp.down.weight.detach().norm(dim=0)  # (H,)
+        reads = rows.norm(dim=2).prod(dim=0) if activations is None else activations[i]  # (H,)
+        score = reads * mlp.down.weight.detach().norm(dim=0)  # (H,)
         keep = (~_lowest(score, sparsity)).float()
         masks[f"blocks.{i}.mlp.{up_name}"] = keep.repeat(rows.shape[0])[:, None].expand_as(up.weight)
         masks[f"blocks.{i}.mlp.down"] = keep[None, :].expand_as(mlp.down.weight)
