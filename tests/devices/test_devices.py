@@ -106,6 +106,8 @@ def test_cli_option_choices_are_the_trainers():
     ["eval", "perplexity", "{model}", "--data", "{tmp}/text.txt"],
     ["eval", "choice", "{model}", "--data", "{tmp}/items.jsonl", "--out", "{tmp}/scores.jsonl"],
     ["serve", "{model}", "--port", "0"],
+    ["predict", "{model}", "some text", "--out", "{tmp}/predictions.jsonl"],
+    ["eval", "task", "{model}", "--data", "{tmp}/items.jsonl"],
     ["rag", "index", "{tmp}/text.txt", "--store", "{tmp}/store"],
     ["rag", "search", "abc", "--store", "{tmp}/store"],
     ["rag", "ask", "abc", "--store", "{tmp}/store", "--model", "{model}"],

@@ -62,12 +62,14 @@ def task(
     text_col: Annotated[str, typer.Option(help="classify: text column/field.")] = "text",
     label_col: Annotated[str, typer.Option(help="classify: label column/field.")] = "label",
     header: Annotated[bool, typer.Option(help="classify CSV/TSV: the first row names the columns.")] = True,
+    device: DEVICE = "auto",
 ) -> None:
     """Run a fine-tuned task model on labelled data and score it: accuracy and macro-F1 (classify),
     entity precision/recall/F1 (NER, seqeval rules), exact match and F1 (QA, SQuAD v1.1)."""
+    from lmforge.devices import resolve_device
     from lmforge.recipes.evaluate import run_task_eval
 
-    scores = run_task_eval(model_dir, data, limit, text_col, label_col, header)
+    scores = run_task_eval(model_dir, data, limit, text_col, label_col, header, resolve_device(device))
     n = scores.pop("n")
     typer.echo("  ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f"  ({n} examples)")
 

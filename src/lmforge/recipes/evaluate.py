@@ -67,10 +67,11 @@ def run_choice(model_dir: Path, data: Path, limit: int | None = None, batch_size
 
 
 def run_task_eval(model_dir: Path, data: Path, limit: int | None = None, text_col: str = "text",
-                  label_col: str = "label", header: bool = True) -> dict[str, float]:
+                  label_col: str = "label", header: bool = True,
+                  device: torch.device | None = None) -> dict[str, float]:
     """Score a fine-tuned classify / NER / QA directory on labelled data in its task's format: labelled texts
     (.csv/.tsv/.jsonl) -> accuracy and macro-F1; CoNLL -> entity precision/recall/F1; SQuAD json -> EM/F1."""
-    predictor = TaskPredictor.load(model_dir)
+    predictor = TaskPredictor.load(model_dir, device=device)
     if predictor.task == "classify":
         examples = read_text_labels(data, text_col, label_col, header=header)[:limit]
         unknown = [e for e in examples if e.label not in predictor.model.config.labels]

@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from lmforge.errors import ConfigError
 from lmforge.tasks.data import read_jsonl
 from lmforge.tasks.predict import TaskPredictor, is_task_dir
@@ -39,9 +41,9 @@ def _inputs(task: str, text: str | None, file: Path | None, context: str | None)
 
 
 def run_predict(model_dir: Path, text: str | None = None, file: Path | None = None, context: str | None = None,
-                max_new_tokens: int = 64) -> list[dict[str, Any]]:
+                max_new_tokens: int = 64, device: torch.device | None = None) -> list[dict[str, Any]]:
     if is_task_dir(model_dir):
-        predictor = TaskPredictor.load(model_dir)
+        predictor = TaskPredictor.load(model_dir, device=device)
         rows = _inputs(predictor.task, text, file, context)
         if predictor.task == "classify":
             out = predictor.classify([r["text"] for r in rows])
@@ -51,7 +53,7 @@ def run_predict(model_dir: Path, text: str | None = None, file: Path | None = No
             out = predictor.answer([r["question"] for r in rows], [r["context"] for r in rows])
     else:
         rows = _inputs("summarize", text, file, context)
-        model, tokenizer, template = load_chat_model(model_dir)  # refuses a model that cannot generate
+        model, tokenizer, template = load_chat_model(model_dir, device)  # refuses a model that cannot generate
         records = [{"document": r["document"], "summary": ""} for r in rows]
         prompts = fit_to_context(records, tokenizer, template, model.context_length - max_new_tokens)
         out = [{"summary": s} for s in generate_summaries(model, tokenizer, template, prompts, max_new_tokens)]

@@ -16,6 +16,7 @@ from rich.console import Console
 from torch import nn
 
 from lmforge.classic.metrics import Report, classification_report
+from lmforge.devices import module_device
 from lmforge.errors import DataError
 from lmforge.io import write_json
 from lmforge.seeding import seed_everything
@@ -64,8 +65,9 @@ def predict_proba(model: TaskModel, codec: Codec, texts: Sequence[str], max_len:
                   batch_size: int = 64) -> torch.Tensor:
     """(N, n_labels) class probabilities, columns in the order of ``model.config.labels``."""
     model.eval()
+    device = module_device(model)
     encoded = [(ids, 0) for ids in encode_texts(codec, texts, max_len)]
-    out = [F.softmax(model(ids, mask).float(), dim=-1)
+    out = [F.softmax(model(ids.to(device), mask.to(device)).float(), dim=-1).cpu()  # (B, n_labels), for the host
            for ids, mask, _ in in_batches(encoded, batch_size, _collate(codec.pad_id))]
     return torch.cat(out) if out else torch.zeros(0, len(model.config.labels))
 

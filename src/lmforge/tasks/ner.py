@@ -20,6 +20,7 @@ from rich.console import Console
 from torch import nn
 
 from lmforge.data.annotated import TaggedSentence
+from lmforge.devices import module_device
 from lmforge.errors import DataError
 from lmforge.evaluate.seqeval_like import EntityScores, entity_report
 from lmforge.io import write_json
@@ -80,11 +81,12 @@ def predict_tags(model: TaskModel, codec: Codec, sentences: Sequence[Sequence[st
     model.eval()
     encoded = [encode_sentence(codec, words, None, max_len) for words in sentences]
     tags = model.config.labels
+    device = module_device(model)
     out: list[list[str]] = []
     for start in range(0, len(encoded), batch_size):
         rows = encoded[start:start + batch_size]
         ids, mask, _ = next(in_batches(rows, batch_size, _collate(codec.pad_id)))
-        best = model(ids, mask).argmax(-1)  # (B, T)
+        best = model(ids.to(device), mask.to(device)).argmax(-1).tolist()  # (B, T), one copy to the host
         for row, b in zip(rows, best, strict=True):
             words = [tags[b[p]] for p in row.first_piece]
             out.append(words + ["O"] * (row.n_words - len(words)))

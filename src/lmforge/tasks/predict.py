@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from lmforge.data.annotated import QAExample
 from lmforge.errors import ConfigError
 from lmforge.evaluate.seqeval_like import get_entities
@@ -49,8 +51,9 @@ class TaskPredictor:
     source: Path
 
     @classmethod
-    def load(cls, directory: str | Path, *tasks: str) -> TaskPredictor:
-        """Open a task model directory; with ``tasks``, one trained for another task is refused in one line."""
+    def load(cls, directory: str | Path, *tasks: str, device: torch.device | None = None) -> TaskPredictor:
+        """Open a task model directory (on ``device``; None: CPU); with ``tasks``, one trained for another task is
+        refused in one line."""
         directory = Path(directory)
         model = load_task_model(directory)
         if not (directory / TASK_FILE).is_file() or not (directory / TOKENIZER_FILE).is_file():
@@ -62,6 +65,8 @@ class TaskPredictor:
             raise ConfigError(f"{directory / TASK_FILE}: task {task!r} has no predictor; known: {', '.join(TASKS)}")
         if tasks and task not in tasks:
             raise ConfigError(f"{directory}: a {task!r} model cannot {' or '.join(tasks)}")
+        if device is not None:
+            model.to(device)  # the predict functions send their batches where the weights are
         return cls(model, Codec.for_tokenizer(load_tokenizer(directory / TOKENIZER_FILE)), task, settings, directory)
 
     @property

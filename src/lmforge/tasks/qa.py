@@ -28,6 +28,7 @@ from rich.console import Console
 from torch import nn
 
 from lmforge.data.annotated import QAExample
+from lmforge.devices import module_device
 from lmforge.errors import ConfigError
 from lmforge.evaluate.squad import squad_scores
 from lmforge.io import write_json
@@ -172,11 +173,12 @@ def predict_spans(model: TaskModel, codec: Codec, examples: Sequence[QAExample],
     """The best answer span of each question over all windows of its context (see the module docstring)."""
     model.eval()
     windows, contexts = make_windows(codec, examples, max_len, stride, with_targets=False)
+    device = module_device(model)
     best: dict[int, tuple[float, int, int]] = {}  # question -> (score, first, last context token)
     for start in range(0, len(windows), batch_size):
         rows = windows[start:start + batch_size]
         ids, mask, type_ids, _, _ = next(in_batches(rows, batch_size, collate_windows(codec.pad_id)))
-        s_logits, e_logits = span_logits(model, ids, mask, type_ids)
+        s_logits, e_logits = span_logits(model, ids.to(device), mask.to(device), type_ids.to(device))
         for w, s, e in zip(rows, s_logits.tolist(), e_logits.tolist(), strict=True):
             lo, hi = w.offset, w.offset + w.n_context
             found = best_span(s[lo:hi], e[lo:hi], n_best, max_answer_tokens)
