@@ -24,7 +24,7 @@ def spam_classifier_lab(ctx: LabContext) -> LabResult:
     train, test = sms_split(ctx.smoke, ctx.seed)
     backbone, tokenizer = load_backbone(encoder_dir(ctx.smoke, ctx.out_dir / "tiny-encoder"))
     result = finetune_classifier(backbone, tokenizer, train, test, ctx.out_dir / "model",
-                                 finetune_config(ctx, lr=5e-5, share=0.8), max_len=64, console=ctx.console)
+                                 finetune_config(ctx, lr=5e-5, share=0.6), max_len=64, console=ctx.console)
     report = result.report
     spam_f1 = report.per_class["spam"].f1 if "spam" in report.per_class else 0.0
     return LabResult(

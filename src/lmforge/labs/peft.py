@@ -27,7 +27,7 @@ def lora_vs_full_lab(ctx: LabContext) -> LabResult:
         trainable, total = count_parameters(backbone)
         ctx.console.rule(f"{method}: {trainable:,} of {total:,} backbone parameters trained")
         result = finetune_classifier(backbone, tokenizer, train, test, ctx.out_dir / method,
-                                     finetune_config(ctx, lr=lr, share=0.4), max_len=64, console=ctx.console)
+                                     finetune_config(ctx, lr=lr, share=0.3), max_len=64, console=ctx.console)
         metrics |= {f"{method}_accuracy": result.report.accuracy, f"{method}_trainable_params": trainable,
                     f"{method}_train_seconds": result.train_seconds, f"{method}_steps": result.steps}
     plot = bar_chart(ctx.out_dir / "accuracy.png", list(METHODS), [metrics[f"{m}_accuracy"] for m in METHODS],
