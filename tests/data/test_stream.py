@@ -146,3 +146,18 @@ def test_parts_are_read_by_global_range_in_slices(tmp_path):
         slices = list(parts.ranges(a, b, step=4))
         assert all(len(s) <= 4 for s in slices)
         assert np.concatenate(slices).tolist() == list(range(a, b))
+
+
+def test_prepare_command_streams_jsonl_and_reports_skipped_lines(tmp_path, corpus, capsys):
+    from lmforge.cli.main import run
+
+    _, _, tok_path = corpus
+    rows = [json.dumps({"body": " ".join(LINES)})] * 6 + ["{broken"]
+    (tmp_path / "a.jsonl").write_text("\n".join(rows) + "\n")
+    args = ["prepare", str(tmp_path / "a.jsonl"), "--tokenizer", str(tok_path), "--out", str(tmp_path / "d"),
+            "--field", "body"]
+    assert run(args) == 2
+    assert "a.jsonl:7: not a JSON line" in capsys.readouterr().err
+    assert run([*args, "--skip-bad", "--workers", "2"]) == 0
+    assert "skipped 1 bad records" in " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert load_meta(tmp_path / "d").train.tokens > 0
