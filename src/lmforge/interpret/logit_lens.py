@@ -49,7 +49,10 @@ def residual_stream(model: CausalLM, ids: torch.Tensor) -> torch.Tensor:
 def logit_lens(model: CausalLM, ids: torch.Tensor) -> torch.Tensor:
     """(L + 1, T, V) next-token logits read from the embeddings (row 0) and after every layer (row l)."""
     states = residual_stream(model, ids)  # (L + 1, T, C); checks that the model is a decoder first
-    return model.lm_head(model.norm(states))
+    # one layer at a time, shaped (1, T, C) as in the forward pass: the head's matmul then sums in the same
+    # order, so the last row equals the model's logits bit for bit (a stacked (L + 1, T, C) matmul blocks
+    # its sums differently and differs by fp32 rounding, ~1e-5 on SmolLM2)
+    return torch.cat([model.lm_head(model.norm(state[None])) for state in states])
 
 
 @dataclass(frozen=True)
