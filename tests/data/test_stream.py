@@ -152,12 +152,37 @@ def test_prepare_command_streams_jsonl_and_reports_skipped_lines(tmp_path, corpu
     from lmforge.cli.main import run
 
     _, _, tok_path = corpus
-    rows = [json.dumps({"body": " ".join(LINES)})] * 6 + ["{broken"]
+    rows = [json.dumps({"body": " ".join(LINES)})] * 6
     (tmp_path / "a.jsonl").write_text("\n".join(rows) + "\n")
-    args = ["prepare", str(tmp_path / "a.jsonl"), "--tokenizer", str(tok_path), "--out", str(tmp_path / "d"),
-            "--field", "body"]
-    assert run(args) == 2
-    assert "a.jsonl:7: not a JSON line" in capsys.readouterr().err
-    assert run([*args, "--skip-bad", "--workers", "2"]) == 0
+    (tmp_path / "b.jsonl").write_text("\n".join([*rows, "{broken"]) + "\n")
+    args = ["prepare", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--tokenizer", str(tok_path),
+            "--out", str(tmp_path / "d"), "--field", "body", "--workers", "2"]
+    assert run(args) == 2  # raised in a worker process, reported by the command in one line
+    assert "b.jsonl:7: not a JSON line" in capsys.readouterr().err
+    assert run([*args, "--skip-bad"]) == 0
     assert "skipped 1 bad records" in " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert load_meta(tmp_path / "d").train.tokens > 0
+
+
+def test_changed_inputs_start_over_instead_of_mixing_runs(tmp_path, corpus, monkeypatch):
+    files, _, tok_path = corpus
+    inputs = [tmp_path / f.name for f in files]
+    for src, dst in zip(files, inputs, strict=True):
+        dst.write_bytes(src.read_bytes())
+    real_tokenize = stream.tokenize_file
+
+    def dies_on_the_last_file(path, *args, **kwargs):
+        if path == inputs[-1]:
+            raise KeyboardInterrupt
+        return real_tokenize(path, *args, **kwargs)
+
+    monkeypatch.setattr(stream, "tokenize_file", dies_on_the_last_file)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_stream(inputs, tok_path, tmp_path / "out")
+    monkeypatch.setattr(stream, "tokenize_file", real_tokenize)
+    inputs[0].write_text("A different first document.\n" * 30)  # changed after its part was written
+    resumed = prepare_stream(inputs, tok_path, tmp_path / "out")
+    fresh = prepare_stream(inputs, tok_path, tmp_path / "fresh")
+    assert resumed.meta.train == fresh.meta.train and resumed.meta.val == fresh.meta.val
+    for name in fresh.meta.train.files:
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes()
