@@ -4,6 +4,7 @@ import optuna
 import pytest
 import torch
 
+from lmforge.cli.main import run
 from lmforge.data.sampler import RandomWindowSampler
 from lmforge.data.shards import open_shards
 from lmforge.models.gpt import GPT, GPTConfig
@@ -13,7 +14,7 @@ from lmforge.train.trainer import TrainConfig, Trainer
 TINY = dict(trial_minutes=0.5, preset="gpt-tiny", max_steps=2, precision="fp32", eval_interval=1)
 
 
-def test_tune_runs_trials_and_a_rerun_continues_the_same_study(tmp_path):
+def test_tune_runs_trials_and_a_rerun_continues_the_same_study(tmp_path, capsys):
     first = tune(tmp_path, trials=2, **TINY)
     assert (first.completed, first.pruned, first.ran) == (2, 0, 2)  # the pruner waits for two finished trials
     assert set(first.best_params) == {"lr", "d_model", "warmup_steps"}
@@ -29,6 +30,12 @@ def test_tune_runs_trials_and_a_rerun_continues_the_same_study(tmp_path):
     assert trials[2].params != trials[0].params  # the resumed sampler did not redraw trial 0
     assert again.best_value == pytest.approx(min(t.value for t in trials if t.value is not None))
     assert sorted(p.name for p in (tmp_path / "trials").iterdir()) == ["trial-0000", "trial-0001", "trial-0002"]
+
+    # the command: nothing left to run, so it only prints the best trial and the command that reproduces it
+    assert run(["tune", "--study-dir", str(tmp_path), "--trials", "3", "--trial-minutes", "0.5", "--preset",
+                "gpt-tiny", "--max-steps", "2", "--precision", "fp32"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "best of 3 trials" in out and again.command in out and f"{again.best_value:.4f}" in out
 
 
 def test_on_eval_sees_every_evaluation_and_can_stop_the_run(char_data_dir, tmp_path):

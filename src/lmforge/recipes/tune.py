@@ -54,11 +54,12 @@ def _suggest(trial) -> dict[str, Any]:
 
 
 def reproduce_command(data_dir: Path, preset: str, params: dict[str, Any], trial_minutes: float,
-                      max_steps: int | None, seed: int) -> str:
-    steps = f" --max-steps {max_steps}" if max_steps is not None else ""
+                      max_steps: int | None, seed: int, precision: str | None) -> str:
+    extra = (f" --max-steps {max_steps}" if max_steps is not None else "") + (
+        f" --precision {precision}" if precision is not None else "")
     return (f"lmforge train --data {data_dir} --out runs/tuned --preset {preset} --lr {params['lr']:.4g} "
             f"--d-model {params['d_model']} --warmup-steps {params['warmup_steps']} "
-            f"--max-minutes {trial_minutes:g}{steps} --seed {seed}")
+            f"--max-minutes {trial_minutes:g}{extra} --seed {seed}")
 
 
 def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str = "gpt-char-quickstart",
@@ -119,4 +120,4 @@ def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str =
     best = study.best_trial
     return TuneResult(best.number, float(best.value), dict(best.params), finished(*done),
                       finished(optuna.trial.TrialState.PRUNED), to_run,
-                      reproduce_command(data_dir, preset, best.params, trial_minutes, max_steps, seed))
+                      reproduce_command(data_dir, preset, best.params, trial_minutes, max_steps, seed, precision))
