@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lmforge.cli.options import max_minutes_help
+from lmforge.cli.options import DEVICE, max_minutes_help
 
 MODEL = Annotated[Path, typer.Option(help="Translator directory (from `lmforge translate-train`).")]
 BEAM = Annotated[int, typer.Option(help="Beam size; 1 = greedy decoding.")]
@@ -21,11 +21,13 @@ def translate(
     beam: BEAM = 5,
     length_penalty: LENGTH_PENALTY = 0.6,
     show_attention: Annotated[Path | None, typer.Option(help="Write the attention heatmap to this PNG.")] = None,
+    device: DEVICE = "auto",
 ) -> None:
     """Translate one sentence with a trained translator."""
+    from lmforge.devices import resolve_device
     from lmforge.recipes.translator import Translator, plot_attention
 
-    translation = Translator.load(model).translate(text, beam, length_penalty)
+    translation = Translator.load(model, resolve_device(device)).translate(text, beam, length_penalty)
     typer.echo(translation.text)
     if show_attention is not None:
         plot_attention(translation, show_attention)
@@ -52,9 +54,11 @@ def train(
     split_seed: Annotated[int, typer.Option(help="Seed of the train/dev/test split.")] = 0,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 1337,
     resume: Annotated[bool, typer.Option(help="Continue from --out's latest checkpoint (same options).")] = False,
+    device: DEVICE = "auto",
 ) -> None:
     """Train an encoder-decoder translator (80/10/10 train/dev/test split by source sentence); prints test BLEU."""
     from lmforge.data.translation import DataConfig
+    from lmforge.devices import resolve_device
     from lmforge.models.seq2seq import Seq2SeqConfig
     from lmforge.recipes.translate_train import train_translator
     from lmforge.train.trainer import TrainConfig, lr_schedule_for
@@ -69,7 +73,9 @@ def train(
                                checkpoint_interval=1000, schedule=lr_schedule_for(max_minutes, max_steps),
                                precision="fp32", seed=seed)
     data_config = DataConfig(str(data), limit, min_freq=min_freq, batch_size=batch_size, split_seed=split_seed)
-    translator, result, split = train_translator(data_config, model_config, train_config, out, resume=resume)
+    run_device = resolve_device(device)  # a missing device is refused before anything is written
+    translator, result, split = train_translator(data_config, model_config, train_config, out, resume=resume,
+                                                 device=run_device)
     bleu = translator.bleu(split.test)
     Console().print(f"dev loss {result.val_loss:.3f} after {result.steps} steps; test BLEU (greedy, sacreBLEU) "
                     f"{bleu.cased:.1f} cased, {bleu.lowercased:.1f} lowercased; translator in {out}")
@@ -81,20 +87,23 @@ def evaluate(
     beam: BEAM = 1,
     length_penalty: LENGTH_PENALTY = 0.6,
     data: Annotated[Path | None, typer.Option(help="Pair file (default: the one the model was trained on).")] = None,
+    device: DEVICE = "auto",
 ) -> None:
     """Cased and lowercased sacreBLEU (all original references of each source sentence) on the run's split."""
     import dataclasses
 
     from lmforge.data.translation import data_config_of, load_split
+    from lmforge.devices import resolve_device
     from lmforge.errors import ConfigError
     from lmforge.recipes.translator import Translator
 
+    run_device = resolve_device(device)
     if split not in ("test", "dev", "train"):
         raise ConfigError(f"--split must be test, dev or train, got {split!r}")
     data_config = data_config_of(model)
     if data is not None:
         data_config = dataclasses.replace(data_config, path=str(data))
     pairs = getattr(load_split(data_config), split)
-    bleu = Translator.load(model).bleu(pairs, beam, length_penalty)
+    bleu = Translator.load(model, run_device).bleu(pairs, beam, length_penalty)
     typer.echo(f"BLEU {bleu.cased:.2f} (cased; lowercased {bleu.lowercased:.2f}) on {split} "
                f"({len(pairs)} pairs, beam {beam})")

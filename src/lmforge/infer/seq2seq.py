@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lmforge.devices import module_device
 from lmforge.models.base import EncoderDecoder
 
 MaxLen = int | Callable[[int], int]  # words, or source length -> words
@@ -92,7 +93,8 @@ def greedy_decode_many(model: EncoderDecoder, sources: Sequence[Sequence[int]], 
         src = torch.full((len(chunk), max(map(len, chunk))), pad_id, dtype=torch.long)  # (B, S)
         for row, ids in enumerate(chunk):
             src[row, : len(ids)] = torch.tensor(ids)
-        out += greedy_decode(model, src, torch.tensor([len(ids) for ids in chunk]), eos_id, max_len)
+        out += greedy_decode(model, src.to(module_device(model)), torch.tensor([len(ids) for ids in chunk]), eos_id,
+                             max_len)
     return out
 
 

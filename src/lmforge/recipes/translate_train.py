@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import torch
 from rich.console import Console
 
 from lmforge.data.pairs import Split, Truecaser, tokenize
@@ -25,9 +26,10 @@ from lmforge.train.trainer import TrainConfig, Trainer, TrainResult
 
 
 def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config: TrainConfig,
-                     out_dir: str | Path, resume: bool = False,
-                     console: Console | None = None) -> tuple[Translator, TrainResult, Split]:
-    """Train; ``out_dir`` ends up a translator directory (config, weights, vocab) plus metrics and loss.png."""
+                     out_dir: str | Path, resume: bool = False, console: Console | None = None,
+                     device: torch.device | None = None) -> tuple[Translator, TrainResult, Split]:
+    """Train on ``device`` (None: CPU); ``out_dir`` ends up a translator directory (config, weights, vocab) plus
+    metrics and loss.png."""
     split = load_split(data)
     source_vocab = Vocab.build((tokenize(p.source) for p in split.train), data.min_freq)
     target_vocab = Vocab.build((tokenize(p.target) for p in split.train), data.min_freq)
@@ -42,6 +44,6 @@ def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config
     save_vocabs(out_dir, source_vocab, target_vocab, truecaser)  # before training: every checkpoint's parent is usable
     write_json(Path(out_dir) / DATA_FILE, dataclasses.asdict(data))  # so evaluation can rebuild the same split
     trainer = Trainer(model, train_config, train, out_dir, val_batches=(lambda: dev) if dev else None,
-                      loss_fn=seq2seq_loss, console=console)
+                      loss_fn=seq2seq_loss, console=console, device=device)
     result = trainer.fit(resume=resume)
     return Translator(model, source_vocab, target_vocab, truecaser), result, split

@@ -21,6 +21,7 @@ import torch
 
 from lmforge.data.pairs import Pair, Truecaser, detokenize, references_by_source, tokenize
 from lmforge.data.seq2seq_batches import Vocab
+from lmforge.devices import module_device
 from lmforge.errors import ConfigError, DataError
 from lmforge.evaluate.bleu import BleuScores
 from lmforge.infer.seq2seq import Hypothesis, beam_search, greedy_decode, greedy_decode_many
@@ -55,8 +56,9 @@ class Translator:
         save_vocabs(directory, self.source_vocab, self.target_vocab, self.truecaser)
 
     @classmethod
-    def load(cls, directory: str | Path) -> Translator:
-        model = load_model(directory)
+    def load(cls, directory: str | Path, device: torch.device | None = None) -> Translator:
+        """A translator directory, its model on ``device`` (None: CPU)."""
+        model = load_model(directory) if device is None else load_model(directory).to(device)
         if not isinstance(model, Seq2Seq):
             raise ConfigError(f"{directory} holds a {model.family!r} model, not a seq2seq translator")
         path = Path(directory) / VOCAB_FILE
@@ -84,7 +86,7 @@ class Translator:
         if beam_size < 1:
             raise ConfigError(f"beam size must be at least 1, got {beam_size}")
         ids = self._source_ids(text)
-        src = torch.tensor([ids])
+        src = torch.tensor([ids], device=module_device(self.model))  # (1, S); the decoders follow src's device
         if beam_size == 1:
             hyp = greedy_decode(self.model, src, torch.tensor([len(ids)]), self.model.config.eos_id,
                                 self.model.length_limit)[0]
@@ -124,7 +126,7 @@ def plot_attention(translation: Translation, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    weights = translation.attention.numpy()
+    weights = translation.attention.cpu().numpy()
     rows = [*translation.tokens, "</s>"][: weights.shape[0]]
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * weights.shape[1], 1.0 + 0.5 * weights.shape[0]))
     image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
