@@ -116,6 +116,8 @@ def test_cli_option_choices_are_the_trainers():
     ["rag", "ask", "abc", "--store", "{tmp}/store", "--model", "{model}"],
     ["finetune", "sft", "--data", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/sft"],
     ["finetune", "dpo", "--data", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/dpo"],
+    ["finetune", "classify", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/classify"],
+    ["finetune", "ner", "{tmp}/items.jsonl", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/ner"],
 ])
 def test_device_cuda_without_cuda_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, args):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

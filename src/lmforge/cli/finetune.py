@@ -290,11 +290,12 @@ Seed = Annotated[int, typer.Option(help="Seed for the split, shuffling and the h
 
 
 def _config(epochs: float, lr: float, batch_size: int, max_minutes: float | None, max_steps: int | None, seed: int,
-            tensorboard: bool = False):
+            tensorboard: bool = False, device: str = "auto"):
+    from lmforge.devices import resolve_device
     from lmforge.tasks.training import FinetuneConfig
 
     return FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_minutes=max_minutes,
-                          max_steps=max_steps, seed=seed, tensorboard=tensorboard)
+                          max_steps=max_steps, seed=seed, tensorboard=tensorboard, device=resolve_device(device))
 
 
 @app.command()
@@ -310,7 +311,7 @@ def classify(
     pooling: Annotated[str | None, typer.Option(help="last (GPT), cls or mean (BERT); default by model.")] = None,
     max_len: Annotated[int, typer.Option(help="Sub-tokens per text (longer texts are cut).")] = 128,
     epochs: Epochs = 2.0, lr: Lr = 5e-5, batch_size: BatchSize = 16, max_minutes: MaxMinutes = None,
-    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False,
+    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False, device: DEVICE = "auto",
 ) -> None:
     """Sequence classification (spam, sentiment): backbone + linear head, prints accuracy and per-class F1."""
     from lmforge.errors import ConfigError
@@ -318,7 +319,7 @@ def classify(
 
     if pooling not in (None, "last", "cls", "mean"):
         raise ConfigError(f"--pooling must be last, cls or mean, got {pooling!r}")
-    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard)
+    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard, device)
     result = run_classify(train, out, config, model, test, text_col, label_col, header, test_fraction,
                           pooling, max_len)  # type: ignore[arg-type]
     typer.echo(result.report.table())
@@ -333,12 +334,12 @@ def ner(
     model: Model = None,
     max_len: Annotated[int, typer.Option(help="Sub-tokens per sentence (later words are tagged O).")] = 128,
     epochs: Epochs = 3.0, lr: Lr = 5e-5, batch_size: BatchSize = 16, max_minutes: MaxMinutes = None,
-    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False,
+    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False, device: DEVICE = "auto",
 ) -> None:
     """Token classification (NER): BIO tags aligned to sub-words; prints entity P/R/F1 per type."""
     from lmforge.recipes.finetune import run_ner
 
-    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard)
+    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard, device)
     result = run_ner(train, test, out, config, model, max_len)
     typer.echo(result.scores.table())
     typer.echo(f"model saved to {out} ({result.steps} steps, {result.train_seconds:.0f} s)")
@@ -355,13 +356,13 @@ def qa(
     max_len: Annotated[int, typer.Option(help="Sub-tokens per window (question + context).")] = 256,
     stride: Annotated[int, typer.Option(help="Sub-tokens between the starts of a context's windows.")] = 96,
     epochs: Epochs = 1.0, lr: Lr = 1e-4, batch_size: BatchSize = 16, max_minutes: MaxMinutes = None,
-    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False,
+    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False, device: DEVICE = "auto",
 ) -> None:
     """Extractive QA: start/end heads over doc-stride windows; prints SQuAD v1.1 EM / F1."""
     from lmforge.recipes.finetune import run_qa
 
-    result = run_qa(train, out, _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard), model, test,
-                    eval_articles, max_eval, max_len, stride)
+    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard, device)
+    result = run_qa(train, out, config, model, test, eval_articles, max_eval, max_len, stride)
     typer.echo(f"exact match {result.exact_match:.2f}  F1 {result.f1:.2f}  ({result.n_eval} questions)")
     typer.echo(f"model saved to {out} ({result.steps} steps, {result.train_seconds:.0f} s)")
 
@@ -380,7 +381,7 @@ def translate(
     d_mlp: Annotated[int, typer.Option(help="Feed-forward width.")] = 1024,
     dropout: Annotated[float, typer.Option(help="Dropout probability.")] = 0.1,
     epochs: Epochs = 30.0, lr: Lr = 1e-3, batch_size: BatchSize = 64, max_minutes: MaxMinutes = None,
-    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False,
+    max_steps: MaxSteps = None, seed: Seed = 0, tensorboard: TENSORBOARD = False, device: DEVICE = "auto",
 ) -> None:
     """Translation: a Transformer encoder-decoder (T5 blocks) trained from scratch; prints test sacreBLEU."""
     from lmforge.data.translation import DataConfig
@@ -391,7 +392,7 @@ def translate(
     model_config = T5Config(d_model=d_model, n_layers=n_layers, n_heads=n_heads, d_head=d_head, d_mlp=d_mlp,
                             dropout=dropout, context_length=64)
     model_config.validate()
-    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard)
+    config = _config(epochs, lr, batch_size, max_minutes, max_steps, seed, tensorboard, device)
     result = finetune_translation(data, model_config, out, config)
     for source, translation in result.samples:
         typer.echo(f"{source}  ->  {translation}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 from torch import nn
 
@@ -26,6 +27,7 @@ class FinetuneConfig:
     precision: str = "fp32"
     checkpoint_every: int | None = None  # keep every N-th step's checkpoint (a learning curve); default: the last
     tensorboard: bool = False  # also log the metrics as TensorBoard scalars
+    device: torch.device | None = None  # where the Trainer moves model and batches (None: where the model is)
 
 
 def run_trainer(model: nn.Module, batches: BatchSource, loss_fn: LossFn, out_dir: str | Path,
@@ -42,4 +44,4 @@ def run_trainer(model: nn.Module, batches: BatchSource, loss_fn: LossFn, out_dir
         precision=config.precision, seed=config.seed, tensorboard=config.tensorboard,  # type: ignore[arg-type]
     )
     return Trainer(model, train_config, batches, out_dir, val_batches=val_batches, loss_fn=loss_fn,
-                   console=console).fit()
+                   console=console, device=config.device).fit()
