@@ -89,7 +89,7 @@ def test_make_optimizer_by_name_keeps_the_decay_groups(name, cls):
 
 
 def test_make_optimizer_refuses_an_unknown_name():
-    with pytest.raises(ConfigError, match="adamw, lamb, lion, adafactor; got 'sgd'"):
+    with pytest.raises(ConfigError, match="adamw, lamb, lion, adafactor, muon; got 'sgd'"):
         make_optimizer(_model(), 1e-3, 0.1, (0.9, 0.95), "sgd")
 
 

@@ -36,6 +36,7 @@ class OptimizerName(StrEnum):
     lamb = "lamb"
     lion = "lion"
     adafactor = "adafactor"
+    muon = "muon"
 
 
 class LrScheduleName(StrEnum):
@@ -48,7 +49,8 @@ class LrScheduleName(StrEnum):
 
 OPTIMIZER = Annotated[OptimizerName | None, typer.Option(
     help="adamw | lamb (per-tensor trust ratio, for large batches) | lion (sign of momentum: lr ~3-10x smaller "
-         "than AdamW's) | adafactor (factored second moments, little optimizer memory).")]
+         "than AdamW's) | adafactor (factored second moments, little optimizer memory) | muon (orthogonalized momentum "
+         "for the blocks' matrices at muon_lr, AdamW for embeddings, head, norms and biases).")]
 LR_SCHEDULE = Annotated[LrScheduleName | None, typer.Option(
     help="cosine | linear | wsd (warm-up, stable, then linear decay over the last --decay-fraction of training).")]
 DECAY_FRACTION = Annotated[float | None, typer.Option(help="wsd: the fraction of training spent decaying (0.2).")]

@@ -56,6 +56,9 @@ def to_hf_config(c: GPTConfig, eos_id: int | None = None) -> dict:
     if c.parallel_block:
         raise ConfigError("parallel_block=true: HF GPT-2 runs attention and MLP in sequence; a GPT-J-style "
                           "parallel block cannot be exported to it")
+    if c.qk_norm or c.activation not in ACTIVATIONS:
+        raise ConfigError(f"HF GPT-2 has no q/k norms and its MLP knows {', '.join(ACTIVATIONS)}; this model has "
+                          f"qk_norm={c.qk_norm}, activation={c.activation!r} and cannot be exported")
     return {
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",

@@ -61,7 +61,9 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
     ``arch`` names a model family; unless it is the preset's own, the model is that
     family's config defaults and the preset contributes only the training settings.
     The LR schedule follows time only when no ``max_steps`` override was given and the
-    run has a time budget (a preset's ``max_steps`` is a cap, not the user's choice).
+    run has a time budget (a preset's ``max_steps`` is no one's choice for this machine); such a
+    run drops the preset's ``max_steps`` and trains until the budget is spent, so a faster CPU
+    buys more steps instead of stopping early.
     """
     model = dict(preset["model"])
     if arch is not None and arch != model.get("family"):
@@ -79,6 +81,8 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
         else:
             model[key] = value
     train["schedule"] = lr_schedule_for(train.get("max_minutes"), overrides.get("max_steps"))
+    if train["schedule"] == "time":
+        train["max_steps"] = None
     try:
         train_config = TrainConfig(**train)
     except TypeError as e:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from lmforge.errors import ConfigError
-from lmforge.train.optim import Lamb, Lion
+from lmforge.train.optim import Lamb, Lion, Muon
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -28,16 +28,36 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-OPTIMIZERS: tuple[str, ...] = ("adamw", "lamb", "lion", "adafactor")
+OPTIMIZERS: tuple[str, ...] = ("adamw", "lamb", "lion", "adafactor", "muon")
 LR_SCHEDULES: tuple[str, ...] = ("cosine", "linear", "wsd")
 
 
+def muon_groups(model: nn.Module, weight_decay: float, lr: float, muon_lr: float) -> list[dict]:
+    """:func:`param_groups` with the decayed matrices inside the blocks on Muon (peak lr ``muon_lr``).
+
+    The LM head (any module's ``lm_head``) stays on AdamW with the embeddings, norms and biases, as in the
+    speedruns: its rows are per-token outputs, like the embedding's rows, not a map between hidden spaces.
+    ``lr_scale`` makes the Trainer's scheduled lr (AdamW's) become ``muon_lr`` at its peak for Muon.
+    """
+    decay, no_decay = param_groups(model, weight_decay)
+    heads = {id(m.lm_head.weight) for m in model.modules() if isinstance(getattr(m, "lm_head", None), nn.Linear)}
+    matrices = [p for p in decay["params"] if id(p) not in heads]
+    head = [p for p in decay["params"] if id(p) in heads]
+    groups = [{"params": matrices, "weight_decay": weight_decay, "use_muon": True, "lr_scale": muon_lr / lr},
+              {"params": head, "weight_decay": weight_decay, "use_muon": False},
+              {**no_decay, "use_muon": False}]
+    return [g for g in groups if g["params"]]
+
+
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float],
-                   name: str = "adamw") -> torch.optim.Optimizer:
-    """``name`` in :data:`OPTIMIZERS` over :func:`param_groups` (biases, norms, embeddings undecayed).
+                   name: str = "adamw", muon_lr: float = 0.02) -> torch.optim.Optimizer:
+    """``name`` in :data:`OPTIMIZERS` over :func:`param_groups` (biases, norms, embeddings undecayed);
+    "muon" over :func:`muon_groups`, its matrices at peak lr ``muon_lr``.
 
     Every optimizer keeps its state on the parameters' device, so build it after the model is moved.
     """
+    if name == "muon":
+        return Muon(muon_groups(model, weight_decay, lr, muon_lr), lr=lr, betas=betas)
     groups = param_groups(model, weight_decay)
     if name == "lamb":
         return Lamb(groups, lr=lr, betas=betas)

@@ -7,7 +7,7 @@ Per optimizer step::
         loss = loss_fn(model, batch) / grad_accum_steps
         loss.backward()                           # gradients add up across pieces
     clip the global gradient norm                 # one bad batch cannot blow up the weights
-    optimizer step (AdamW, LAMB, Lion, Adafactor) with the scheduled learning rate
+    optimizer step (AdamW, LAMB, Lion, Adafactor, Muon) with the scheduled learning rate
 
 Batches follow the model to its device (``--device``); fp16 on CUDA adds a GradScaler around
 backward and the step, and ``grad_checkpoint`` recomputes each block's activations in backward.
@@ -65,7 +65,8 @@ class BatchSource(Protocol):
 
 @dataclass
 class TrainConfig:
-    max_steps: int = 2000
+    # None: no step limit, the run ends when its time budget (max_minutes) is spent
+    max_steps: int | None = 2000
     grad_accum_steps: int = 1
     lr: float = 1e-3
     min_lr: float = 1e-4
@@ -84,6 +85,7 @@ class TrainConfig:
     schedule: Schedule | None = None
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     optimizer: str = "adamw"  # one of schedule.OPTIMIZERS
+    muon_lr: float = 0.02  # optimizer "muon": peak lr of its matrices (Keller Jordan's default); `lr` is AdamW's
     lr_schedule: str = "cosine"  # one of schedule.LR_SCHEDULES
     decay_fraction: float = 0.2  # WSD: the share of training spent decaying
     grad_checkpoint: bool = False  # recompute each block's activations in backward (less memory, ~1/3 slower)
@@ -100,8 +102,12 @@ class TrainConfig:
             raise ConfigError(f"schedule must be 'steps' or 'time', got {self.schedule!r}")
         if self.schedule == "time" and self.max_minutes is None:
             raise ConfigError("schedule 'time' follows the time budget: it needs max_minutes")
-        if self.max_steps <= 0 or self.grad_accum_steps <= 0:
+        if self.max_steps is None and self.schedule != "time":
+            raise ConfigError("max_steps=None trains until the time budget is spent: it needs max_minutes")
+        if (self.max_steps is not None and self.max_steps <= 0) or self.grad_accum_steps <= 0:
             raise ConfigError("max_steps and grad_accum_steps must be positive")
+        if self.muon_lr <= 0:
+            raise ConfigError(f"muon_lr must be positive, got {self.muon_lr}")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
             raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0 (got lr={self.lr}, min_lr={self.min_lr})")
         if self.optimizer not in OPTIMIZERS:
@@ -195,7 +201,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.console = (console or Console(stderr=True)) if dist.is_main else Console(quiet=True)
         self.optimizer = make_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2),
-                                        config.optimizer)
+                                        config.optimizer, muon_lr=config.muon_lr)
         self.step = 0
         self.elapsed_before = 0.0  # seconds spent in earlier (resumed-from) sessions
         self.tokens_seen = 0
@@ -247,11 +253,22 @@ class Trainer:
 
     # ----------------------------------------------------------------- schedule
     def lr_at(self, step: int, elapsed_s: float) -> float:
+        """The learning rate of step ``step`` after ``elapsed_s`` seconds of training.
+
+        "steps": warm-up and decay are fractions of ``max_steps``. "time": the decay follows the clock (or the
+        step cap, whichever is further along), and warm-up is a ramp over ``warmup_steps`` *steps* up to that
+        curve: warm-up exists to keep the first, noisy Adam updates small, which is a count of updates, however
+        long the budget.
+        """
         c = self.config
-        progress = step / c.max_steps
-        if c.schedule == "time":  # validate() ensured a time budget
-            progress = max(progress, elapsed_s / (60 * c.max_minutes))
-        return scheduled_lr(c.lr_schedule, progress, c.lr, c.min_lr, c.warmup_steps / c.max_steps, c.decay_fraction)
+        if c.schedule == "steps":
+            return scheduled_lr(c.lr_schedule, step / c.max_steps, c.lr, c.min_lr, c.warmup_steps / c.max_steps,
+                                c.decay_fraction)
+        progress = elapsed_s / (60 * c.max_minutes)  # validate() ensured a time budget
+        if c.max_steps is not None:
+            progress = max(progress, step / c.max_steps)
+        decayed = scheduled_lr(c.lr_schedule, progress, c.lr, c.min_lr, 0.0, c.decay_fraction)
+        return min(c.lr * step / c.warmup_steps, decayed) if c.warmup_steps else decayed
 
     # ----------------------------------------------------------------- state
     def _state(self) -> dict[str, Any]:
@@ -326,7 +343,7 @@ class Trainer:
         stats = TextColumn("{task.fields[stats]}")
         with progress_bar(stats, console=self.console) as bar, self._stop_on_ctrl_c():
             task = bar.add_task("training", total=c.max_steps, completed=self.step, stats="")
-            while self.step < c.max_steps:
+            while c.max_steps is None or self.step < c.max_steps:
                 elapsed, interrupted = self.dist.all_max(self._elapsed(), self._interrupted)  # all ranks agree
                 if c.max_minutes is not None and elapsed >= 60 * c.max_minutes:
                     stop_reason = "time budget"
@@ -336,8 +353,8 @@ class Trainer:
                     bar.console.print("[yellow]interrupted: saving a checkpoint (Ctrl-C again to quit at once)")
                     break
                 lr = self.lr_at(self.step, elapsed)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                for group in self.optimizer.param_groups:  # Muon's matrices: muon_lr, on the same schedule
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
                 loss_sum = torch.zeros((), device=self.device)  # summed on the device: one host sync per step
                 for micro in range(c.grad_accum_steps):
                     batch = self._next_batch()

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmforge.models.blocks.kv_cache import KVCache
+from lmforge.models.blocks.norms import RMSNorm
 from lmforge.models.blocks.positions import RotaryEmbedding
 from lmforge.models.blocks.sliding_window import window_bias
 
@@ -162,7 +163,10 @@ class SelfAttention(_Heads):
     several query heads share one key/value head, shrinking the KV cache.
     ``rope`` rotates queries and keys by their position (Llama); ``scale=1.0``
     drops the 1/sqrt(D) (T5 folds it into the weights); ``window`` hides keys that
-    many positions or more behind a query (Mistral, see ``sliding_window.py``).
+    many positions or more behind a query (Mistral, see ``sliding_window.py``); ``qk_norm`` RMS-normalizes
+    each head's query and key (with a learned gain) before RoPE and the dot product (OLMo 2, Qwen 3, the
+    modded-nanogpt speedruns), so the attention logits cannot grow without bound as the weights do, which
+    lets a run take a higher learning rate without the softmax saturating.
     """
 
     def __init__(
@@ -178,9 +182,12 @@ class SelfAttention(_Heads):
         scale: float | None = None,
         d_head: int | None = None,
         window: int | None = None,
+        qk_norm: bool = False,
     ) -> None:
         super().__init__(d_model, n_heads, n_kv_heads, d_head, bias, dropout, causal, impl, scale)
         self.rope, self.window = rope, window
+        self.q_norm = RMSNorm(self.head_dim) if qk_norm else None  # over each head's D channels
+        self.k_norm = RMSNorm(self.head_dim) if qk_norm else None
         q_width, kv_width = n_heads * self.head_dim, self.n_kv_heads * self.head_dim
         self.widths = [q_width, kv_width, kv_width]
         self.qkv = nn.Linear(d_model, q_width + 2 * kv_width, bias=bias)  # one matmul for q, k and v
@@ -189,6 +196,8 @@ class SelfAttention(_Heads):
                 bias: torch.Tensor | None = None) -> torch.Tensor:
         q, k, v = self.qkv(x).split(self.widths, dim=-1)
         q, k, v = self.split(q, self.n_heads), self.split(k, self.n_kv_heads), self.split(v, self.n_kv_heads)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)  # (B, H, T, D): unit RMS per head, times the gains
         if self.rope is not None:
             q, k = self.rope(q, k, start=cache.length if cache is not None else 0)
         causal = None
