@@ -27,6 +27,7 @@ import math
 import multiprocessing
 import queue
 import shutil
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -237,6 +238,7 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(tokenizer_path: str, progress: multiprocessing.Queue, options: StreamOptions) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: it ends the pool
     _worker.update(tokenizer=load_tokenizer(tokenizer_path), progress=progress, options=options)
 
 
