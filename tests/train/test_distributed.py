@@ -19,6 +19,8 @@ import torch.multiprocessing as mp
 from rich.console import Console
 
 from lmforge.cli.main import run as cli
+from lmforge.data.sampler import RandomWindowSampler
+from lmforge.data.shards import open_shards
 from lmforge.errors import ConfigError
 from lmforge.io import read_safetensors
 from lmforge.models.registry import build_model, load_model
@@ -119,6 +121,20 @@ def _crashed_after_step_4(run_dir: Path, copy: Path) -> Path:
     (copy / "model.safetensors").unlink()
     (copy / "checkpoints" / "latest.json").write_text(json.dumps({"step": 4, "dir": "step-000004"}))
     return copy
+
+
+def test_each_rank_cuts_its_own_disjoint_rows_of_the_same_global_batch(char_data_dir):
+    """Two rank samplers, stacked, are the one-process sampler's batches; their saved positions are its own."""
+    shards = open_shards(char_data_dir, "train")
+    whole = RandomWindowSampler(shards, 16, 6, seed=7)
+    ranks = [RandomWindowSampler(shards, 16, 6, seed=7, rank=r, world_size=3) for r in range(3)]
+    for _ in range(3):
+        inputs, targets = whole.next_batch()
+        parts = [sampler.next_batch() for sampler in ranks]
+        assert all(part[0].shape == (2, 16) for part in parts)
+        assert torch.equal(torch.cat([part[0] for part in parts]), inputs)
+        assert torch.equal(torch.cat([part[1] for part in parts]), targets)
+    assert all(sampler.state_dict() == whole.state_dict() for sampler in ranks)
 
 
 # ----------------------------------------------------------------------------- bad input
