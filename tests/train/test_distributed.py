@@ -97,21 +97,23 @@ def test_ddp_checkpoint_is_a_full_one_any_world_size_reads(runs):
     assert state["world_size"] == 2 and len(state["torch_rng_ranks"]) == 2
 
 
-def test_fsdp_sharded_checkpoint_resumes_on_one_process(runs, tmp_path):
+def test_a_sharded_checkpoint_consolidates_to_the_one_process_weights(runs, tmp_path):
     sharded = runs / "fsdp" / "checkpoints" / "step-000004"
     assert sorted(p.name for p in (sharded / "sharded").glob("*.distcp")) == ["__0_0.distcp", "__1_0.distcp"]
-    # same parameters: the 2-rank shards, consolidated in one process, are the 1-process run's step-4 weights
     assert cli(["consolidate", str(sharded), "--out", str(tmp_path / "step4")]) == 0
     single_step4 = runs / "single" / "checkpoints" / "step-000004"
     _assert_same_weights(tmp_path / "step4" / "model.safetensors", single_step4 / "model.safetensors")
+    assert load_model(tmp_path / "step4").config.n_layers == 2  # sample / export read it like any model
 
-    # a crash after step 4's checkpoint, then `lmforge train --resume` on one process: the loss continues
-    crashed = _crashed_after_step_4(runs / "fsdp", tmp_path / "crashed")
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_a_two_process_run_resumes_on_one_process(runs, tmp_path, strategy):
+    """A crash after step 4's checkpoint, then `lmforge train --resume` on one process: the loss continues."""
+    crashed = _crashed_after_step_4(runs / strategy, tmp_path / "crashed")
     assert cli(["train", "--out", str(crashed), "--resume"]) == 0
     torch.testing.assert_close(torch.tensor(_losses(crashed)), torch.tensor(_losses(runs / "single")),
                                atol=ATOL, rtol=0)
     _assert_same_weights(crashed / "model.safetensors", runs / "single" / "model.safetensors")
-    assert load_model(crashed).config.n_layers == 2  # sample / export read the run like any other
 
 
 def _crashed_after_step_4(run_dir: Path, copy: Path) -> Path:
