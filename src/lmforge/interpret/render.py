@@ -80,7 +80,8 @@ def render_png(rows: Sequence[Highlight], out: str | Path, title: str = "", widt
             current.append((x, token, strength))
             x += w
         lines.append((n, current))
-    height = line_h * (len(lines) + 1)
+    top = 1 if title else 0  # a line of room for the title
+    height = line_h * (len(lines) + 1 + top)
     fig = Figure(figsize=(width + 0.4, height))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(-0.2, width + 0.2)
@@ -89,7 +90,7 @@ def render_png(rows: Sequence[Highlight], out: str | Path, title: str = "", widt
     if title:
         fig.suptitle(title, fontsize=11, y=1.0 - 0.12 / height)
     for k, (row, items) in enumerate(lines):
-        y = line_h * (k + 1)
+        y = line_h * (k + 1 + top)
         for x, token, strength in items:
             if row is None:
                 ax.text(x, y, token, fontsize=9, color="#555555", va="center")

@@ -94,7 +94,7 @@ def attributions_lab(ctx: LabContext) -> LabResult:
     median_gap = sorted(rel_gaps)[n // 2]
     smoke = "smoke mode: 2 training steps, the classifier is untrained; " if ctx.smoke else ""
     return LabResult(
-        headline=f"IG ({steps} steps) completeness gap median {100 * median_gap:.2f} % of f(x) - f(baseline) on {n} "
+        headline=f"IG ({steps} steps) completeness gap median {median_gap:.1e} of |f(x) - f(baseline)| on {n} "
                  f"test sentences; deleting the top-{DELETE_K} IG tokens lowers P(predicted) by {mean['ig']:.3f} vs "
                  f"{mean['random']:.3f} for {DELETE_K} random tokens (paired diff {gain}); classifier accuracy "
                  f"{100 * trained.report.accuracy:.1f} %",
