@@ -3,6 +3,7 @@
 Plain strings and typer options: importing this must not import torch (``--help`` stays instant).
 """
 
+import json
 from enum import StrEnum
 from typing import Annotated
 
@@ -57,3 +58,23 @@ DECAY_FRACTION = Annotated[float | None, typer.Option(help="wsd: the fraction of
 TENSORBOARD = Annotated[bool, typer.Option(
     help="Also log the metrics as TensorBoard scalars in OUT/tensorboard (`tensorboard --logdir OUT`); "
          "needs pip install 'lmforge[scale]'. metrics.jsonl is always written.")]
+SET = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="KEY=VALUE",
+    help="Override any field of the preset (repeatable): a model field (qk_norm=true, position=rope, "
+         "activation=relu2, d_model=192), a training field (lr=2e-3, warmup_steps=50, min_lr=0, optimizer=muon, "
+         "muon_lr=0.02, lr_schedule=wsd, weight_decay=0) or batch_size / eval_batches. VALUE is read as JSON "
+         "(numbers, true/false), else as text. The named options above win over --set.")]
+
+
+def parse_settings(items: list[str] | None) -> dict[str, object]:
+    """``["lr=2e-3", "qk_norm=true", "position=rope"]`` -> ``{"lr": 0.002, "qk_norm": True, "position": "rope"}``."""
+    settings: dict[str, object] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE, e.g. qk_norm=true", param_hint="--set")
+        try:
+            settings[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            settings[key.strip()] = text
+    return settings

@@ -15,8 +15,10 @@ from lmforge.cli.options import (
     LR_SCHEDULE,
     OPTIMIZER,
     PRECISION_HELP,
+    SET,
     TENSORBOARD,
     max_minutes_help,
+    parse_settings,
 )
 from lmforge.presets import available_presets, load_preset
 
@@ -42,6 +44,7 @@ def quickstart(
     precision: Annotated[str | None, typer.Option(help=PRECISION_HELP)] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted quickstart in --out.")] = False,
     device: DEVICE = "auto",
+    set_: SET = None,
 ) -> None:
     """Train a tokenizer and a small GPT on the bundled Shakespeare in minutes on a CPU, then sample from it."""
     from lmforge.devices import resolve_device
@@ -50,7 +53,8 @@ def quickstart(
     if tokenizer not in ("char", "bpe"):
         raise typer.BadParameter("must be 'char' or 'bpe'", param_hint="--tokenizer")
     run_device = resolve_device(device)  # a missing device is refused before anything is written
-    overrides = {"max_minutes": max_minutes, "max_steps": max_steps, "precision": precision}
+    named = {"max_minutes": max_minutes, "max_steps": max_steps, "precision": precision}
+    overrides = {**parse_settings(set_), **{k: v for k, v in named.items() if v is not None}}
     run_quickstart(out, tokenizer, vocab_size, preset, overrides, resume=resume,  # type: ignore[arg-type]
                    device=run_device)
 
@@ -115,6 +119,7 @@ def train(
     optimizer: OPTIMIZER = None,
     lr_schedule: LR_SCHEDULE = None,
     decay_fraction: DECAY_FRACTION = None,
+    set_: SET = None,
 ) -> None:
     """Train a language model; Ctrl-C or a crash loses at most one checkpoint interval (use --resume).
 
@@ -138,6 +143,7 @@ def train(
                          precision=precision, compile=compile, seed=seed, tensorboard=tensorboard or None,
                          grad_checkpoint=grad_checkpoint, optimizer=optimizer and optimizer.value,
                          lr_schedule=lr_schedule and lr_schedule.value, decay_fraction=decay_fraction)
+        overrides = {**parse_settings(set_), **{k: v for k, v in overrides.items() if v is not None}}
         result = train_lm(run_from_preset(load_preset(preset), data, overrides, arch), out, strategy=strategy,
                           device=run_device)
     if launch_rank() != 0:  # under torchrun, one report for the whole job
