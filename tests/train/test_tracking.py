@@ -94,10 +94,13 @@ def test_plot_overlays_runs_in_one_png(tmp_path, x):
     b = _fake_run(tmp_path, "b", [4.1, 3.9, 3.8, 3.7])
     out = plot_runs([a, b], tmp_path / "runs.png", x)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    train_x, _, val_x, val_y = curves(read_run(a), x, "a")
+    records = read_run(a)
+    records.append({"step": 5, "val_loss": 2.9, "val_bpb": None})  # a final evaluation after the last logged row
+    train_x, _, val_x, val_y = curves(records, x, "a")
     scale = {"steps": 1, "tokens": 64, "time": 0.5}[x]
-    assert train_x.tolist() == [scale * s for s in (1, 2, 3, 4)] and val_x.tolist() == [2 * scale, 4 * scale]
-    assert val_y.tolist() == pytest.approx([3.6, 3.1])
+    assert train_x.tolist() == [scale * s for s in (1, 2, 3, 4)]
+    assert val_x.tolist() == [2 * scale, 4 * scale, 5 * scale]  # interpolated, then extrapolated
+    assert val_y.tolist() == pytest.approx([3.6, 3.1, 2.9])
 
 
 def test_plot_of_a_bad_run_dir_is_one_line(tmp_path, capsys):

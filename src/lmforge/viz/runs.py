@@ -34,7 +34,8 @@ def read_run(run_dir: str | Path) -> list[dict[str, Any]]:
 
 def curves(records: list[dict[str, Any]], x: XAxis, where: str) -> tuple[np.ndarray, ...]:
     """(train x, train loss, val x, val loss). Validation rows log only their step; tokens and time
-    at an evaluation are interpolated from the training rows around it."""
+    at an evaluation are interpolated from the training rows around it (extrapolated from the last
+    two past the last one: the final evaluation can come a few steps after the last logged row)."""
     train = [r for r in records if "loss" in r]
     key = _X_KEY[x]
     if any(key not in r for r in train):
@@ -44,6 +45,10 @@ def curves(records: list[dict[str, Any]], x: XAxis, where: str) -> tuple[np.ndar
     val = [r for r in records if r.get("val_loss") is not None]
     val_steps = np.array([r["step"] for r in val], dtype=np.float64)
     val_x = val_steps if x == "steps" else np.interp(val_steps, steps, train_x)
+    if x != "steps" and len(steps) > 1:
+        slope = (train_x[-1] - train_x[-2]) / (steps[-1] - steps[-2])
+        beyond = val_steps > steps[-1]
+        val_x[beyond] = train_x[-1] + slope * (val_steps[beyond] - steps[-1])
     return train_x, np.array([r["loss"] for r in train]), val_x, np.array([r["val_loss"] for r in val])
 
 
