@@ -25,6 +25,7 @@ import numpy as np
 from lmforge.errors import DataError
 from lmforge.io import atomic_write, read_json, read_text, write_json
 from lmforge.progress import progress_bar
+from lmforge.tokenizers import load_tokenizer
 from lmforge.tokenizers.base import TOKENIZER_FILE, Tokenizer
 
 META_FILE = "meta.json"
@@ -104,23 +105,48 @@ def prepare(
     n_val = max(1, math.ceil(len(ids) * val_fraction))
     if len(ids) - n_val < 2:
         raise DataError(f"corpus has only {len(ids)} tokens: too small to split into train and validation")
-    train_ids, val_ids = ids[:-n_val], ids[-n_val:]
-    dtype = token_dtype(tokenizer.vocab_size)
     shutil.copyfile(tokenizer_path, out_dir / TOKENIZER_FILE)
+    return _write_splits(ids[:-n_val], ids[-n_val:], tokenizer, [str(Path(f).resolve()) for f in files], out_dir,
+                         shard_tokens)
+
+
+def _write_splits(train_ids: np.ndarray, val_ids: np.ndarray, tokenizer: Tokenizer, sources: list[str],
+                  out_dir: Path, shard_tokens: int) -> DataMeta:
+    """Shards of both splits, then ``meta.json`` (last: its presence marks a complete directory)."""
+    dtype = token_dtype(tokenizer.vocab_size)
 
     def split_info(split: str, split_ids: np.ndarray) -> SplitInfo:
         n_bytes = len(tokenizer.decode(split_ids.tolist()).encode("utf-8"))
         return SplitInfo(_write_shards(split_ids, out_dir, split, dtype, shard_tokens), len(split_ids), n_bytes)
 
-    meta = DataMeta(
-        vocab_size=tokenizer.vocab_size,
-        dtype=dtype.name,
-        sources=[str(Path(f).resolve()) for f in files],
-        train=split_info("train", train_ids),
-        val=split_info("val", val_ids),
-    )
+    meta = DataMeta(vocab_size=tokenizer.vocab_size, dtype=dtype.name, sources=sources,
+                    train=split_info("train", train_ids), val=split_info("val", val_ids))
     write_json(out_dir / META_FILE, asdict(meta))
     return meta
+
+
+def carve_dev_split(data_dir: str | Path, out_dir: str | Path, dev_fraction: float = 0.1,
+                    shard_tokens: int = DEFAULT_SHARD_TOKENS) -> DataMeta:
+    """A data directory whose ``val`` split is a *dev* split: the last ``dev_fraction`` of ``data_dir``'s
+    training tokens; its ``train`` split is the rest. ``data_dir``'s own validation tokens appear nowhere.
+
+    Choosing a recipe (model shape, learning rate, tricks) by its validation loss fits the recipe to the
+    validation text, so that loss no longer measures what an unseen text would get. A recipe search trains
+    on this directory and compares dev losses; the validation split is then read once, for the final recipe.
+    """
+    if not 0.0 < dev_fraction < 1.0:
+        raise DataError(f"dev_fraction must be between 0 and 1 (exclusive), got {dev_fraction}")
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    meta = load_meta(data_dir)
+    ids = np.concatenate(open_shards(data_dir, "train")).astype(np.int64)
+    n_dev = max(1, math.ceil(len(ids) * dev_fraction))
+    if len(ids) - n_dev < 2:
+        raise DataError(f"{data_dir}: {len(ids)} training tokens are too few to carve a dev split from")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / META_FILE).unlink(missing_ok=True)
+    shutil.copyfile(data_dir / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
+    return _write_splits(ids[:-n_dev], ids[-n_dev:], load_tokenizer(data_dir / TOKENIZER_FILE), meta.sources,
+                         out_dir, shard_tokens)
 
 
 def load_meta(data_dir: str | Path) -> DataMeta:
