@@ -185,3 +185,11 @@ def test_a_full_checkpoint_is_not_resumed_with_fsdp(runs):
     fsdp = Distributed(rank=0, world_size=2, strategy="fsdp")
     with pytest.raises(ConfigError, match="full checkpoint .* resume it with --strategy ddp"):
         fsdp.load_checkpoint(runs / "ddp" / "checkpoints" / "step-000004", model, optimizer)
+
+
+def test_a_command_that_trains_on_one_process_refuses_to_run_under_torchrun(char_data_dir, tmp_path, monkeypatch,
+                                                                            capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # e.g. torchrun --nproc_per_node=2 -m lmforge pretrain ...
+    err = _refused(["pretrain", "--objective", "clm", "--data", str(char_data_dir), "--out", str(tmp_path / "run"),
+                    "--max-steps", "1"], capsys)
+    assert "only `lmforge train` spreads a run over processes" in err

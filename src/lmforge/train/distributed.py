@@ -87,6 +87,12 @@ class Distributed:
     def sharded(self) -> bool:
         return self.strategy == "fsdp"
 
+    def check_launch(self) -> None:
+        """Refuse to train as N copies of one single-process run (they would write the same files at once)."""
+        if not self.active and launch_world_size() > 1:
+            raise ConfigError(f"torchrun started {launch_world_size()} processes, but this command trains on one: "
+                              "only `lmforge train` spreads a run over processes; run this one without torchrun")
+
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
