@@ -1,6 +1,6 @@
 """Retrieval on SQuAD v1.1 dev (24 articles): BM25, dense (MiniLM), dense fine-tuned, hybrid; ANN recall.
 
-    python -m benchmarks.retrieval [--finetune-minutes 6] [--ann-queries 500]
+    python -m benchmarks.retrieval [--finetune-minutes 6 | --finetune-minutes 0 --epochs 1] [--precision bf16]
 
 Every paragraph is a document (913), every question a query (4,961); a query is answered when its
 own paragraph is retrieved. Metrics: recall@1/5/10 and MRR@10, for every question and for the
@@ -128,7 +128,10 @@ def _usearch(module, corpus: np.ndarray):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--finetune-minutes", type=float, default=6.0)
+    parser.add_argument("--finetune-minutes", type=float, default=6.0,
+                        help="wall-clock budget of the fine-tune (the LR follows it); 0: train --epochs whole")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="of the fine-tune only")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     docs, questions = load_squad()
@@ -148,8 +151,8 @@ def main() -> None:
         paragraph_vectors = retriever.store.vectors
 
         pairs = [(q, next(d.text for d in docs if d.doc_id == doc_id)) for q, doc_id, h in questions if not h]
-        config = FinetuneConfig(epochs=1.0, batch_size=args.batch_size, lr=2e-5, max_minutes=args.finetune_minutes,
-                                precision="fp32", seed=0)
+        config = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, lr=2e-5,
+                                max_minutes=args.finetune_minutes or None, precision=args.precision, seed=0)
         start = time.perf_counter()
         trained = finetune_encoder(encoder, pairs, Path(tmp) / "finetune", config)
         minutes = (time.perf_counter() - start) / 60
