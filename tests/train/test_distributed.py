@@ -193,3 +193,5 @@ def test_a_command_that_trains_on_one_process_refuses_to_run_under_torchrun(char
     err = _refused(["pretrain", "--objective", "clm", "--data", str(char_data_dir), "--out", str(tmp_path / "run"),
                     "--max-steps", "1"], capsys)
     assert "only `lmforge train` spreads a run over processes" in err
+    err = _refused(["quickstart", "--out", str(tmp_path / "quick")], capsys)  # before it tokenizes anything
+    assert "only `lmforge train`" in err and not (tmp_path / "quick").exists()

@@ -23,6 +23,7 @@ from lmforge.io import read_text
 from lmforge.presets import load_preset
 from lmforge.recipes.train_lm import resume_lm, run_from_preset, train_lm
 from lmforge.tokenizers import CharTokenizer, load_tokenizer, train_tokenizer
+from lmforge.train.distributed import SINGLE
 from lmforge.train.trainer import TrainResult
 
 
@@ -54,6 +55,7 @@ def quickstart(
 ) -> QuickstartResult:
     """Tokenizer, data, training and samples in ``out_dir``; the model trains and samples on ``device``
     (None: CPU)."""
+    SINGLE.check_launch()  # under torchrun every rank would tokenize into the same files: refused in one line
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
     if resume:
