@@ -1,8 +1,9 @@
 """torchrun-style training on 2 CPU processes (gloo) against one process with the same global batch.
 
-One spawn of 2 ranks trains the same tiny GPT run twice, with DDP and with FSDP2; a single process trains
-it once here. fp32, fixed seeds, dropout off (each rank draws its own masks): the loss curves, checkpoints
-and final weights agree to 1e-5. The FSDP run's sharded checkpoint then resumes on 1 process (2 -> 1).
+A single process trains a tiny GPT run here; one spawn of 2 ranks trains the same run with DDP and with
+FSDP2, and resumes the single process's checkpoint as FSDP shards (1 -> 2). fp32, fixed seeds, dropout off
+(each rank draws its own masks): loss curves, checkpoints and final weights agree to 1e-5. The 2-rank runs
+then resume on 1 process (2 -> 1).
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ from rich.console import Console
 from lmforge.cli.main import run as cli
 from lmforge.data.sampler import RandomWindowSampler
 from lmforge.data.shards import open_shards
-from lmforge.errors import ConfigError
 from lmforge.io import read_safetensors
 from lmforge.models.registry import build_model, load_model
 from lmforge.recipes.train_lm import LMRun, train_lm
 from lmforge.train.checkpoint import load_checkpoint
-from lmforge.train.distributed import Distributed, check_global_batch
-from lmforge.train.schedule import make_optimizer
+from lmforge.train.distributed import check_global_batch
 from lmforge.train.trainer import TrainConfig
 
 MODEL = {"family": "gpt", "context_length": 16, "d_model": 32, "n_layers": 2, "n_heads": 2, "dropout": 0.0}
@@ -46,23 +45,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank(rank: int, world: int, ports: dict[str, int], run: dict, root: str) -> None:
+def _rank(rank: int, world: int, jobs: list[tuple[str, str, bool]], run: dict, root: str) -> None:
     """One torchrun rank: the environment torchrun would set, then the same recipe ``lmforge train`` calls."""
     os.environ.update(MASTER_ADDR="127.0.0.1", WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    for strategy, port in ports.items():
+    for (out, strategy, resume), port in jobs:
         os.environ["MASTER_PORT"] = str(port)
-        train_lm(LMRun.from_json(run), Path(root) / strategy, strategy=strategy, console=Console(quiet=True))
+        train_lm(LMRun.from_json(run), Path(root) / out, resume, Console(quiet=True), strategy=strategy)
 
 
 @pytest.fixture(scope="module")
 def runs(char_data_dir, tmp_path_factory) -> Path:
-    """``root/single`` (1 process), ``root/ddp`` and ``root/fsdp`` (2 processes each) of the same run."""
+    """``root/single`` (1 process), ``root/ddp`` and ``root/fsdp`` (2 processes each) of the same run, and
+    ``root/single-to-fsdp``: the 1-process run crashed after step 4, resumed by 2 FSDP processes."""
     root = tmp_path_factory.mktemp("distributed")
     run = _run(char_data_dir)
-    ports = {"ddp": _free_port(), "fsdp": _free_port()}
-    mp.start_processes(_rank, args=(2, ports, run.to_json(), str(root)), nprocs=2, join=True, start_method="spawn")
     train_lm(run, root / "single", console=Console(quiet=True))
+    _crashed_after_step_4(root / "single", root / "single-to-fsdp")
+    jobs = [(job, _free_port()) for job in [("ddp", "ddp", False), ("fsdp", "fsdp", False),
+                                            ("single-to-fsdp", "fsdp", True)]]
+    mp.start_processes(_rank, args=(2, jobs, run.to_json(), str(root)), nprocs=2, join=True, start_method="spawn")
     return root
 
 
@@ -77,8 +79,9 @@ def _assert_same_weights(a: Path, b: Path) -> None:
         torch.testing.assert_close(left[name], right[name], atol=ATOL, rtol=0, msg=name)
 
 
-@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp", "single-to-fsdp"])
 def test_two_processes_train_exactly_like_one_with_the_same_global_batch(runs, strategy):
+    """single-to-fsdp: a 1-process (full) checkpoint cut into 2 ranks' FSDP shards, weights and Adam moments."""
     single, distributed = _losses(runs / "single"), _losses(runs / strategy)
     assert len(single) == len(distributed) == 8
     torch.testing.assert_close(torch.tensor(distributed), torch.tensor(single), atol=ATOL, rtol=0)
@@ -176,15 +179,6 @@ def test_a_sharded_checkpoint_missing_a_rank_s_shard_is_refused(runs, tmp_path, 
     err = _refused(["train", "--out", str(crashed), "--resume"], capsys)
     assert "written by 2 ranks but missing shard file(s) __1_0.distcp" in err and "shares" in err
     assert (crashed / "metrics.jsonl").read_text() == metrics and not (crashed / "model.safetensors").exists()
-
-
-def test_a_full_checkpoint_is_not_resumed_with_fsdp(runs):
-    """A 2-rank FSDP job asked to resume a full checkpoint: refused before any collective is entered."""
-    model = _fresh_model(runs)
-    optimizer = make_optimizer(model, 1e-3, 0.1, (0.9, 0.95))
-    fsdp = Distributed(rank=0, world_size=2, strategy="fsdp")
-    with pytest.raises(ConfigError, match="full checkpoint .* resume it with --strategy ddp"):
-        fsdp.load_checkpoint(runs / "ddp" / "checkpoints" / "step-000004", model, optimizer)
 
 
 def test_a_command_that_trains_on_one_process_refuses_to_run_under_torchrun(char_data_dir, tmp_path, monkeypatch,

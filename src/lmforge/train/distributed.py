@@ -11,7 +11,8 @@ over equally many tokens). ``--grad-accum-steps`` micro-batches then make one op
   rank 0, so they resume on any number of processes.
 - ``fsdp``: FSDP2's ``fully_shard`` on every block and the root: each rank holds 1/N of the parameters,
   gradients and optimizer moments. Checkpoints are sharded (``torch.distributed.checkpoint``, one file per
-  rank) and reshard on load, so a run saved by N ranks resumes on M ranks, or on one process.
+  rank) and reshard on load, so a run saved by N ranks resumes on M ranks, or on one process; a full
+  checkpoint resumes as shards too.
 
 Everything that writes (metrics, checkpoints' shared files, the final model, the console) happens on
 rank 0 only; every decision that changes control flow (stop for time or Ctrl-C) is agreed by all ranks,
@@ -34,9 +35,9 @@ import torch.distributed as dist
 from torch import nn
 
 from lmforge.errors import ConfigError
-from lmforge.io import read_json, write_json
+from lmforge.io import read_json, read_safetensors, write_json
 from lmforge.models.config import config_to_dict
-from lmforge.models.registry import CONFIG_FILE, build_model, save_model
+from lmforge.models.registry import CONFIG_FILE, WEIGHTS_FILE, build_model, save_model
 from lmforge.train.checkpoint import LATEST, STATE_FILE, load_checkpoint, save_checkpoint
 
 Strategy = Literal["single", "ddp", "fsdp"]
@@ -195,18 +196,17 @@ class Distributed:
         return final
 
     def load_checkpoint(self, directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-        """Weights (and, for sharded checkpoints, optimizer moments) into ``model``; the training state back.
+        """Weights and optimizer moments into ``model`` and ``optimizer``; the training state back.
 
-        A full checkpoint loads on any world size. A sharded one reshards to this one through DCP, or into
-        an unsharded model (DDP, one process). Refused: a full checkpoint under ``fsdp`` (its optimizer
-        moments are one process's, keyed by parameter order, not by name, so they cannot be cut into shards).
+        Any checkpoint loads on any world size: a full one (one process, DDP) as it is, or cut into this
+        job's FSDP shards; a sharded one resharded to this world size through DCP, or into an unsharded model.
         """
-        sharded = (directory / SHARDED_DIR).is_dir()
-        if self.sharded and not sharded:
-            raise ConfigError(
-                f"{directory}: a full checkpoint (one process or ddp); --strategy fsdp resumes only sharded "
-                f"checkpoints, as full optimizer state cannot be resharded: resume it with --strategy ddp")
-        state = load_sharded(directory, model, optimizer) if sharded else load_checkpoint(directory, model)
+        if (directory / SHARDED_DIR).is_dir():
+            state = load_sharded(directory, model, optimizer)
+        elif self.sharded:
+            state = _load_full_into_shards(directory, model, optimizer)
+        else:
+            state = load_checkpoint(directory, model)
         ranks = state.pop("torch_rng_ranks", None)
         if ranks is not None and len(ranks) == self.world_size:
             state["torch_rng"] = ranks[self.rank]
@@ -278,6 +278,28 @@ def _check_shards(directory: Path) -> None:
         raise ConfigError(
             f"{sharded}: written by {writers} ranks but missing shard file(s) {', '.join(missing)}, so it cannot be "
             f"resharded; on several nodes --out must be a filesystem every node shares (see docs/distributed.md)")
+
+
+def _load_full_into_shards(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """A full checkpoint into an FSDP model: every rank keeps its shard of the weights and of the moments.
+
+    A full checkpoint's optimizer state numbers parameters in the order the optimizer lists them; FSDP's
+    loader wants their names, so the numbers are renamed through this optimizer's (same) order first.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+    weights = read_safetensors(directory / WEIGHTS_FILE, "checkpoint weights")
+    first_name: dict[nn.Parameter, str] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):  # tied weights are stored once
+        weights.setdefault(name, weights[first_name.setdefault(param, name)])
+    state = torch.load(directory / STATE_FILE, weights_only=True)
+    saved = state.pop("optimizer")
+    names = [first_name[p] for group in optimizer.param_groups for p in group["params"]]
+    moments = {"state": {names[i]: s for i, s in saved["state"].items()},
+               "param_groups": [{**g, "params": [names[i] for i in g["params"]]} for g in saved["param_groups"]]}
+    set_state_dict(model, optimizer, model_state_dict=weights, optim_state_dict=moments,
+                   options=StateDictOptions(full_state_dict=True))
+    return state
 
 
 def load_sharded(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
