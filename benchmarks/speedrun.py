@@ -1,0 +1,234 @@
+"""The CPU speedrun (issue #24): the quickstart's recipe, one trick at a time, each for the same minutes.
+
+    python -m benchmarks.speedrun                    # every row, 10 minutes each (hours: needs an idle CPU)
+    python -m benchmarks.speedrun --minutes 1        # a quick pass over every row
+    python -m benchmarks.speedrun --rows baseline,qk_norm,muon --keep qk_norm --minutes 10
+
+Method (docs/speedrun.md explains why):
+
+1. Data: the quickstart's char tokenizer and train/val shards of tinyshakespeare, and a *dev* split carved out of
+   the end of the training tokens (``data.shards.carve_dev_split``). Rows are compared on dev only.
+2. Each ablation row is the ``gpt-char-quickstart`` preset plus that row's ``--set`` overrides, trained by the one
+   Trainer on the dev directory's training tokens for ``--minutes`` (time-budgeted: no step cap, the LR schedule
+   ends with the budget), then scored on the whole dev split (nats/char).
+3. Kept: the candidates whose dev loss beats the baseline's by more than ``--margin`` (or ``--keep a,b``); the
+   ``stacked`` row trains all kept overrides together, still on dev.
+4. Final: the shipped quickstart and the stacked recipe, each trained on the whole training split exactly as
+   ``lmforge quickstart --max-minutes M --set ...`` does, scored once on the whole validation split, and in bits
+   per byte on Edith Wharton's "The Verdict" (public domain, tests/data/verdict; not in the corpus), to show a
+   gain is not a fit to Shakespeare.
+
+Every finished row is appended to ``WORK/speedrun-<M>min.jsonl``; a rerun skips the rows already there (kill it
+and start it again to resume). The table goes to ``WORK/speedrun-<M>min.md`` and stdout, the dev-loss curves of
+the baseline, the kept rows and the final recipe to ``WORK/speedrun-<M>min.png``. Each row records the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from benchmarks._common import markdown_table
+from benchmarks._machine import machine_summary
+from benchmarks.lm_families import prepare_char_data
+from lmforge.data.shards import carve_dev_split, load_meta, open_shards
+from lmforge.evaluate.perplexity import sliding_window_perplexity
+from lmforge.io import read_text
+from lmforge.models.registry import load_model
+from lmforge.presets import load_preset
+from lmforge.recipes.train_lm import run_from_preset, train_lm
+from lmforge.tokenizers import CharTokenizer, load_tokenizer
+
+PRESET = "gpt-char-quickstart"
+HELD_OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "verdict" / "wharton-the_verdict.txt"
+#: row -> the ``--set`` overrides it adds to the quickstart preset (each alone, against the baseline)
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "baseline": {},
+    # model shape for the budget: wider, deeper, longer context (fewer steps each)
+    "wider": {"d_model": 192, "n_heads": 6},
+    "deeper": {"n_layers": 6},
+    "context_128": {"context_length": 128},
+    # batch size and the LR schedule tied to the budget
+    "batch_24": {"batch_size": 24},
+    "lr_2e-3": {"lr": 0.002},
+    "min_lr_0": {"min_lr": 0.0},
+    "warmup_20": {"warmup_steps": 20},
+    "wsd": {"lr_schedule": "wsd"},
+    "no_weight_decay": {"weight_decay": 0.0},
+    # init
+    "zero_init": {"zero_init_outputs": True},
+    "init_std_0.01": {"init_std": 0.01},
+    # architecture
+    "rope": {"position": "rope"},
+    "qk_norm": {"qk_norm": True},
+    "relu2": {"activation": "relu2"},
+    "untied": {"tie_embeddings": False},
+    # optimizer, precision, compiler
+    "muon": {"optimizer": "muon"},
+    "bf16": {"precision": "bf16"},
+    "compile": {"compile": True},  # its warm-up runs inside the budget
+}
+
+
+def held_out_loss(model: torch.nn.Module, data_dir: Path) -> tuple[float, float]:
+    """(nats/token, bits/byte) over the whole held-out split of ``data_dir`` (its ``val``: the dev split of a
+    carved directory), in back-to-back windows of the model's context.
+
+    Every token of the split is scored once (each window's first token only as context), so two rows are
+    compared on exactly the same text, not on a sample of windows.
+    """
+    meta = load_meta(data_dir)
+    ids = torch.from_numpy(np.concatenate(open_shards(data_dir, "val")).astype(np.int64))
+    window = model.context_length
+    result = sliding_window_perplexity(model, ids, meta.val.bytes, window, window, batch_size=32)
+    return result.nats_per_token, result.bits_per_byte
+
+
+def held_out_bpb(model: torch.nn.Module, run_dir: Path) -> tuple[float, float]:
+    """(bits/byte on The Verdict, share of its bytes dropped): a char tokenizer cannot encode characters it never
+    saw (the book's double quotes, underscores, parentheses: ~0.9%), so those are removed before scoring."""
+    tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+    text = read_text(HELD_OUT)
+    original = len(text.encode("utf-8"))
+    if isinstance(tokenizer, CharTokenizer):
+        alphabet = set(tokenizer.chars)
+        text = "".join(c for c in text if c in alphabet)
+    n_bytes, window = len(text.encode("utf-8")), model.context_length
+    result = sliding_window_perplexity(model, tokenizer.encode(text), n_bytes, window, window, batch_size=32)
+    return result.bits_per_byte, 1 - n_bytes / original
+
+
+def train_row(name: str, overrides: dict[str, Any], data_dir: Path, split: str, out: Path, minutes: float,
+              console: Console) -> dict[str, Any]:
+    """One row: the quickstart preset + ``overrides`` for ``minutes``, scored on ``split`` of ``data_dir``."""
+    shutil.rmtree(out, ignore_errors=True)  # a row that did not reach the JSONL starts over
+    console.rule(f"{name} ({split}): {overrides or 'the quickstart preset'}")
+    run = run_from_preset(load_preset(PRESET), data_dir, {**overrides, "max_minutes": minutes})
+    result = train_lm(run, out, console=console)
+    model = load_model(out).eval()
+    loss, bpb = held_out_loss(model, data_dir)
+    record = {"row": name, "overrides": overrides, "minutes": minutes, "split": split, "loss": loss, "bpb": bpb,
+              "steps": result.steps, "tok_per_s": result.tokens_per_s, "elapsed_s": result.elapsed_s,
+              "precision": result.precision.precision, "params": sum(p.numel() for p in model.parameters()),
+              "machine": machine_summary(), "threads": torch.get_num_threads()}
+    if split == "val":
+        record["verdict_bpb"], record["verdict_dropped"] = held_out_bpb(model, out)
+    return record
+
+
+def dev_curve(run_dir: Path) -> tuple[list[float], list[float]]:
+    """(minutes, loss on sampled held-out windows) at every periodic evaluation of a row, from its metrics.jsonl
+    (an evaluation's time is that of the last logged training step before it)."""
+    records = [json.loads(line) for line in read_text(run_dir / "metrics.jsonl").splitlines() if line]
+    points, minutes = [], 0.0
+    for r in records:
+        if "elapsed_s" in r:
+            minutes = r["elapsed_s"] / 60
+        elif "val_loss" in r:
+            points.append((minutes, r["val_loss"]))
+    return [m for m, _ in points], [loss for _, loss in points]
+
+
+def plot(runs: Path, records: dict[str, dict[str, Any]], rows: list[str], path: Path, minutes: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for row in rows:
+        if row in records:
+            (line,) = ax.plot(*dev_curve(runs / row), label=f"{row} ({records[row]['split']})")
+            ax.plot(records[row]["elapsed_s"] / 60, records[row]["loss"], "o", color=line.get_color())
+    ax.set_xlabel("training time (minutes, this CPU)")
+    ax.set_ylabel("nats/char: sampled windows (line), whole split (dot)")
+    ax.set_title(f"CPU speedrun, {minutes:g} min per row: dev rows, then the final rows on val")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def table(records: dict[str, dict[str, Any]], kept: list[str]) -> str:
+    base = records.get("baseline", {}).get("loss")
+    rows = []
+    for name, r in records.items():
+        delta = f" ({r['loss'] - base:+.3f})" if base is not None and r["split"] == "dev" and name != "baseline" else ""
+        verdict = f"{r['verdict_bpb']:.3f}" if "verdict_bpb" in r else "-"
+        settings = " ".join(f"{k}={json.dumps(v)}" for k, v in r["overrides"].items()) or "-"
+        rows.append([name, settings, r["split"], f"{r['loss']:.3f}{delta}", verdict, f"{r['steps']:,}",
+                     f"{r['tok_per_s']:,.0f}", r["precision"], "yes" if name in kept else ""])
+    return markdown_table(["row", "--set", "scored on", "loss (nats/char)", "Verdict bits/byte", "steps", "tok/s",
+                           "precision", "kept"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per row (default 10)")
+    parser.add_argument("--rows", default=",".join(CANDIDATES), help="ablation rows (baseline is always run)")
+    parser.add_argument("--keep", default="auto",
+                        help="auto (rows beating the baseline's dev loss by --margin) or a comma list of rows")
+    parser.add_argument("--margin", type=float, default=0.005, help="dev-loss gain (nats/char) a kept row needs")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--work", type=Path, default=Path("runs/speedrun"), help="data, runs and results")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    console = Console(stderr=True)
+    print(machine_summary())
+    names = ["baseline", *[r for r in args.rows.split(",") if r != "baseline"]]
+    chosen = [] if args.keep == "auto" else [k for k in args.keep.split(",") if k]
+    if unknown := [r for r in [*names, *chosen] if r not in CANDIDATES]:
+        parser.error(f"unknown rows {unknown}; known: {', '.join(CANDIDATES)}")
+    if not (args.work / "data" / "meta.json").is_file():
+        prepare_char_data(args.work)
+    if not (args.work / "dev-data" / "meta.json").is_file():
+        carve_dev_split(args.work / "data", args.work / "dev-data")
+    stem = f"speedrun-{args.minutes:g}min"
+    results, runs = args.work / f"{stem}.jsonl", args.work / stem
+    records = {r["row"]: r for r in map(json.loads, read_text(results).splitlines())} if results.is_file() else {}
+
+    def row(name: str, overrides: dict[str, Any], data: str, split: str, pin: dict | None = None) -> dict[str, Any]:
+        if name not in records:  # a finished row is never rerun: delete its line to redo it
+            settings = {**(pin or {}), **overrides}
+            record = train_row(name, settings, args.work / data, split, runs / name, args.minutes, console)
+            records[name] = {**record, "overrides": overrides}  # the pinned precision has its own column
+            with results.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(records[name]) + "\n")
+        return records[name]
+
+    runs.mkdir(parents=True, exist_ok=True)
+    baseline = row("baseline", {}, "dev-data", "dev")
+    # every dev row trains in the precision `auto` chose for the baseline (timing noise on a busy machine must
+    # not hand one row bf16 and the next fp32); the bf16 row overrides it, the final rows choose as users' do
+    pinned = {"precision": baseline["precision"]}
+    for name in names[1:]:
+        row(name, CANDIDATES[name], "dev-data", "dev", pinned)
+    kept = ([n for n in names[1:] if records[n]["loss"] < baseline["loss"] - args.margin] if args.keep == "auto"
+            else chosen)
+    stacked = {k: v for name in kept for k, v in CANDIDATES[name].items()}  # a later row's value wins a clash
+    if len(kept) > 1:
+        row("stacked", stacked, "dev-data", "dev", pinned)
+    row("shipped", {}, "data", "val")  # the quickstart as it is today
+    if kept:
+        row("final", stacked, "data", "val")
+    report = table(records, kept)
+    command = f"lmforge quickstart --max-minutes {args.minutes:g}" + "".join(
+        f" --set {k}={json.dumps(v)}" for k, v in stacked.items())
+    text = (f"{machine_summary()}; {args.threads} threads; {args.minutes:g} min per row\n\n{report}\n\n"
+            f"final recipe: `{command}`\n")
+    (args.work / f"{stem}.md").write_text(text, encoding="utf-8")
+    plot(runs, records, ["baseline", *kept, *(["stacked"] if len(kept) > 1 else []), "shipped", "final"],
+         args.work / f"{stem}.png", args.minutes)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
