@@ -95,6 +95,27 @@ def test_prompts_that_arrive_together_are_prefilled_in_one_forward(model, monkey
     assert [r.generated for r in rows] == alone
 
 
+@pytest.mark.parametrize("prefix_cache", [True, False])
+def test_a_prompt_that_begins_like_the_last_one_reads_only_the_rest(model, monkeypatch, prefix_cache):
+    system = [5, 6, 7, 8, 9, 10, 11, 12]  # a shared system prompt
+    prompts = [system + [1, 2], system + [3, 4, 40], system[:3] + [44]]
+    engine = BatchEngine(model, max_batch=2, prefix_cache=prefix_cache)
+    rows = [engine.add(prompts[0], GREEDY)]
+    engine.step()
+    shapes = _record_forwards(model, monkeypatch)
+    rows.append(engine.add(prompts[1], GREEDY))
+    engine.step()
+    assert shapes[0] == ((1, 3) if prefix_cache else (1, 11))  # 8 positions copied from the prefix slot
+    while engine.rows:
+        engine.step()
+    rows.append(engine.add(prompts[2], GREEDY))  # shares 3 ids with the newest prompt, prompts[1]
+    shapes.clear()
+    while engine.rows:
+        engine.step()
+    assert shapes[0] == ((1, 1) if prefix_cache else (1, 4))
+    assert [r.generated for r in rows] == [GenerationEngine(model).generate(p, GREEDY) for p in prompts]
+
+
 def test_a_long_prompt_is_read_in_chunks_while_the_other_rows_keep_decoding(gqa, monkeypatch):
     engine = BatchEngine(gqa, max_batch=2, prefill_tokens=4)
     short = engine.add(PROMPTS[0], GREEDY)
@@ -149,7 +170,8 @@ def test_slots_are_preallocated_and_reused(gqa):
     engine.generate_many(PROMPTS, GREEDY)
     assert engine.free_slots == 2 and not engine.rows and engine.occupancy() == 0
     assert engine.cache.cache.keys[0].data_ptr() == buffer
-    assert engine.cache.nbytes == 2 * 2 * 2 * model.kv_shape()[0] * 64 * model.kv_shape()[1] * 4  # layers, k+v
+    # 2 rows + the prefix slot, 2 layers, keys and values
+    assert engine.cache.nbytes == 3 * 2 * 2 * model.kv_shape()[0] * 64 * model.kv_shape()[1] * 4
 
 
 def test_step_api_logprobs_cancel_and_occupancy(gqa):

@@ -54,5 +54,6 @@ def serve(
     if batcher := app.state.server.batcher:
         engine = batcher.engine
         typer.echo(f"continuous batching: up to {engine.max_batch} requests per step, KV cache "
-                   f"{engine.max_batch} x {engine.max_len} positions = {engine.cache.nbytes / 2**20:,.0f} MiB")
+                   f"({engine.max_batch} + 1 prefix) x {engine.max_len} positions = "
+                   f"{engine.cache.nbytes / 2**20:,.0f} MiB")
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

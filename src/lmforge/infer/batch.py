@@ -39,6 +39,12 @@ prefill, so one step reads at most ``prefill_tokens`` positions (rows x padded l
 oldest first: a longer prompt is read in chunks, one per step, and the decoding rows get a token
 between chunks.
 
+Prefix cache: one extra slot keeps the keys of the last prompt prefilled. A new prompt that begins
+like it (a chat template's system prompt, the earlier turns of the same conversation) starts with a
+copy of those positions and reads only the rest: vLLM's automatic prefix caching, for one prefix.
+The copied keys were computed in another batch, so they can differ from a fresh prefill in the last
+bits of fp32 rounding, as any two batch compositions can.
+
 Per row: its own :class:`SamplingConfig` (temperature, top-k/p, min-p, repetition/frequency/presence
 penalties, seed, stop tokens, max tokens, logprobs). A failure while choosing one row's token (a bad
 config, an injected fault) ends that row with the error; the others go on. Stop *strings* need text: the text layer
@@ -95,7 +101,7 @@ class BatchEngine:
     ``max_len`` positions (default: the model's context length)."""
 
     def __init__(self, model: CausalLM, max_batch: int = 8, max_len: int | None = None,
-                 prefill_tokens: int = 512) -> None:
+                 prefill_tokens: int = 512, prefix_cache: bool = True) -> None:
         if not isinstance(model, CausalLM):
             raise LmforgeError(f"batched decoding needs a Transformer decoder with a KV cache; "
                                f"a {model.family!r} model has none (use GenerationEngine)")
@@ -106,15 +112,18 @@ class BatchEngine:
         self.max_len = min(max_len or model.context_length, model.context_length)
         weight = model.tok_emb.weight
         n_kv_heads, head_dim = model.kv_shape()
-        self.cache = SlotKVCache(model.config.n_layers, max_batch, n_kv_heads, head_dim, self.max_len,
-                                 weight.dtype, weight.device)
+        self.cache = SlotKVCache(model.config.n_layers, max_batch + prefix_cache, n_kv_heads, head_dim,
+                                 self.max_len, weight.dtype, weight.device)
         self.device = weight.device
         self.rows: list[Row] = []  # active rows, in the order they joined
         self._free = list(range(max_batch - 1, -1, -1))  # free slots; pop() takes the lowest
+        self._max_batch = max_batch
+        self._prefix_slot = max_batch if prefix_cache else None  # the last slot: the last prompt's keys
+        self._prefix: list[int] = []  # ... and its ids
 
     @property
     def max_batch(self) -> int:
-        return self.cache.n_slots
+        return self._max_batch
 
     @property
     def free_slots(self) -> int:
@@ -122,7 +131,7 @@ class BatchEngine:
 
     def occupancy(self) -> float:
         """Fraction of the cache's positions that hold some active row's keys."""
-        return sum(self.cache.lengths[r.slot] for r in self.rows) / (self.cache.n_slots * self.max_len)
+        return sum(self.cache.lengths[r.slot] for r in self.rows) / (self.max_batch * self.max_len)
 
     def add(self, prompt_ids: Sequence[int], config: SamplingConfig | None = None) -> Row:
         """Give ``prompt_ids`` a free slot; the next :meth:`step` prefills it (with every prompt added before
@@ -138,6 +147,8 @@ class BatchEngine:
             raise LmforgeError(f"all {self.max_batch} rows of the batch are busy")
         row = Row(self._free.pop(), config, list(prompt_ids), seeded_generator(config.seed, self.device))
         self.cache.clear(row.slot)
+        if shared := self._shared_prefix(row.ids):
+            self.cache.copy_prefix(row.slot, self._prefix_slot, shared)
         self.rows.append(row)
         return row
 
@@ -220,9 +231,24 @@ class BatchEngine:
                 self.cancel(row, "error")
                 events.append(StepEvent(row, None, e))
             return
-        for i, row in enumerate(group):
-            if self.cache.lengths[row.slot] == len(row.ids):  # the whole prompt is read: its first token is next
-                row.logits = logits[i]
+        read = [i for i, row in enumerate(group) if self.cache.lengths[row.slot] == len(row.ids)]
+        for i in read:  # the whole prompt is read: its first token is next
+            group[i].logits = logits[i]
+        if read and self._prefix_slot is not None:  # the newest prompt becomes the cached prefix
+            row = group[read[-1]]
+            self.cache.copy_prefix(self._prefix_slot, row.slot, len(row.ids))
+            self._prefix = list(row.ids)
+
+    def _shared_prefix(self, ids: list[int]) -> int:
+        """How many first ids ``ids`` shares with the cached prefix (its last id is always read: it gives logits)."""
+        if self._prefix_slot is None:
+            return 0
+        n = 0
+        for a, b in zip(ids[:-1], self._prefix, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
 
     def _prefill_group(self, rows: list[Row]) -> tuple[list[Row], int]:
         """The oldest rows whose pieces fit one prefill of ``prefill_tokens`` positions (rows x padded length, each

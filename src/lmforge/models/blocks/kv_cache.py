@@ -99,6 +99,12 @@ class SlotKVCache:
         """Free ``slot`` for the next sequence (its old keys are simply overwritten later)."""
         self.lengths[slot] = 0
 
+    def copy_prefix(self, dst: int, src: int, n: int) -> None:
+        """Slot ``dst`` starts as the first ``n`` positions of slot ``src`` (a prompt prefix computed once)."""
+        for buffer in [*self.cache.keys, *self.cache.values]:
+            buffer[dst, :, :n] = buffer[src, :, :n]
+        self.lengths[dst] = n
+
     def copy_slots(self, dst: Sequence[int], src: Sequence[int]) -> None:
         """Slot dst[i] becomes a copy of slot src[i], all at once (beam search: the surviving beams'
         caches move to the rows of their continuations; a beam may have several or none)."""
