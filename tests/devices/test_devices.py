@@ -194,7 +194,7 @@ def test_trainer_steps_on_cuda(tmp_path, precision):
 
 @CUDA
 def test_greedy_generation_on_cuda_equals_cpu():
-    prompt, config = [1, 2, 3, 4], SamplingConfig(max_tokens=12, temperature=0.0)
+    prompt, config = [1, 2, 3, 4], SamplingConfig(max_new_tokens=12, temperature=0.0)
     on_cpu = GenerationEngine(_gpt()).generate(prompt, config)
     on_gpu = GenerationEngine(_gpt().to("cuda")).generate(prompt, config)
     assert on_gpu == on_cpu and len(on_cpu) == 12
@@ -202,7 +202,7 @@ def test_greedy_generation_on_cuda_equals_cpu():
 
 @CUDA
 def test_batched_serving_engine_on_cuda_equals_cpu():
-    prompts, config = [[1, 2, 3], [5, 6, 7, 8, 9], [4]], SamplingConfig(max_tokens=8, temperature=0.0)
+    prompts, config = [[1, 2, 3], [5, 6, 7, 8, 9], [4]], SamplingConfig(max_new_tokens=8, temperature=0.0)
     on_cpu = BatchEngine(_gpt(), max_batch=4).generate_many(prompts, [config] * 3)
     engine = BatchEngine(_gpt().to("cuda"), max_batch=4)
     assert engine.device.type == "cuda"
@@ -215,6 +215,15 @@ def _model_dir(path):
     return path
 
 
+def test_generation_loaded_on_an_explicit_cpu_device_equals_the_default(tmp_path):
+    from lmforge.infer.loading import load_for_generation
+
+    config = SamplingConfig(max_new_tokens=8, temperature=0.0)
+    engine, _ = load_for_generation(_model_dir(tmp_path), torch.device("cpu"))
+    assert next(engine.model.parameters()).device == torch.device("cpu")
+    assert engine.generate([1, 2, 3], config) == GenerationEngine(_gpt()).generate([1, 2, 3], config)
+
+
 def test_serve_backend_builds_on_the_device_it_is_given(tmp_path):
     backend = ModelBackend(_model_dir(tmp_path), device=torch.device("cpu"))
     assert next(backend.model.parameters()).device == torch.device("cpu")
@@ -223,7 +232,7 @@ def test_serve_backend_builds_on_the_device_it_is_given(tmp_path):
 
 @CUDA
 def test_serve_backend_on_cuda_replies_like_cpu(tmp_path):
-    config = SamplingConfig(max_tokens=10, temperature=0.0)
+    config = SamplingConfig(max_new_tokens=10, temperature=0.0)
     on_cpu = ModelBackend(_model_dir(tmp_path), device=torch.device("cpu")).engine.generate([1, 2, 3], config)
     gpu = ModelBackend(tmp_path, device=torch.device("cuda"))
     assert gpu.batcher(2).engine.device.type == "cuda"
