@@ -157,13 +157,18 @@ def plot(runs: Path, records: dict[str, dict[str, Any]], rows: list[str], path: 
     plt.close(fig)
 
 
+def as_set(overrides: dict[str, Any]) -> str:
+    """``{"qk_norm": True, "optimizer": "muon"}`` -> ``qk_norm=true optimizer=muon`` (what --set reads back)."""
+    return " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items())
+
+
 def table(records: dict[str, dict[str, Any]], kept: list[str]) -> str:
     base = records.get("baseline", {}).get("loss")
     rows = []
     for name, r in records.items():
         delta = f" ({r['loss'] - base:+.3f})" if base is not None and r["split"] == "dev" and name != "baseline" else ""
         verdict = f"{r['verdict_bpb']:.3f}" if "verdict_bpb" in r else "-"
-        settings = " ".join(f"{k}={json.dumps(v)}" for k, v in r["overrides"].items()) or "-"
+        settings = as_set(r["overrides"]) or "-"
         rows.append([name, settings, r["split"], f"{r['loss']:.3f}{delta}", verdict, f"{r['steps']:,}",
                      f"{r['tok_per_s']:,.0f}", r["precision"], "yes" if name in kept else ""])
     return markdown_table(["row", "--set", "scored on", "loss (nats/char)", "Verdict bits/byte", "steps", "tok/s",
@@ -221,7 +226,7 @@ def main() -> None:
         row("final", stacked, "data", "val")
     report = table(records, kept)
     command = f"lmforge quickstart --max-minutes {args.minutes:g}" + "".join(
-        f" --set {k}={json.dumps(v)}" for k, v in stacked.items())
+        f" --set {item}" for item in as_set(stacked).split())
     text = (f"{machine_summary()}; {args.threads} threads; {args.minutes:g} min per row\n\n{report}\n\n"
             f"final recipe: `{command}`\n")
     (args.work / f"{stem}.md").write_text(text, encoding="utf-8")
