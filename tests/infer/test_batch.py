@@ -8,6 +8,7 @@ import torch
 from lmforge.errors import LmforgeError
 from lmforge.infer import batch as batch_module
 from lmforge.infer.batch import BatchEngine
+from lmforge.infer.chat import chat_format_for
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig, apply_penalties, filter_logits
 from lmforge.interop.convert import smollm2_dir
@@ -228,16 +229,22 @@ def test_bad_requests_are_refused_before_taking_a_slot(gqa):
 
 @pytest.mark.slow
 @needs_smollm2
-def test_smollm2_batched_greedy_rows_equal_each_prompt_alone():
+def test_smollm2_batched_greedy_rows_equal_each_prompt_alone(monkeypatch):
     """A real model over 32 tokens (the single-sequence engine is checked against transformers in
     tests/interop/test_real_weights.py): three chat prompts of different lengths in one batch, prefilled
-    together in one right-padded forward.
-    Slow: four 135M-parameter generations (and the GGUF import on the first run)."""
+    together in one right-padded forward; then again, each starting from the cached system prompt of the
+    previous one (SmolLM2's template puts the same one in front of every chat).
+    Slow: seven 135M-parameter generations (and the GGUF import on the first run)."""
     model_dir = smollm2_dir()
     model, tokenizer = load_model(model_dir), load_tokenizer(model_dir / "tokenizer.json")
-    prompts = [tokenizer.encode(f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
+    chat = chat_format_for(tokenizer, "auto", model_dir)
+    prompts = [chat.render([{"role": "user", "content": text}])
                for text in ("Write a short poem about the sea.", "What is 2 + 2?",
                             "Name three colours of the rainbow, one per line, and say why the sky is blue.")]
     config = SamplingConfig(max_new_tokens=32, temperature=0)
-    batched = BatchEngine(model, max_batch=3, max_len=128).generate_many(prompts, config)
-    assert batched == [GenerationEngine(model).generate(p, config) for p in prompts]
+    alone = [GenerationEngine(model).generate(p, config) for p in prompts]
+    engine = BatchEngine(model, max_batch=3, max_len=128)
+    assert engine.generate_many(prompts, config) == alone
+    shapes = _record_forwards(model, monkeypatch)
+    assert [engine.generate_many([p], config)[0] for p in prompts] == alone
+    assert shapes[0][1] < len(prompts[0]) - 20  # the shared system prompt was not read again
