@@ -33,7 +33,7 @@ from lmforge.evaluate.perplexity import sliding_window_perplexity
 from lmforge.infer.batch import BatchEngine
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
-from lmforge.models.blocks.quantized import Int4Linear, Int8Linear
+from lmforge.models.blocks.quantized import Int4Linear, Int8DynamicLinear, Int8Linear
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.registry import load_model, save_model
 from lmforge.tokenizers import load_tokenizer
@@ -65,6 +65,7 @@ def kernel_table(rounds: int) -> str:
         x = torch.randn(1, k)
         xb, wb = x.bfloat16(), w.bfloat16()
         int8, int4 = Int8Linear(k, n).quantize_(w), Int4Linear(k, n, group_size=32).quantize_(w)
+        dynamic = Int8DynamicLinear(k, n).quantize_(w)
         int4(x)  # builds the kernel's packed layout once
         packed, scales_zeros = int4._kernel_args
         candidates = {
@@ -78,8 +79,9 @@ def kernel_table(rounds: int) -> str:
             "int4 _weight_int4pack_mm_for_cpu, fp32 activations": lambda x=x, p=packed, sz=scales_zeros: (
                 torch.ops.aten._weight_int4pack_mm_for_cpu(x, p, 32, sz.float())),
             "int4 _weight_int4pack_mm_for_cpu, bf16 activations (kept)": lambda m=int4, x=x: m(x),
+            "int8-dynamic: int8 activations too (quantized.linear_dynamic, torch.ao's kernel)": (
+                lambda m=dynamic, x=x: m(x)),
         }
-        candidates["dynamic int8: int8 activations too (torch.ao quantize_dynamic)"] = _dynamic_int8(w, x)
         if importlib.util.find_spec("torchao") is not None:
             candidates["torchao Int8WeightOnlyConfig (bf16)"] = _torchao_int8(wb, xb)
         times: dict[str, list[float]] = {name: [] for name in candidates}
@@ -89,14 +91,6 @@ def kernel_table(rounds: int) -> str:
         base = min(times["fp32 F.linear"])
         rows += [[f"{n}x{k}", name, f"{min(t) * 1e6:,.0f}", f"{base / min(t):.2f}x"] for name, t in times.items()]
     return markdown_table(["matrix", "kernel", "µs (best)", "vs fp32"], rows)
-
-
-def _dynamic_int8(w: torch.Tensor, x: torch.Tensor) -> Callable[[], object]:
-    """PyTorch's dynamic quantization: int8 weights, and each activation row quantized to int8 on the fly."""
-    layer = torch.nn.Sequential(torch.nn.Linear(w.shape[1], w.shape[0], bias=False))
-    layer[0].weight.data.copy_(w)
-    quantized = torch.ao.quantization.quantize_dynamic(layer, {torch.nn.Linear}, dtype=torch.qint8)
-    return lambda: quantized(x)
 
 
 def _torchao_int8(wb: torch.Tensor, xb: torch.Tensor) -> Callable[[], object]:

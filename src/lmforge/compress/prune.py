@@ -12,7 +12,7 @@ Four ways to choose what goes, each returning one 0/1 mask per linear weight of 
   their output column — or, given calibration tokens, by what the unit actually contributes:
   its mean ``|activation|`` on those tokens times its output column's norm. Weight norms alone
   ignore the gate (a SwiGLU unit with large weights may almost never open) and the inputs'
-  scale, which is why the activation score is the one to use on a real model.
+  scale; ``benchmarks/pruning.py`` compares the two scores on a real model.
 
 Unstructured zeros only save memory in a sparse format; whole heads or neurons could be cut out of
 the matrices (a smaller dense model). Here both are masks, to compare quality at equal sparsity.

@@ -22,9 +22,10 @@ so activations are cast to bf16 for the product and the result back to the calle
 - **int8-dynamic** stores exactly what int8 stores, but multiplies with int8 *activations* too:
   the activation matrix is quantized on the fly (PyTorch's dynamic quantization,
   ``quantized.linear_dynamic``, fbgemm/x86), so the product runs on integer dot-product
-  instructions. Measured by ``benchmarks/compression.py``: it wins by far on very tall matrices
-  such as the 49,152-row LM head, hence ``head="int8-dynamic"``. PyTorch has deprecated the
-  quantized tensor types this kernel takes (pytorch issue 184982): re-check it on a new torch.
+  instructions. ``benchmarks/compression.py``'s kernel table measures it against the others; it is
+  offered as a method and as the LM head's kernel (``head="int8-dynamic"``), where a batch-1 step
+  multiplies by the tallest matrix. PyTorch has deprecated the quantized tensor types this kernel
+  takes (pytorch issue 184982): re-check it on a new torch.
 
 Int4 weights are saved in a plain layout (two 4-bit codes per byte: even input column in the low
 nibble), which is what safetensors holds; the kernel's own packed layout is derived from it in
@@ -277,7 +278,8 @@ def _rewrite(model: nn.Module, spec: dict[str, Any], fill: bool) -> None:
 
 def quantize_modules(model: nn.Module, spec: dict[str, Any]) -> None:
     """Quantize a float GPT/Llama in place: ``spec`` = {"method": "int8"|"int4"|"int8-dynamic", "group_size": 32|64|128
-    (int4), "head": "int8"|"int4" (the LM head and tied embedding; default: the method)}."""
+    (int4), "head": one of the methods, for the LM head and tied embedding (default here: the method;
+    ``compress.quantize.quantization_spec``, which the CLI uses, defaults it to int8)}."""
     _rewrite(model, spec, fill=True)
 
 
