@@ -25,7 +25,41 @@ from typing import Any
 import torch
 
 
-class Lamb(torch.optim.Optimizer):
+class PerTensorOptimizer(torch.optim.Optimizer):
+    """What every optimizer here shares: ``step`` visits each parameter that has a gradient and applies
+    :meth:`update` to it, so a subclass writes only its update rule."""
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self.update(p, group, self.state[p])
+        return loss
+
+    def update(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+def adam_direction(p: torch.Tensor, state: dict[str, Any], betas: tuple[float, float], eps: float) -> torch.Tensor:
+    """Advance Adam's moments in ``state`` by ``p.grad`` and return the bias-corrected ``m / (sqrt(v) + eps)``."""
+    beta1, beta2 = betas
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    state["step"] += 1
+    m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+    m.lerp_(p.grad, 1 - beta1)
+    v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+    return (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt_().add_(eps))
+
+
+class Lamb(PerTensorOptimizer):
     """LAMB with decoupled weight decay inside the update (the paper's Algorithm 2), per tensor::
 
         m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2               # Adam's moments
@@ -40,37 +74,17 @@ class Lamb(torch.optim.Optimizer):
                  eps: float = 1e-6, weight_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-                m.lerp_(p.grad, 1 - beta1)
-                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                update = (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt_().add_(group["eps"]))
-                if group["weight_decay"]:
-                    update.add_(p, alpha=group["weight_decay"])
-                w_norm, u_norm = p.norm(), update.norm()
-                # kept on the device (no .item()): a host sync per tensor would stall a GPU every step
-                trust = torch.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, torch.ones_like(w_norm))
-                p.sub_(group["lr"] * trust * update)
-        return loss
+    def update(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        update = adam_direction(p, state, group["betas"], group["eps"])
+        if group["weight_decay"]:
+            update.add_(p, alpha=group["weight_decay"])
+        w_norm, u_norm = p.norm(), update.norm()
+        # kept on the device (no .item()): a host sync per tensor would stall a GPU every step
+        trust = torch.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, torch.ones_like(w_norm))
+        p.sub_(group["lr"] * trust * update)
 
 
-class Lion(torch.optim.Optimizer):
+class Lion(PerTensorOptimizer):
     """Lion, per tensor::
 
         w *= 1 - lr * wd                                       # decoupled weight decay
@@ -82,25 +96,14 @@ class Lion(torch.optim.Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                m = state["exp_avg"]
-                p.mul_(1 - group["lr"] * group["weight_decay"])
-                p.add_(torch.lerp(m, p.grad, 1 - beta1).sign_(), alpha=-group["lr"])
-                m.lerp_(p.grad, 1 - beta2)
-        return loss
+    def update(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        m = state["exp_avg"]
+        p.mul_(1 - group["lr"] * group["weight_decay"])
+        p.add_(torch.lerp(m, p.grad, 1 - beta1).sign_(), alpha=-group["lr"])
+        m.lerp_(p.grad, 1 - beta2)
 
 
 #: Newton-Schulz quintic coefficients tuned by Keller Jordan: the steepest slope at 0 that still keeps every
@@ -129,7 +132,7 @@ def newton_schulz(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.T
     return x.mT if tall else x
 
 
-class Muon(torch.optim.Optimizer):
+class Muon(PerTensorOptimizer):
     """Muon for groups with ``use_muon=True`` (2-D weight matrices), AdamW for the others, per tensor::
 
         Muon:   m = mu m + (1 - mu) g;   u = (1 - mu) g + mu m  (Nesterov)
@@ -153,20 +156,11 @@ class Muon(torch.optim.Optimizer):
             if group["use_muon"] and any(p.ndim != 2 for p in group["params"]):
                 raise ValueError("Muon orthogonalizes matrices: a use_muon group may hold only 2-D parameters")
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    (self._muon if group["use_muon"] else self._adamw)(p, group)
-        return loss
+    def update(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        (self._muon if group["use_muon"] else self._adamw)(p, group, state)
 
-    def _muon(self, p: torch.Tensor, group: dict[str, Any]) -> None:
-        state, mu = self.state[p], group["momentum"]
+    def _muon(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        mu = group["momentum"]
         if not state:
             state["momentum_buffer"] = torch.zeros_like(p)
         m = state["momentum_buffer"]
@@ -176,16 +170,7 @@ class Muon(torch.optim.Optimizer):
         p.mul_(1 - group["lr"] * group["weight_decay"])
         p.add_(update, alpha=-group["lr"] * max(1.0, p.shape[0] / p.shape[1]) ** 0.5)
 
-    def _adamw(self, p: torch.Tensor, group: dict[str, Any]) -> None:
-        state, (beta1, beta2) = self.state[p], group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = torch.zeros_like(p)
-            state["exp_avg_sq"] = torch.zeros_like(p)
-        state["step"] += 1
-        m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-        m.lerp_(p.grad, 1 - beta1)
-        v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+    def _adamw(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        update = adam_direction(p, state, group["betas"], group["eps"])
         p.mul_(1 - group["lr"] * group["weight_decay"])
-        denom = (v / (1 - beta2**t)).sqrt_().add_(group["eps"])
-        p.addcdiv_(m, denom, value=-group["lr"] / (1 - beta1**t))
+        p.add_(update, alpha=-group["lr"])
