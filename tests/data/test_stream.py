@@ -186,3 +186,37 @@ def test_changed_inputs_start_over_instead_of_mixing_runs(tmp_path, corpus, monk
     assert resumed.meta.train == fresh.meta.train and resumed.meta.val == fresh.meta.val
     for name in fresh.meta.train.files:
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes()
+
+
+def _text_chunks(path, chunk_bytes):
+    return [text for text, _, _ in stream._text_pieces(path, StreamOptions(chunk_bytes=chunk_bytes))]
+
+
+def test_crlf_text_is_cut_before_the_carriage_return_with_the_whole_files_ids(tmp_path):
+    crlf = tmp_path / "windows.txt"
+    crlf.write_bytes("".join(line + "\r\n" for line in (LINES[0], LINES[4]) * 40).encode())
+    chunks = _text_chunks(crlf, 256)
+    assert len(chunks) > 10 and max(len(c) for c in chunks) <= 2 * 256  # cut as it reads, not read whole
+    assert all(c.endswith(tuple(".;")) for c in chunks[:-1])  # each one just before a "\r\n"
+    for kind in ("char", "bpe"):  # the BPE merges "\r\n": a cut after it would change ids
+        tok = train_tokenizer(kind, crlf.read_bytes().decode() + "\r\n" * 50, 300 if kind == "bpe" else None)
+        assert kind == "char" or len(tok.encode("\r\n")) == 1
+        tok.save(tmp_path / f"{kind}.json")
+        reference = prepare([crlf], tok, tmp_path / f"{kind}.json", tmp_path / f"mem-{kind}")
+        prepare_stream([crlf], tmp_path / f"{kind}.json", tmp_path / f"stream-{kind}",
+                       options=StreamOptions(chunk_bytes=256))
+        assert load_meta(tmp_path / f"stream-{kind}") == reference
+        for split in ("train", "val"):
+            np.testing.assert_array_equal(_ids(tmp_path / f"stream-{kind}", split),
+                                          _ids(tmp_path / f"mem-{kind}", split))
+
+
+def test_text_without_a_safe_cut_is_still_read_in_bounded_pieces(tmp_path):
+    indented, one_line = tmp_path / "indented.txt", tmp_path / "one_line.txt"
+    indented.write_text("".join(f"    line {i}\n" for i in range(400)), encoding="utf-8")
+    one_line.write_text("é" * 3000, encoding="utf-8")  # 2-byte characters: cut between them, never inside
+    for path in (indented, one_line):
+        chunks = _text_chunks(path, 64)
+        assert len(chunks) > 5 and max(len(c.encode()) for c in chunks) <= (stream.MAX_UNCUT_CHUNKS + 1) * 64
+        assert "".join(chunks) == path.read_text(encoding="utf-8")
+    assert all(c.endswith("\n") for c in _text_chunks(indented, 64)[:-1])  # after the last newline read

@@ -54,9 +54,14 @@ DECODE_TOKENS = 1 << 18  # tokens read (and decoded, for the val bytes) at a tim
 
 # A text chunk ends at "x\nY" (x, Y printable ASCII, not space): both sides of that newline are
 # pre-token boundaries for char-level, GPT-2 byte-level BPE and whitespace-splitting tokenizers,
-# so the chunked ids equal the whole file's. (A SentencePiece-style tokenizer that prepends "▁"
-# to its input does not have this property; give it a large chunk_bytes.)
+# so the chunked ids equal the whole file's. In Windows text ("x\r\nY") the chunk ends before the
+# "\r": GPT-2's pattern makes a trailing "\r\n" one pre-token but splits "\r", "\n" before a letter,
+# so a cut after the "\n" could change ids, one before the "\r" cannot. (A SentencePiece-style
+# tokenizer that prepends "▁" to its input does not have this property; give it a large chunk_bytes.)
 _PRINTABLE = range(0x21, 0x7F)
+# Text with no such place (every line indented, no newline at all) is still cut once this many
+# chunks are buffered, so memory stays bounded; see _forced_cut.
+MAX_UNCUT_CHUNKS = 4
 
 
 @dataclass(frozen=True)
@@ -106,14 +111,33 @@ def collect_inputs(paths: Sequence[str | Path]) -> list[Path]:
 Piece = tuple[str | None, bool, int]
 
 
-def _safe_cut(buf: bytes) -> int:
-    """Index just past the last newline in ``buf`` where a chunk may end (0: none)."""
-    end = len(buf) - 1
-    while (nl := buf.rfind(b"\n", 1, end)) > 0:
-        if buf[nl - 1] in _PRINTABLE and buf[nl + 1] in _PRINTABLE:
-            return nl + 1
+def _safe_cut(buf: bytes, start: int = 0) -> int:
+    """The last index where a chunk of ``buf`` may end (0: none), looking at newlines from ``start`` on.
+
+    A newline's verdict depends only on its neighbours, so a caller that appends to ``buf`` passes
+    the old length minus one and each byte is searched once (not once per block read)."""
+    end = len(buf) - 1  # the byte after the newline must be in buf
+    while (nl := buf.rfind(b"\n", max(start, 1), end)) > 0:
+        if buf[nl + 1] in _PRINTABLE:
+            if buf[nl - 1] in _PRINTABLE:
+                return nl + 1
+            if buf[nl - 1] == 0x0D and nl >= 2 and buf[nl - 2] in _PRINTABLE:
+                return nl - 1  # before the "\r" (see above)
         end = nl
     return 0
+
+
+def _forced_cut(buf: bytes) -> int:
+    """Where to cut text that has no safe place: after the last newline, else at the last character start.
+
+    Bounds memory at the price of exactness at that one cut: a tokenizer whose pre-tokens span the
+    newline (GPT-2's ``"\\n   "`` before an indented line) may give other ids there than the whole file."""
+    cut = buf.rfind(b"\n") + 1
+    if cut == 0:  # no newline at all: before the last character, which may be incomplete
+        cut = len(buf) - 1
+        while cut > 0 and buf[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: not a character start
+            cut -= 1
+    return cut
 
 
 def _decode(path: Path, data: bytes, offset: int, line: int) -> str:
@@ -130,10 +154,12 @@ def _text_pieces(path: Path, options: StreamOptions) -> Iterator[Piece]:
     buf, offset, line, content = b"", 0, 1, False
     with path.open("rb") as f:
         while block := f.read(options.chunk_bytes):
-            buf += block
-            cut = _safe_cut(buf)
+            searched, buf = len(buf), buf + block
+            cut = _safe_cut(buf, searched - 1)
+            if cut == 0 and len(buf) >= MAX_UNCUT_CHUNKS * options.chunk_bytes:
+                cut = _forced_cut(buf)
             if cut == 0:
-                continue  # no place to cut yet: read on (a file without lines is read whole)
+                continue  # no place to cut yet: read on
             text = _decode(path, buf[:cut], offset, line)
             content = content or bool(text.strip())
             yield text, False, cut
