@@ -220,3 +220,13 @@ def test_text_without_a_safe_cut_is_still_read_in_bounded_pieces(tmp_path):
         assert len(chunks) > 5 and max(len(c.encode()) for c in chunks) <= (stream.MAX_UNCUT_CHUNKS + 1) * 64
         assert "".join(chunks) == path.read_text(encoding="utf-8")
     assert all(c.endswith("\n") for c in _text_chunks(indented, 64)[:-1])  # after the last newline read
+
+
+def test_reprepare_with_the_directorys_own_tokenizer_keeps_it(tmp_path, corpus):
+    files, _, tok_path = corpus
+    first = prepare_stream(files, tok_path, tmp_path / "d", shard_tokens=500)
+    tok_bytes = (tmp_path / "d" / "tokenizer.json").read_bytes()
+    again = prepare_stream(files, tmp_path / "d" / "tokenizer.json", tmp_path / "d", val_fraction=0.2, shard_tokens=500)
+    assert (tmp_path / "d" / "tokenizer.json").read_bytes() == tok_bytes
+    assert load_meta(tmp_path / "d") == again.meta and again.meta.val.tokens > first.meta.val.tokens
+

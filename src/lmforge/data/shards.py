@@ -15,7 +15,6 @@ a directory without it is an interrupted ``prepare`` and is refused.
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -87,6 +86,19 @@ def _write_shards(ids: np.ndarray, out_dir: Path, split: str, dtype: np.dtype, s
     return names
 
 
+def copy_tokenizer(tokenizer_path: str | Path, out_dir: Path) -> None:
+    """Put ``tokenizer_path`` in ``out_dir`` (atomically), unless it is that very file already.
+
+    Re-preparing a data directory with its own tokenizer (``--tokenizer D --out D``) must not copy a
+    file onto itself (shutil refuses, after ``meta.json`` is gone)."""
+    target = out_dir / TOKENIZER_FILE
+    if target.exists() and target.resolve() == Path(tokenizer_path).resolve():
+        return
+    data = Path(tokenizer_path).read_bytes()
+    with atomic_write(target, "wb") as f:
+        f.write(data)
+
+
 def prepare(
     files: Sequence[str | Path],
     tokenizer: Tokenizer,
@@ -105,7 +117,7 @@ def prepare(
     n_val = max(1, math.ceil(len(ids) * val_fraction))
     if len(ids) - n_val < 2:
         raise DataError(f"corpus has only {len(ids)} tokens: too small to split into train and validation")
-    shutil.copyfile(tokenizer_path, out_dir / TOKENIZER_FILE)
+    copy_tokenizer(tokenizer_path, out_dir)
     return _write_splits(ids[:-n_val], ids[-n_val:], tokenizer, [str(Path(f).resolve()) for f in files], out_dir,
                          shard_tokens)
 
@@ -144,7 +156,7 @@ def carve_dev_split(data_dir: str | Path, out_dir: str | Path, dev_fraction: flo
         raise DataError(f"{data_dir}: {len(ids)} training tokens are too few to carve a dev split from")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / META_FILE).unlink(missing_ok=True)
-    shutil.copyfile(data_dir / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
+    copy_tokenizer(data_dir / TOKENIZER_FILE, out_dir)
     return _write_splits(ids[:-n_dev], ids[-n_dev:], load_tokenizer(data_dir / TOKENIZER_FILE), meta.sources,
                          out_dir, shard_tokens)
 

@@ -37,12 +37,12 @@ import numpy as np
 from rich.console import Console
 from rich.progress import DownloadColumn, TransferSpeedColumn
 
-from lmforge.data.shards import DEFAULT_SHARD_TOKENS, META_FILE, DataMeta, SplitInfo, token_dtype
+from lmforge.data.shards import DEFAULT_SHARD_TOKENS, META_FILE, DataMeta, SplitInfo, copy_tokenizer, token_dtype
 from lmforge.errors import DataError
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.progress import progress_bar
 from lmforge.tokenizers import load_tokenizer
-from lmforge.tokenizers.base import TOKENIZER_FILE, Tokenizer
+from lmforge.tokenizers.base import Tokenizer
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl",)
@@ -424,7 +424,7 @@ def prepare_stream(inputs: Sequence[str | Path], tokenizer_path: str | Path, out
     # Bytes behind the val tokens, decoded a slice at a time (exact unless a slice boundary splits a character).
     val_bytes = sum(len(tokenizer.decode(s.tolist()).encode("utf-8")) for s in parts.ranges(total - n_val, total))
     all_bytes = sum(r.bytes for r in results)
-    shutil.copyfile(tokenizer_path, out_dir / TOKENIZER_FILE)
+    copy_tokenizer(tokenizer_path, out_dir)
     meta = DataMeta(
         vocab_size=tokenizer.vocab_size,
         dtype=dtype.name,
