@@ -1,6 +1,7 @@
 """Streaming tokenization into shards: same ids as the in-memory path, resumable, worker-count independent."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -229,4 +230,16 @@ def test_reprepare_with_the_directorys_own_tokenizer_keeps_it(tmp_path, corpus):
     again = prepare_stream(files, tmp_path / "d" / "tokenizer.json", tmp_path / "d", val_fraction=0.2, shard_tokens=500)
     assert (tmp_path / "d" / "tokenizer.json").read_bytes() == tok_bytes
     assert load_meta(tmp_path / "d") == again.meta and again.meta.val.tokens > first.meta.val.tokens
+
+
+def test_parquet_without_pyarrow_is_one_line_before_anything_is_touched(tmp_path, corpus, monkeypatch):
+    files, _, tok_path = corpus
+    prepare_stream(files, tok_path, tmp_path / "d", shard_tokens=500)
+    before = sorted(p.name for p in (tmp_path / "d").iterdir())
+    (tmp_path / "rows.parquet").write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the [scale] extra were not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(DataError, match=r"^parquet input needs pyarrow: pip install 'lmforge\[scale\]'$"):
+        prepare_stream([*files, tmp_path / "rows.parquet"], tok_path, tmp_path / "d")
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == before  # meta.json still there
 

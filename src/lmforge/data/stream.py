@@ -106,6 +106,15 @@ def collect_inputs(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
+def _check_readers(files: list[Path]) -> None:
+    """Parquet needs the optional pyarrow: say so in one line, before anything in the output is touched."""
+    if any(f.suffix.lower() in PARQUET_SUFFIXES for f in files):
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise DataError("parquet input needs pyarrow: pip install 'lmforge[scale]'") from None
+
+
 # ----------------------------------------------------------------- readers
 # Each yields (text, ends_a_document, input_bytes_consumed); text None is a skipped bad record.
 Piece = tuple[str | None, bool, int]
@@ -403,6 +412,7 @@ def prepare_stream(inputs: Sequence[str | Path], tokenizer_path: str | Path, out
                         f"{options.chunk_bytes})")
     console = console or Console(stderr=True)
     files, tokenizer_path, out_dir = collect_inputs(inputs), Path(tokenizer_path), Path(out_dir)
+    _check_readers(files)
     tokenizer = load_tokenizer(tokenizer_path)  # fails here, in one line, rather than in every worker
     dtype = token_dtype(tokenizer.vocab_size)
     out_dir.mkdir(parents=True, exist_ok=True)
