@@ -243,3 +243,15 @@ def test_parquet_without_pyarrow_is_one_line_before_anything_is_touched(tmp_path
         prepare_stream([*files, tmp_path / "rows.parquet"], tok_path, tmp_path / "d")
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == before  # meta.json still there
 
+
+def test_a_listed_shard_of_the_wrong_size_is_rewritten_and_listed_once(tmp_path, corpus):
+    files, _, tok_path = corpus
+    prepare_stream(files, tok_path, tmp_path / "ref", shard_tokens=300)
+    out = tmp_path / "out"
+    out.mkdir()
+    parts = stream._Parts([tmp_path / "ref" / n for n in ("train_000.bin",)], [300], np.dtype(np.uint16))
+    state = {"shards": ["train_000.bin"]}
+    (out / "train_000.bin").write_bytes(b"\0\0")  # listed, but cut short
+    assert stream._assemble(parts, out, "train", 0, 300, 300, state) == ["train_000.bin"]
+    assert state["shards"] == ["train_000.bin"]
+    assert (out / "train_000.bin").read_bytes() == (tmp_path / "ref" / "train_000.bin").read_bytes()

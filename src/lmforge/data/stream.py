@@ -390,7 +390,8 @@ def _assemble(parts: _Parts, out_dir: Path, split: str, a: int, b: int, shard_to
         if not (name in state["shards"] and path.is_file() and path.stat().st_size == expected):
             with atomic_write(path, "wb") as f:
                 parts.write(f, start, end)
-            state["shards"].append(name)
+            if name not in state["shards"]:  # listed but of the wrong size: rewritten, still listed once
+                state["shards"].append(name)
             write_json(out_dir / STATE_FILE, state)
         names.append(name)
     return names
