@@ -255,3 +255,13 @@ def test_a_listed_shard_of_the_wrong_size_is_rewritten_and_listed_once(tmp_path,
     assert stream._assemble(parts, out, "train", 0, 300, 300, state) == ["train_000.bin"]
     assert state["shards"] == ["train_000.bin"]
     assert (out / "train_000.bin").read_bytes() == (tmp_path / "ref" / "train_000.bin").read_bytes()
+
+
+def test_prepare_command_refuses_zero_shard_tokens(tmp_path, corpus, capsys):
+    from lmforge.cli.main import run
+
+    files, _, tok_path = corpus
+    args = ["prepare", str(files[0]), "--tokenizer", str(tok_path), "--out", str(tmp_path / "d"), "--shard-tokens"]
+    assert run([*args, "0"]) == 2  # not the 100M default
+    assert "shard_tokens and chunk_bytes must be positive (got 1, 0," in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -80,7 +80,7 @@ def prepare(
 
     options = StreamOptions(field=field, column=column, skip_bad=skip_bad)
     result = prepare_stream(files, resolve_json_path(tokenizer), out, val_fraction,
-                            shard_tokens or DEFAULT_SHARD_TOKENS, workers, options)
+                            DEFAULT_SHARD_TOKENS if shard_tokens is None else shard_tokens, workers, options)
     meta = result.meta
     Console().print(f"{meta.train.tokens:,} train and {meta.val.tokens:,} val tokens ({meta.dtype}) from "
                     f"{result.files} files in {out}" + (f"; skipped {result.skipped} bad records" if result.skipped
