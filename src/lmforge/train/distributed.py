@@ -36,6 +36,7 @@ from torch import nn
 
 from lmforge.errors import ConfigError
 from lmforge.io import read_json, read_safetensors, write_json
+from lmforge.models.base import CausalLM
 from lmforge.models.config import config_to_dict
 from lmforge.models.registry import CONFIG_FILE, WEIGHTS_FILE, build_model, save_model
 from lmforge.train.checkpoint import LATEST, STATE_FILE, load_checkpoint, save_checkpoint
@@ -114,7 +115,7 @@ class Distributed:
             # the rest (embeddings, final norm, tied head), kept whole from forward to backward: the causal-LM
             # loss calls model.hidden() and then uses lm_head.weight itself (objectives/linear_ce.py)
             fully_shard(model, reshard_after_forward=False)
-            if hasattr(model, "hidden"):
+            if isinstance(model, CausalLM):
                 register_fsdp_forward_method(model, "hidden")
         return model
 
@@ -292,7 +293,8 @@ def _load_full_into_shards(directory: Path, model: nn.Module, optimizer: torch.o
     first_name: dict[nn.Parameter, str] = {}
     for name, param in model.named_parameters(remove_duplicate=False):  # tied weights are stored once
         weights.setdefault(name, weights[first_name.setdefault(param, name)])
-    state = torch.load(directory / STATE_FILE, weights_only=True)
+    # on the CPU first (as train.checkpoint does): set_state_dict copies each rank's shard to its own device
+    state = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
     saved = state.pop("optimizer")
     names = [first_name[p] for group in optimizer.param_groups for p in group["params"]]
     moments = {"state": {names[i]: s for i, s in saved["state"].items()},
@@ -324,7 +326,7 @@ def load_sharded(directory: Path, model: nn.Module, optimizer: torch.optim.Optim
         set_model_state_dict(model, wanted["model"])
     else:
         set_state_dict(model, optimizer, model_state_dict=wanted["model"], optim_state_dict=wanted["optimizer"])
-    return torch.load(directory / STATE_FILE, weights_only=True)
+    return torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
 
 
 @contextlib.contextmanager
