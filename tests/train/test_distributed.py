@@ -186,6 +186,8 @@ def test_a_command_that_trains_on_one_process_refuses_to_run_under_torchrun(char
     monkeypatch.setenv("WORLD_SIZE", "2")  # e.g. torchrun --nproc_per_node=2 -m lmforge pretrain ...
     err = _refused(["pretrain", "--objective", "clm", "--data", str(char_data_dir), "--out", str(tmp_path / "run"),
                     "--max-steps", "1"], capsys)
-    assert "only `lmforge train` spreads a run over processes" in err
+    assert "only `lmforge train` spreads a run over processes" in err and not (tmp_path / "run").exists()
+    err = _refused(["tune", "--study-dir", str(tmp_path / "study"), "--trials", "1"], capsys)  # a loop of runs
+    assert "only `lmforge train`" in err and not (tmp_path / "study").exists()
     err = _refused(["quickstart", "--out", str(tmp_path / "quick")], capsys)  # before it tokenizes anything
     assert "only `lmforge train`" in err and not (tmp_path / "quick").exists()

@@ -19,9 +19,11 @@ from lmforge.tasks.heads import Pooling
 from lmforge.tasks.ner import NerResult, finetune_ner
 from lmforge.tasks.qa import QAResult, finetune_qa
 from lmforge.tasks.training import FinetuneConfig
+from lmforge.train.distributed import SINGLE
 
 
 def _backbone(model: str | Path | None):
+    SINGLE.check_launch()  # under torchrun: refused before a model is loaded or anything is written
     return load_backbone(model if model is not None else minilm_dir())
 
 

@@ -57,6 +57,7 @@ from lmforge.seeding import seed_everything
 from lmforge.tokenizers import train_tokenizer
 from lmforge.tokenizers.base import TOKENIZER_FILE
 from lmforge.train.checkpoint import latest_checkpoint
+from lmforge.train.distributed import SINGLE
 from lmforge.train.trainer import Trainer, TrainResult
 
 OBJECTIVES = ("clm", "mlm", "span", "electra", "roberta", "unilm", "deberta", "plm")
@@ -142,6 +143,7 @@ def pretrain(
 ) -> TrainResult:
     """Pretrain a small model with ``objective`` on ``device`` (None: CPU) and write it (plus metrics,
     loss.png) to ``out_dir``."""
+    SINGLE.check_launch()  # under torchrun: refused before any rank writes run.json, data or the tokenizer
     out_dir = Path(out_dir)
     if resume:
         if not (out_dir / RUN_FILE).is_file() or latest_checkpoint(out_dir / "checkpoints") is None:

@@ -22,6 +22,7 @@ from lmforge.io import write_json
 from lmforge.models.seq2seq import Seq2Seq, Seq2SeqConfig, seq2seq_loss
 from lmforge.recipes.translator import Translator, save_vocabs
 from lmforge.seeding import seed_everything
+from lmforge.train.distributed import SINGLE
 from lmforge.train.trainer import TrainConfig, Trainer, TrainResult
 
 
@@ -30,6 +31,7 @@ def train_translator(data: DataConfig, model_config: Seq2SeqConfig, train_config
                      device: torch.device | None = None) -> tuple[Translator, TrainResult, Split]:
     """Train on ``device`` (None: CPU); ``out_dir`` ends up a translator directory (config, weights, vocab) plus
     metrics and loss.png."""
+    SINGLE.check_launch()  # under torchrun: refused before the vocabularies are written
     split = load_split(data)
     source_vocab = Vocab.build((tokenize(p.source) for p in split.train), data.min_freq)
     target_vocab = Vocab.build((tokenize(p.target) for p in split.train), data.min_freq)

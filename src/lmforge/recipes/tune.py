@@ -22,6 +22,7 @@ from lmforge.errors import ConfigError
 from lmforge.presets import load_preset
 from lmforge.recipes.pretrain import bundled_data
 from lmforge.recipes.train_lm import run_from_preset, train_lm
+from lmforge.train.distributed import SINGLE
 
 STUDY_NAME = "lmforge-tune"
 STUDY_FILE = "study.db"
@@ -68,6 +69,7 @@ def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str =
     """Run the study in ``study_dir`` until it holds ``trials`` completed trials; return the best one."""
     import optuna
 
+    SINGLE.check_launch()  # under torchrun each rank would run its own trials inside one DDP group
     if trials < 1 or trial_minutes <= 0:
         raise ConfigError(f"--trials must be >= 1 and --trial-minutes > 0 (got {trials}, {trial_minutes})")
     console = console or Console(stderr=True)
