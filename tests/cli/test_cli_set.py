@@ -33,3 +33,12 @@ def test_train_takes_model_and_training_fields(char_data_dir, tmp_path, capsys):
     assert run(["train", "--data", str(char_data_dir), "--out", str(tmp_path / "bad"), "--max-steps", "1",
                 "--set", "qk_nrom=true"]) == 2
     assert "qk_nrom" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("setting", ["lr=abc", "warmup_steps=ten", "lr=-1"])
+def test_a_training_field_of_the_wrong_type_or_value_is_one_line_before_anything_is_written(
+        char_data_dir, tmp_path, capsys, setting):
+    assert run(["train", "--data", str(char_data_dir), "--out", str(tmp_path / "run"), "--set", setting]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and setting.split("=")[0] in err, err
+    assert not (tmp_path / "run").exists()

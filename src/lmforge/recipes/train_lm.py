@@ -21,6 +21,7 @@ from lmforge.data.sampler import RandomWindowSampler
 from lmforge.data.shards import load_meta, open_shards
 from lmforge.errors import ConfigError
 from lmforge.io import read_json, write_json
+from lmforge.models.config import config_from_dict
 from lmforge.models.registry import build_model
 from lmforge.seeding import seed_everything
 from lmforge.tokenizers.base import TOKENIZER_FILE
@@ -83,10 +84,8 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
     train["schedule"] = lr_schedule_for(train.get("max_minutes"), overrides.get("max_steps"))
     if train["schedule"] == "time":
         train["max_steps"] = None
-    try:
-        train_config = TrainConfig(**train)
-    except TypeError as e:
-        raise ConfigError(f"preset 'train' section: {e}") from None
+    # type-checked and validated here, before anything is written: `--set lr=abc` arrives as the text "abc"
+    train_config = config_from_dict(TrainConfig, train, "preset 'train' section (or --set)")
     return LMRun(str(data_dir), model, train_config, **run_fields)
 
 
