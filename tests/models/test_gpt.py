@@ -154,3 +154,9 @@ def test_the_memory_carries_information_but_no_gradient():
 def test_bad_segment_settings_are_explained(fields, message):
     with pytest.raises(ConfigError, match=message):
         GPT(GPTConfig(**SMALL, **fields))
+
+
+def test_rope_with_an_odd_head_width_is_a_config_error_not_a_failing_forward():
+    with pytest.raises(ConfigError, match=r"position='rope' rotates channel pairs.* = 15 must be even"):
+        GPTConfig(**{**SMALL, "d_model": 30, "n_heads": 2, "position": "rope"}).validate()
+    GPT(GPTConfig(**{**SMALL, "d_model": 28, "n_heads": 2, "position": "rope"}))(torch.zeros(1, 4, dtype=torch.long))

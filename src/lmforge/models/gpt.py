@@ -73,6 +73,9 @@ class GPTConfig:
         check_positive(self, "vocab_size", "context_length", "d_model", "n_layers", "n_heads", "init_std")
         if self.d_model % self.n_heads:
             raise ConfigError(f"GPTConfig: d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        if self.position == "rope" and (self.d_model // self.n_heads) % 2:
+            raise ConfigError(f"GPTConfig: position='rope' rotates channel pairs, so the head width "
+                              f"d_model / n_heads = {self.d_model // self.n_heads} must be even")
         check_dropout(self)
         if self.memory is not None and self.segment_length is None:
             raise ConfigError("GPTConfig: memory is carried from segment to segment; it needs segment_length")
