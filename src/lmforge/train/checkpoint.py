@@ -9,7 +9,9 @@
 
 A checkpoint is written into a temporary directory, renamed into place, and
 only then does ``latest.json`` (itself written atomically) point at it. A crash
-at any moment leaves the previous checkpoint intact and referenced.
+at any moment leaves the previous checkpoint intact and referenced: a step
+directory that exists already is never deleted before ``latest.json`` has
+moved on (see :func:`publish_checkpoint`).
 """
 
 from __future__ import annotations
@@ -32,15 +34,30 @@ LATEST = "latest.json"
 
 def save_checkpoint(root: Path, step: int, model: nn.Module, state: dict[str, Any], keep: int = 2) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{step:06d}"
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
     save_model(model, tmp)
     with atomic_write(tmp / STATE_FILE, "wb") as f:
         torch.save(state, f)
-    if final.exists():
-        shutil.rmtree(final)
+    return publish_checkpoint(root, tmp, step, keep)
+
+
+def publish_checkpoint(root: Path, tmp: Path, step: int, keep: int) -> Path:
+    """Rename the complete checkpoint ``tmp`` into place, point ``latest.json`` at it, prune old ones.
+
+    ``latest.json`` only ever names a complete directory. When ``step-NNNNNN`` exists already (a step
+    saved again after a resume, or a crash before ``latest.json`` moved), the new one takes the next
+    free name ``step-NNNNNN.1`` and the old one is deleted only after ``latest.json`` points at the new.
+    """
+    base = f"step-{step:06d}"
+    final, n = root / base, 0
+    while final.exists():
+        n += 1
+        final = root / f"{base}.{n}"
     tmp.rename(final)
     write_json(root / LATEST, {"step": step, "dir": final.name})
+    for old in [root / base, *root.glob(f"{base}.*")]:  # the same step saved before
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
     for old in sorted(root.glob("step-*"))[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final

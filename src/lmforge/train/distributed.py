@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from lmforge.io import read_json, read_safetensors, write_json
 from lmforge.models.base import CausalLM
 from lmforge.models.config import config_to_dict
 from lmforge.models.registry import CONFIG_FILE, WEIGHTS_FILE, build_model, save_model
-from lmforge.train.checkpoint import LATEST, STATE_FILE, load_checkpoint, save_checkpoint
+from lmforge.train.checkpoint import STATE_FILE, load_checkpoint, publish_checkpoint, save_checkpoint
 
 Strategy = Literal["single", "ddp", "fsdp"]
 STRATEGIES = ("auto", "ddp", "fsdp")
@@ -187,12 +186,7 @@ class Distributed:
                 torch.save({k: v for k, v in state.items() if k != "optimizer"}, f)
         dist.barrier()  # every shard is on disk
         if self.is_main:
-            if final.exists():
-                shutil.rmtree(final)
-            tmp_dir.rename(final)
-            write_json(root / LATEST, {"step": step, "dir": final.name})
-            for old in sorted(root.glob("step-*"))[:-keep] if keep > 0 else []:
-                shutil.rmtree(old, ignore_errors=True)
+            final = publish_checkpoint(root, tmp_dir, step, keep)
         dist.barrier()
         return final
 
