@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from lmforge.labs import prompting
 from lmforge.labs._models import tiny_chat_model
 from lmforge.labs.ethics import pronoun_log_ratios
-from lmforge.labs.prompting import CONDITIONS, final_answer_correct, render_conversations, word_problems
+from lmforge.labs.prompting import CONDITIONS, end_of_reply, final_answer_correct, render_conversations, word_problems
 
 
 def test_word_problems_have_the_right_answers_and_distinct_slips():
@@ -34,6 +36,30 @@ def test_word_problems_have_the_right_answers_and_distinct_slips():
 ])
 def test_final_answer_parsing(reply, marked, correct):
     assert final_answer_correct(reply, 9, marked) is correct
+
+
+def test_constrained_choice_scores_each_candidate_as_a_complete_reply(monkeypatch):
+    """A candidate that is a token prefix of another ("1" of "12") must not win by construction: every
+    scored continuation is the number followed by the chat format's end-of-turn id."""
+    model, tokenizer, _ = tiny_chat_model()
+    scored = []
+
+    def fake_loglikelihoods(model, requests, context_length, batch_size):
+        scored.extend(requests)
+        return [-1.0 - len(cont) for _, cont in requests]  # shortest continuation most likely
+
+    monkeypatch.setattr(prompting, "continuation_loglikelihoods", fake_loglikelihoods)
+    problem = prompting.WordProblem("q", 12, "r", (1, 13, 11))
+    correct = prompting._choices_correct(model, tokenizer, [7], [(problem, [1, 2, 3])])
+    assert [cont for _, cont in scored] == [tokenizer.encode(str(c)) + [7] for c in (12, 1, 13, 11)]
+    assert correct == [0.0]  # "1" is shorter, so the fake model prefers it: the scores come from the model
+
+
+def test_end_of_reply_prefers_the_end_of_turn_marker_to_end_of_text():
+    tokenizer = SimpleNamespace(eos_id=0, encode=lambda text: [ord(ch) for ch in text])
+    assert end_of_reply(SimpleNamespace(stop_ids=frozenset({0, 2})), tokenizer) == [2]  # ChatML: <|im_end|>
+    assert end_of_reply(SimpleNamespace(stop_ids=frozenset({0})), tokenizer) == [0]
+    assert end_of_reply(SimpleNamespace(stop_ids=frozenset()), tokenizer) == [10]  # plain text: the newline
 
 
 def test_conversations_come_from_the_template_files():

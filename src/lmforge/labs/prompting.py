@@ -14,7 +14,8 @@ shown examples. Scored two ways on the *same* items:
 - generation: greedy decoding, the last integer of the reply must be the answer
   (:func:`lmforge.tasks.arithmetic.score_reply`'s rule);
 - constrained choice (direct-answer prompts only): the log-likelihood of four candidate numbers
-  as the reply (the answer and three plausible slips), the most likely one is the prediction
+  as the complete reply, end-of-turn marker included (the answer and three plausible slips), the most
+  likely one is the prediction
   (:func:`lmforge.evaluate.choice.continuation_loglikelihoods`), so format failures do not count.
 
 Accuracies come with 95 % percentile-bootstrap intervals and the few-shot / CoT gains with paired
@@ -118,9 +119,22 @@ class Scores:
     replies: dict[str, list[str]]
 
 
-def _choices_correct(model: CausalLM, tokenizer: Tokenizer, jobs: list[tuple[WordProblem, list[int]]]) -> list[float]:
-    """1.0 where the answer is the most likely of the problem's four candidates as the reply to its prompt."""
-    requests = [(prompt, tokenizer.encode(str(c))) for problem, prompt in jobs
+def end_of_reply(chat: ChatFormat, tokenizer: Tokenizer) -> list[int]:
+    """The tokens that close an assistant reply: the format's end-of-turn marker (ChatML's ``<|im_end|>``)
+    rather than the tokenizer's end of text when it has both, else that one, else the newline that ends a
+    message in plain text."""
+    turn = sorted(chat.stop_ids - {tokenizer.eos_id}) or sorted(chat.stop_ids)
+    return turn[:1] or tokenizer.encode("\n")
+
+
+def _choices_correct(model: CausalLM, tokenizer: Tokenizer, end: list[int],
+                     jobs: list[tuple[WordProblem, list[int]]]) -> list[float]:
+    """1.0 where the answer is the most likely of the problem's four candidates as the reply to its prompt.
+
+    Each candidate is scored as a complete reply, number then ``end`` (:func:`end_of_reply`): without the end,
+    a candidate that is a prefix of another in tokens ("1" of "12": SmolLM2 splits digits) always wins, as the
+    longer one adds log-probabilities <= 0."""
+    requests = [(prompt, tokenizer.encode(str(c)) + end) for problem, prompt in jobs
                 for c in (problem.answer, *problem.distractors)]
     lls = continuation_loglikelihoods(model, requests, model.context_length, batch_size=16)
     per_job = [lls[k:k + 4] for k in range(0, len(lls), 4)]  # the answer first, then 3 distractors
@@ -182,7 +196,8 @@ def evaluate_prompts(model: CausalLM, tokenizer: Tokenizer, chat: ChatFormat, pr
             marked = CONDITIONS[name][0] == "cot"
             scores.generated[name].append(float(final_answer_correct(reply, problem.answer, marked)))
         choice_jobs = [(problem, name, prompt) for problem, name, prompt in jobs if CONDITIONS[name][3]]
-        correct = _choices_correct(model, tokenizer, [(problem, prompt) for problem, _, prompt in choice_jobs])
+        correct = _choices_correct(model, tokenizer, end_of_reply(chat, tokenizer),
+                                   [(problem, prompt) for problem, _, prompt in choice_jobs])
         for (_, name, _), c in zip(choice_jobs, correct, strict=True):
             scores.constrained[name].append(c)
     return scores
