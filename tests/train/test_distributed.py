@@ -79,6 +79,7 @@ def _assert_same_weights(a: Path, b: Path) -> None:
         torch.testing.assert_close(left[name], right[name], atol=ATOL, rtol=0, msg=name)
 
 
+@pytest.mark.slow  # the `runs` fixture: 1 run + spawn of 2 gloo ranks x 3 jobs, ~60 s on the loaded CPU
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp", "single-to-fsdp"])
 def test_two_processes_train_exactly_like_one_with_the_same_global_batch(runs, strategy):
     """single-to-fsdp: a 1-process (full) checkpoint cut into 2 ranks' FSDP shards, weights and Adam moments."""
@@ -93,6 +94,7 @@ def _fresh_model(runs: Path) -> torch.nn.Module:
     return build_model({**MODEL, "vocab_size": load_model(runs / "single").config.vocab_size})
 
 
+@pytest.mark.slow  # the `runs` fixture: 1 run + spawn of 2 gloo ranks x 3 jobs, ~60 s on the loaded CPU
 def test_ddp_checkpoint_is_a_full_one_any_world_size_reads(runs):
     step4 = Path("checkpoints") / "step-000004"
     _assert_same_weights(runs / "ddp" / step4 / "model.safetensors", runs / "single" / step4 / "model.safetensors")
@@ -100,6 +102,7 @@ def test_ddp_checkpoint_is_a_full_one_any_world_size_reads(runs):
     assert state["world_size"] == 2 and len(state["torch_rng_ranks"]) == 2
 
 
+@pytest.mark.slow  # the `runs` fixture: 1 run + spawn of 2 gloo ranks x 3 jobs, ~60 s on the loaded CPU
 def test_a_sharded_checkpoint_consolidates_to_the_one_process_weights(runs, tmp_path):
     sharded = runs / "fsdp" / "checkpoints" / "step-000004"
     assert sorted(p.name for p in (sharded / "sharded").glob("*.distcp")) == ["__0_0.distcp", "__1_0.distcp"]
@@ -109,6 +112,7 @@ def test_a_sharded_checkpoint_consolidates_to_the_one_process_weights(runs, tmp_
     assert load_model(tmp_path / "step4").config.n_layers == 2  # sample / export read it like any model
 
 
+@pytest.mark.slow  # the `runs` fixture: 1 run + spawn of 2 gloo ranks x 3 jobs, ~60 s on the loaded CPU
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_a_two_process_run_resumes_on_one_process(runs, tmp_path, strategy):
     """A crash after step 4's checkpoint, then `lmforge train --resume` on one process: the loss continues."""
@@ -172,6 +176,7 @@ def test_fsdp_without_a_process_group_is_refused(char_data_dir, tmp_path, capsys
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # the `runs` fixture: 1 run + spawn of 2 gloo ranks x 3 jobs, ~60 s on the loaded CPU
 def test_a_sharded_checkpoint_missing_a_rank_s_shard_is_refused(runs, tmp_path, capsys):
     crashed = _crashed_after_step_4(runs / "fsdp", tmp_path / "crashed")
     (crashed / "checkpoints" / "step-000004" / "sharded" / "__1_0.distcp").unlink()  # node 2's local disk
