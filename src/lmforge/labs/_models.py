@@ -4,7 +4,7 @@
   tokenizer built in milliseconds (tests/labs/test_smoke.py runs every lab; what it predicts is noise,
   which the labs say in their notes);
 - :func:`sentiment_classifier`: MiniLM fine-tuned on the UCI review sentences, the classifier the
-  attribution lab explains and the bias-probe lab probes.
+  attribution lab explains and the bias-probe lab probes (smoke mode: a tiny random BERT, two steps).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import string
 import torch
 
 from lmforge.infer.chat import ChatFormat, chat_format_for
-from lmforge.labs._common import data_path
+from lmforge.labs._common import data_path, encoder_dir
 from lmforge.labs.registry import LabContext
 from lmforge.models.llama import Llama, LlamaConfig
-from lmforge.tasks.backbone import load_backbone, minilm_dir
+from lmforge.tasks.backbone import load_backbone
 from lmforge.tasks.classify import ClassifyResult, finetune_classifier
 from lmforge.tasks.codec import Codec
 from lmforge.tasks.data import TextExample, read_text_labels, split_examples
@@ -51,9 +51,10 @@ def sentiment_split(smoke: bool, seed: int) -> tuple[list[TextExample], list[Tex
 
 def sentiment_classifier(ctx: LabContext, share: float) -> tuple[TaskModel, Codec, ClassifyResult]:
     """all-MiniLM-L6-v2 + a head fine-tuned on the UCI sentences for one epoch within ``share`` of the
-    lab's budget (smoke: two steps), in eval mode, with the codec that frames its inputs."""
+    lab's budget (smoke: a tiny random BERT with MiniLM's tokenizer, two steps), in eval mode, with the codec
+    that frames its inputs."""
     train, test = sentiment_split(ctx.smoke, ctx.seed)
-    backbone, tokenizer = load_backbone(minilm_dir())
+    backbone, tokenizer = load_backbone(encoder_dir(ctx.smoke, ctx.out_dir / "tiny-encoder"))
     config = FinetuneConfig(epochs=1.0, batch_size=16, lr=5e-5, max_minutes=ctx.budget_minutes * share,
                             max_steps=2 if ctx.smoke else None, seed=ctx.seed)
     result = finetune_classifier(backbone, tokenizer, train, test, ctx.out_dir / "classifier", config, max_len=64,
