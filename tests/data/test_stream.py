@@ -8,7 +8,7 @@ import pytest
 
 from lmforge.data import stream
 from lmforge.data.sampler import RandomWindowSampler
-from lmforge.data.shards import load_meta, open_shards, prepare
+from lmforge.data.shards import TokenFiles, load_meta, open_shards, prepare
 from lmforge.data.stream import StreamOptions, prepare_stream
 from lmforge.errors import DataError
 from lmforge.tokenizers import train_tokenizer
@@ -142,7 +142,7 @@ def test_parts_are_read_by_global_range_in_slices(tmp_path):
     ids = np.arange(25, dtype=np.uint16)
     ids[:10].tofile(tmp_path / "a.bin")
     ids[10:].tofile(tmp_path / "b.bin")
-    parts = stream._Parts([tmp_path / "a.bin", tmp_path / "b.bin"], [10, 15], np.dtype(np.uint16))
+    parts = TokenFiles([tmp_path / "a.bin", tmp_path / "b.bin"], [10, 15], np.dtype(np.uint16))
     for a, b in [(0, 25), (3, 17), (10, 11), (9, 10), (12, 25)]:
         slices = list(parts.ranges(a, b, step=4))
         assert all(len(s) <= 4 for s in slices)
@@ -250,7 +250,7 @@ def test_a_listed_shard_of_the_wrong_size_is_rewritten_and_listed_once(tmp_path,
     prepare_stream(files, tok_path, tmp_path / "ref", shard_tokens=300)
     out = tmp_path / "out"
     out.mkdir()
-    parts = stream._Parts([tmp_path / "ref" / n for n in ("train_000.bin",)], [300], np.dtype(np.uint16))
+    parts = TokenFiles([tmp_path / "ref" / n for n in ("train_000.bin",)], [300], np.dtype(np.uint16))
     state = {"shards": ["train_000.bin"]}
     (out / "train_000.bin").write_bytes(b"\0\0")  # listed, but cut short
     assert stream._assemble(parts, out, "train", 0, 300, 300, state) == ["train_000.bin"]

@@ -15,9 +15,10 @@ a directory without it is an interrupted ``prepare`` and is refused.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from lmforge.tokenizers.base import TOKENIZER_FILE, Tokenizer
 
 META_FILE = "meta.json"
 DEFAULT_SHARD_TOKENS = 100_000_000
+DECODE_TOKENS = 1 << 18  # tokens read (and decoded, for byte counts) at a time from token files
 
 
 @dataclass
@@ -74,6 +76,35 @@ def tokenize_files(files: Sequence[str | Path], tokenizer: Tokenizer) -> np.ndar
             parts.append(np.asarray(ids, dtype=np.int64))
             bar.advance(task)
     return np.concatenate(parts)
+
+
+class TokenFiles:
+    """The concatenation of raw token files (stream parts, shards), read by global token range.
+
+    Read with ``np.fromfile`` a slice at a time, not memory-mapped: a memmap's pages count in the
+    resident set until it is closed, and one part can hold a whole multi-GB input file's tokens."""
+
+    def __init__(self, paths: list[Path], lengths: list[int], dtype: np.dtype) -> None:
+        self.paths, self.dtype = paths, dtype
+        self.starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+
+    def ranges(self, a: int, b: int, step: int = DECODE_TOKENS) -> Iterator[np.ndarray]:
+        """Tokens [a, b) of the corpus, in slices of at most ``step`` tokens."""
+        first = int(np.searchsorted(self.starts, a, side="right")) - 1
+        for i in range(max(first, 0), len(self.paths)):
+            lo, hi = max(a, int(self.starts[i])), min(b, int(self.starts[i + 1]))
+            if lo >= b:
+                break
+            if hi <= lo:
+                continue
+            offset = int(self.starts[i])
+            for s in range(lo, hi, step):
+                n = min(hi, s + step) - s
+                yield np.fromfile(self.paths[i], self.dtype, count=n, offset=(s - offset) * self.dtype.itemsize)
+
+    def write(self, f: BinaryIO, a: int, b: int) -> None:
+        for piece in self.ranges(a, b):
+            f.write(piece.tobytes())
 
 
 def _write_shards(ids: np.ndarray, out_dir: Path, split: str, dtype: np.dtype, shard_tokens: int) -> list[str]:
@@ -150,15 +181,32 @@ def carve_dev_split(data_dir: str | Path, out_dir: str | Path, dev_fraction: flo
         raise DataError(f"dev_fraction must be between 0 and 1 (exclusive), got {dev_fraction}")
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     meta = load_meta(data_dir)
-    ids = np.concatenate(open_shards(data_dir, "train")).astype(np.int64)
-    n_dev = max(1, math.ceil(len(ids) * dev_fraction))
-    if len(ids) - n_dev < 2:
-        raise DataError(f"{data_dir}: {len(ids)} training tokens are too few to carve a dev split from")
+    dtype = np.dtype(meta.dtype)
+    paths = [data_dir / name for name in meta.train.files]
+    tokens = TokenFiles(paths, [p.stat().st_size // dtype.itemsize for p in paths], dtype)  # read in slices
+    total = meta.train.tokens
+    n_dev = max(1, math.ceil(total * dev_fraction))
+    if total - n_dev < 2:
+        raise DataError(f"{data_dir}: {total} training tokens are too few to carve a dev split from")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / META_FILE).unlink(missing_ok=True)
     copy_tokenizer(data_dir / TOKENIZER_FILE, out_dir)
-    return _write_splits(ids[:-n_dev], ids[-n_dev:], load_tokenizer(data_dir / TOKENIZER_FILE), meta.sources,
-                         out_dir, shard_tokens)
+    tokenizer = load_tokenizer(out_dir / TOKENIZER_FILE)
+
+    def split_info(split: str, a: int, b: int) -> SplitInfo:
+        names = []
+        for i, start in enumerate(range(a, b, shard_tokens)):
+            names.append(f"{split}_{i:03d}.bin")
+            with atomic_write(out_dir / names[-1], "wb") as f:
+                tokens.write(f, start, min(b, start + shard_tokens))
+        # decoded a slice at a time (exact unless a slice boundary splits a character)
+        n_bytes = sum(len(tokenizer.decode(s.tolist()).encode("utf-8")) for s in tokens.ranges(a, b))
+        return SplitInfo(names, b - a, n_bytes)
+
+    carved = DataMeta(vocab_size=meta.vocab_size, dtype=meta.dtype, sources=meta.sources,
+                      train=split_info("train", 0, total - n_dev), val=split_info("val", total - n_dev, total))
+    write_json(out_dir / META_FILE, asdict(carved))
+    return carved
 
 
 def load_meta(data_dir: str | Path) -> DataMeta:

@@ -31,13 +31,21 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.progress import DownloadColumn, TransferSpeedColumn
 
-from lmforge.data.shards import DEFAULT_SHARD_TOKENS, META_FILE, DataMeta, SplitInfo, copy_tokenizer, token_dtype
+from lmforge.data.shards import (
+    DEFAULT_SHARD_TOKENS,
+    META_FILE,
+    DataMeta,
+    SplitInfo,
+    TokenFiles,
+    copy_tokenizer,
+    token_dtype,
+)
 from lmforge.errors import DataError
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.progress import progress_bar
@@ -50,7 +58,6 @@ PARQUET_SUFFIXES = (".parquet",)
 STATE_FILE = "prepare_state.json"
 PARTS_DIR = "parts"
 CHUNK_BYTES = 1 << 20  # text read per step: bounds a worker's memory whatever the file size
-DECODE_TOKENS = 1 << 18  # tokens read (and decoded, for the val bytes) at a time while assembling shards
 
 # A text chunk ends at "x\nY" (x, Y printable ASCII, not space): both sides of that newline are
 # pre-token boundaries for char-level, GPT-2 byte-level BPE and whitespace-splitting tokenizers,
@@ -284,35 +291,6 @@ def _worker_task(job: tuple[int, str, str]) -> tuple[int, FileResult]:
 
 
 # ----------------------------------------------------------------- phase 2: parts -> shards
-class _Parts:
-    """The concatenation of the part files, read by global token range.
-
-    Read with ``np.fromfile`` a slice at a time, not memory-mapped: a memmap's pages count in the
-    resident set until it is closed, and one part can hold a whole multi-GB input file's tokens."""
-
-    def __init__(self, paths: list[Path], lengths: list[int], dtype: np.dtype) -> None:
-        self.paths, self.dtype = paths, dtype
-        self.starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-
-    def ranges(self, a: int, b: int, step: int = DECODE_TOKENS) -> Iterator[np.ndarray]:
-        """Tokens [a, b) of the corpus, in slices of at most ``step`` tokens."""
-        first = int(np.searchsorted(self.starts, a, side="right")) - 1
-        for i in range(max(first, 0), len(self.paths)):
-            lo, hi = max(a, int(self.starts[i])), min(b, int(self.starts[i + 1]))
-            if lo >= b:
-                break
-            if hi <= lo:
-                continue
-            offset = int(self.starts[i])
-            for s in range(lo, hi, step):
-                n = min(hi, s + step) - s
-                yield np.fromfile(self.paths[i], self.dtype, count=n, offset=(s - offset) * self.dtype.itemsize)
-
-    def write(self, f: BinaryIO, a: int, b: int) -> None:
-        for piece in self.ranges(a, b):
-            f.write(piece.tobytes())
-
-
 def _fingerprint(files: list[Path], tokenizer_path: Path, options: StreamOptions, val_fraction: float,
                  shard_tokens: int) -> dict[str, Any]:
     """What the output depends on: a rerun with a different one starts over instead of mixing the two."""
@@ -378,7 +356,7 @@ def _tokenize_all(files: list[Path], tokenizer_path: Path, out_dir: Path, option
             bar.advance(task, progress.get())
 
 
-def _assemble(parts: _Parts, out_dir: Path, split: str, a: int, b: int, shard_tokens: int,
+def _assemble(parts: TokenFiles, out_dir: Path, split: str, a: int, b: int, shard_tokens: int,
               state: dict[str, Any]) -> list[str]:
     """Phase 2 for one split: tokens [a, b) into shards; finished shards (listed and of full size) are kept."""
     names = []
@@ -428,7 +406,7 @@ def prepare_stream(inputs: Sequence[str | Path], tokenizer_path: str | Path, out
     n_val = max(1, math.ceil(total * val_fraction))
     if total - n_val < 2:
         raise DataError(f"corpus has only {total} tokens: too small to split into train and validation")
-    parts = _Parts([out_dir / PARTS_DIR / f"{i:05d}.bin" for i in range(len(files))],
+    parts = TokenFiles([out_dir / PARTS_DIR / f"{i:05d}.bin" for i in range(len(files))],
                    [r.tokens for r in results], dtype)
     train_files = _assemble(parts, out_dir, "train", 0, total - n_val, shard_tokens, state)
     val_files = _assemble(parts, out_dir, "val", total - n_val, total, shard_tokens, state)
