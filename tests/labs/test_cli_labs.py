@@ -52,6 +52,12 @@ def test_notebook_holds_the_intro_the_source_and_the_run_cell(tmp_path, capsys):
     assert "Classic NLP" in intro.source and "`lmforge.classic.naive_bayes`" in intro.source
     assert "def classic_lab(ctx: LabContext) -> LabResult:" in source.source and source.cell_type == "markdown"
     assert run_cell.cell_type == "code" and "run_lab('classic-spam'" in run_cell.source
-    assert "smoke=True" in run_cell.source
+    assert "smoke=True" in run_cell.source and "seed=0)" in run_cell.source
     assert "result.reference.figure" in show.source
     assert json.loads(nbformat.writes(nb))["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_notebook_passes_the_seed_to_run_lab(tmp_path):
+    assert run(["lab", "classic-spam", "--notebook", "--out", str(tmp_path), "--seed", "3"]) == 0
+    run_cell = nbformat.read(tmp_path / "classic-spam.ipynb", as_version=4).cells[3]
+    assert "seed=3)" in run_cell.source

@@ -47,7 +47,8 @@ def lab(
     if notebook:
         from lmforge.labs.notebook import write_notebook
 
-        path = write_notebook(lab_id, out or Path("notebooks"), budget_minutes=budget_minutes, smoke=smoke)
+        path = write_notebook(lab_id, out or Path("notebooks"), budget_minutes=budget_minutes, smoke=smoke,
+                              seed=seed)
         typer.echo(f"wrote {path}")
         return
     run_lab(lab_id, out_dir=out, budget_minutes=budget_minutes, smoke=smoke, seed=seed)

@@ -29,7 +29,8 @@ for path in result.artifacts:
         display(HTML(path.read_text(encoding="utf-8")))'''
 
 
-def lab_notebook(lab_id: str, budget_minutes: float | None = None, smoke: bool = False) -> nbformat.NotebookNode:
+def lab_notebook(lab_id: str, budget_minutes: float | None = None, smoke: bool = False,
+                 seed: int = 0) -> nbformat.NotebookNode:
     """Build the notebook for ``lab_id``: markdown introduction, the lab's source, a run cell, a result cell."""
     lb = get_lab(lab_id)
     phase = next(p for p in PHASES if p.key == lb.phase)
@@ -47,7 +48,7 @@ def lab_notebook(lab_id: str, budget_minutes: float | None = None, smoke: bool =
         "from pathlib import Path\n\n"
         "from lmforge.labs.registry import run_lab\n\n"
         f"result = run_lab({lb.id!r}, out_dir=Path({f'{lb.id}-output'!r}), "
-        f"budget_minutes={budget_minutes!r}, smoke={smoke!r})"
+        f"budget_minutes={budget_minutes!r}, smoke={smoke!r}, seed={seed!r})"
     )
     nb = new_notebook(cells=[
         new_markdown_cell(intro),
@@ -62,9 +63,10 @@ def lab_notebook(lab_id: str, budget_minutes: float | None = None, smoke: bool =
     return nb
 
 
-def write_notebook(lab_id: str, out_dir: Path, budget_minutes: float | None = None, smoke: bool = False) -> Path:
+def write_notebook(lab_id: str, out_dir: Path, budget_minutes: float | None = None, smoke: bool = False,
+                   seed: int = 0) -> Path:
     """Write ``out_dir/<lab_id>.ipynb`` atomically and return its path."""
-    nb = lab_notebook(lab_id, budget_minutes, smoke)
+    nb = lab_notebook(lab_id, budget_minutes, smoke, seed)
     nbformat.validate(nb)
     path = Path(out_dir) / f"{lab_id}.ipynb"
     with atomic_write(path) as f:
