@@ -16,6 +16,23 @@ def test_roadmap_prints_every_phase_in_order_with_its_docs(capsys):
     assert all(f"lab {lab_id}:" in out for lab_id in discover())
 
 
+def test_labs_come_in_the_order_a_learner_walks_them(capsys):
+    """By phase, then in the order each module defines its labs (not by id: autograd before autoencoder)."""
+    import inspect
+
+    labs = list(discover().values())
+    for module in {lb.fn.__module__ for lb in labs}:
+        mine = [lb for lb in labs if lb.fn.__module__ == module]
+        assert mine == sorted(mine, key=lambda lb: inspect.getsourcelines(lb.fn)[1]), module
+    assert run(["roadmap"]) == 0
+    out = capsys.readouterr().out
+    order = ["foundations-autograd", "foundations-backprop", "foundations-autoencoder",
+             "interpretability-ethics-attributions", "interpretability-ethics-logit-lens",
+             "interpretability-ethics-bias-probes"]
+    positions = [out.index(f"lab {lab_id}:") for lab_id in order]
+    assert positions == sorted(positions)
+
+
 def test_lab_list_names_every_lab_with_its_budget(capsys):
     assert run(["lab", "--list"]) == 0
     lines = capsys.readouterr().out.splitlines()

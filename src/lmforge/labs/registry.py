@@ -74,6 +74,9 @@ SMOKE_BUDGET_MINUTES = 0.1  # a smoke run checks that a lab runs, not what it me
 MAX_DEFAULT_MINUTES = 10.0  # on a 2-core CPU
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)+$")
 _NOT_LABS = {"registry", "notebook"}  # modules of this package that hold no labs
+# Where one phase's labs live in several modules, the order a learner reads those modules (the phase title's
+# order); other modules follow in import order. Within a module, labs keep the order they are defined in.
+MODULE_ORDER = ("interpretability", "ethics")
 
 
 @dataclass(frozen=True)
@@ -155,13 +158,20 @@ def lab(
 
 
 def discover() -> dict[str, Lab]:
-    """Import every lab module of this package (once) and return the labs, in roadmap order."""
+    """Import every lab module of this package (once) and return the labs in the order a learner walks them:
+    by phase, then as defined in their module (not alphabetically: autograd comes before autoencoder)."""
     package = importlib.import_module(__package__ or "lmforge.labs")
     for info in pkgutil.iter_modules(package.__path__):
         if info.name not in _NOT_LABS and not info.name.startswith("_"):
             importlib.import_module(f"{package.__name__}.{info.name}")
-    ordered = sorted(_LABS.values(), key=lambda lb: (PHASE_KEYS.index(lb.phase), lb.id))
-    return {lb.id: lb for lb in ordered}
+    registered = list(_LABS)  # import order, and definition order within a module
+
+    def walk(lb: Lab) -> tuple[int, int, int]:
+        module = lb.fn.__module__.rsplit(".", 1)[-1]
+        rank = MODULE_ORDER.index(module) if module in MODULE_ORDER else len(MODULE_ORDER)
+        return PHASE_KEYS.index(lb.phase), rank, registered.index(lb.id)
+
+    return {lb.id: lb for lb in sorted(_LABS.values(), key=walk)}
 
 
 def labs_by_phase() -> dict[str, list[Lab]]:
