@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 from lmforge.errors import ConfigError, DataError
-from lmforge.evaluate.bootstrap import bootstrap_ci, paired_bootstrap_ci
+from lmforge.evaluate import bootstrap
+from lmforge.evaluate.bootstrap import Interval, bootstrap_ci, paired_bootstrap_ci
 
 
 def _scores(p: float, n: int, seed: int) -> np.ndarray:
@@ -58,3 +59,11 @@ def test_bad_input_is_refused_in_one_line():
         paired_bootstrap_ci([1.0, 0.0], [1.0])
     with pytest.raises(ConfigError, match="confidence"):
         bootstrap_ci([1.0], confidence=1.5)
+
+
+def test_resamples_drawn_in_chunks_give_the_same_interval(monkeypatch):
+    scores = _scores(0.7, 57, seed=5)
+    whole = bootstrap_ci(scores, resamples=1_000, seed=3)
+    monkeypatch.setattr(bootstrap, "CHUNK_INDICES", 57 * 7 + 3)  # 7 resamples per chunk, a short last chunk
+    assert bootstrap_ci(scores, resamples=1_000, seed=3) == whole
+    assert bootstrap_ci(np.ones(20), resamples=100) == Interval(1.0, 1.0, 1.0, 0.95)  # a perfect score: [1, 1]

@@ -3,9 +3,10 @@
 An accuracy measured on 60 questions is an estimate: another 60 questions from the same source would
 give another number. The percentile bootstrap (Efron & Tibshirani 1993, ch. 13) estimates how much:
 draw ``n`` items *with replacement* from the ``n`` scored items, take the mean, repeat ``resamples``
-times, and report the middle 95 % of those means. It assumes nothing about the score's distribution,
-which suits 0/1 scores on small samples better than the normal approximation ``p ± 1.96 sqrt(p(1-p)/n)``
-(that one gives [1, 1] for a perfect score).
+times, and report the middle 95 % of those means. It assumes nothing about the score's distribution.
+It cannot see past the sample either: a perfect score (every item 1) gives [1, 1], as the normal
+approximation ``p ± 1.96 sqrt(p(1-p)/n)`` does; for that boundary case use a Wilson or Clopper-Pearson
+interval.
 
 Comparing two prompts on the same items is a *paired* question: resample item indices once and
 take the mean difference on the drawn items, so the items' shared difficulty cancels
@@ -48,10 +49,16 @@ def _check(scores: Sequence[float], resamples: int, confidence: float, what: str
     return values
 
 
+CHUNK_INDICES = 1 << 20  # item indices drawn at once (8 MB): (R, n) at once would be 0.8 GB for 10k x 10k
+
+
 def _interval(values: np.ndarray, resamples: int, confidence: float, seed: int) -> Interval:
     rng = np.random.default_rng(seed)
-    rows = rng.integers(0, values.size, size=(resamples, values.size))  # (R, n) item indices, with replacement
-    means = values[rows].mean(axis=1)  # (R,)
+    rows_per_chunk = max(1, CHUNK_INDICES // values.size)
+    means = np.empty(resamples)  # (R,)
+    for start in range(0, resamples, rows_per_chunk):  # the generator's stream, hence the result, is the same
+        rows = rng.integers(0, values.size, size=(min(rows_per_chunk, resamples - start), values.size))
+        means[start:start + len(rows)] = values[rows].mean(axis=1)  # rows: (chunk, n) indices, with replacement
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
     return Interval(float(values.mean()), float(low), float(high), confidence)
