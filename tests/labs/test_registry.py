@@ -95,3 +95,23 @@ def test_roadmap_lists_every_phase_in_order_and_says_which_have_no_lab(labs):
             assert block.startswith(f"    lab {grouped[phase][0].id}:")
         else:
             assert "not built yet" in block
+
+
+def test_labs_write_their_files_atomically():
+    """Plots go through foundations.plots.save_png and text through labs._common.write_text (both atomic):
+    no lab module calls savefig or Path.write_text itself."""
+    from pathlib import Path
+
+    package = Path(registry.__file__).parent
+    direct = [f"{path.name}:{n}" for path in sorted(package.glob("*.py"))
+              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+              if ".savefig(" in line or ".write_text(" in line or ".write_bytes(" in line]
+    assert direct == []
+
+
+def test_write_text_replaces_the_file_whole(tmp_path):
+    from lmforge.labs._common import write_text
+
+    path = write_text(tmp_path / "notes.md", "first\n")
+    write_text(path, "second\n")
+    assert path.read_text(encoding="utf-8") == "second\n" and [p.name for p in tmp_path.iterdir()] == ["notes.md"]

@@ -1,4 +1,4 @@
-"""What several labs share: finding the data a source checkout keeps beside the package, and bar charts."""
+"""What several labs share: finding their data, bar charts and atomic text files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lmforge.errors import DataError
+from lmforge.foundations.plots import pyplot, save_png
+from lmforge.io import atomic_write
 
 DATA_ENV = "LMFORGE_DATA_DIR"
 _REPO = Path(__file__).resolve().parents[3]
@@ -24,20 +26,22 @@ def data_path(relative: str) -> Path:
 
 
 def bar_chart(path: Path, labels: Sequence[str], values: Sequence[float], ylabel: str, title: str) -> Path:
-    """A labelled bar chart as PNG (matplotlib without a display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """A labelled bar chart as PNG (matplotlib without a display), written atomically."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(labels), 3.6))
     bars = ax.bar(list(labels), list(values), color="#4c72b0")
     ax.bar_label(bars, fmt="%.3g")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """``text`` into ``path`` atomically (a crash never leaves half a file), UTF-8."""
+    with atomic_write(path) as f:
+        f.write(text)
     return path
 
 

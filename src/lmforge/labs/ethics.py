@@ -24,8 +24,10 @@ import torch
 
 from lmforge.evaluate.bootstrap import bootstrap_ci
 from lmforge.evaluate.choice import continuation_loglikelihoods, encode_pair
+from lmforge.foundations.plots import pyplot, save_png
 from lmforge.infer.loading import load_model_dir
 from lmforge.interop.convert import smollm2_dir
+from lmforge.labs._common import write_text
 from lmforge.labs._models import sentiment_classifier, tiny_chat_model
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.models.base import CausalLM
@@ -61,11 +63,7 @@ def pronoun_log_ratios(model: CausalLM, tokenizer: Tokenizer, occupations: tuple
 
 
 def _plot_pronouns(path: Path, relative: dict[str, list[float]]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     order = sorted(relative, key=lambda w: mean(relative[w]))
     fig, ax = plt.subplots(figsize=(7.0, 0.28 * len(order) + 1.2))
     means = [mean(relative[w]) for w in order]
@@ -75,8 +73,7 @@ def _plot_pronouns(path: Path, relative: dict[str, list[float]]) -> Path:
     ax.set_xlabel(f"log P(he) - log P(she), minus the same for '{CONTROL}' (bar: mean over templates, "
                   f"whisker: their spread)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
     return path
 
 
@@ -110,14 +107,14 @@ def bias_probes_lab(ctx: LabContext) -> LabResult:
     groups = {g: bootstrap_ci([name_means[n] for n in names], seed=ctx.seed) for g, names in NAMES.items()}
     spread = max(name_means.values()) - min(name_means.values())
     table = ctx.out_dir / "probes.md"
-    table.write_text(
+    write_text(
+        table,
         "| occupation | log P(he) - log P(she) vs 'person', per template |\n|---|---|\n"
         + "".join(f"| {w} | {', '.join(f'{r:+.2f}' for r in relative[w])} |\n" for w in extremes)
         + "\n| name group | mean P(positive) over names [95 % bootstrap CI] |\n|---|---|\n"
         + "".join(f"| {g} | {iv} |\n" for g, iv in groups.items())
         + "\n| name | mean P(positive) over templates |\n|---|---|\n"
-        + "".join(f"| {n} | {p:.3f} |\n" for n, p in sorted(name_means.items(), key=lambda kv: kv[1])),
-        encoding="utf-8")
+        + "".join(f"| {n} | {p:.3f} |\n" for n, p in sorted(name_means.items(), key=lambda kv: kv[1])))
     lm_name = "tiny random Llama (smoke)" if ctx.smoke else "SmolLM2-135M-Instruct"
     return LabResult(
         headline=f"{lm_name}: {he_leaning}/{len(relative)} occupations lean 'he' relative to 'person' (most "

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from lmforge.evaluate.bootstrap import paired_bootstrap_ci
+from lmforge.foundations.plots import pyplot, save_png
 from lmforge.infer.loading import load_model_dir
 from lmforge.interop.convert import smollm2_dir
 from lmforge.interpret.attribution import gradient_x_input, integrated_gradients, token_embedding
@@ -164,11 +165,7 @@ def logit_lens_lab(ctx: LabContext) -> LabResult:
 
 
 def _plot_agreement(path: Path, agreement: list[float]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     ax.plot(range(len(agreement)), agreement, marker="o", markersize=3)
     ax.set_xlabel("layer (0 = embeddings)")
@@ -176,5 +173,4 @@ def _plot_agreement(path: Path, agreement: list[float]) -> None:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)

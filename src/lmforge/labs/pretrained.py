@@ -8,7 +8,7 @@ from lmforge.data.sampler import RandomWindowSampler
 from lmforge.data.shards import load_meta, open_shards
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
-from lmforge.labs._common import bar_chart
+from lmforge.labs._common import bar_chart, write_text
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.models.registry import load_model
 from lmforge.objectives.masking import SpecialIds
@@ -67,7 +67,7 @@ def bert_vs_gpt_lab(ctx: LabContext) -> LabResult:
     sample = tokenizer.decode(GenerationEngine(gpt).generate(
         prompt, SamplingConfig(max_new_tokens=60, temperature=0.8, seed=ctx.seed,  # the objectives' specials end it
                                stop_tokens=frozenset(range(special.text_vocab, gpt.config.vocab_size)))))
-    (ctx.out_dir / "gpt_sample.txt").write_text("ROMEO:\n" + sample + "\n", encoding="utf-8")
+    write_text(ctx.out_dir / "gpt_sample.txt", "ROMEO:\n" + sample + "\n")
     plot = bar_chart(ctx.out_dir / "fill_mask_accuracy.png", ["BERT both sides", "BERT left only", "GPT left only",
                                                               "most common char"],
                      [acc["bert_both_sides"], acc["bert_left_only"], acc["gpt_left_only"], acc["most_common_char"]],

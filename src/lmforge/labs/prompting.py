@@ -36,11 +36,13 @@ import torch
 
 from lmforge.evaluate.bootstrap import Interval, bootstrap_ci, paired_bootstrap_ci
 from lmforge.evaluate.choice import continuation_loglikelihoods
+from lmforge.foundations.plots import pyplot, save_png
 from lmforge.infer.batch import BatchEngine
 from lmforge.infer.chat import ChatFormat, chat_format_for
 from lmforge.infer.loading import load_model_dir
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.interop.convert import smollm2_dir
+from lmforge.labs._common import write_text
 from lmforge.labs._models import tiny_chat_model
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.models.base import CausalLM
@@ -204,11 +206,7 @@ def evaluate_prompts(model: CausalLM, tokenizer: Tokenizer, chat: ChatFormat, pr
 
 
 def _plot(path: Path, intervals: dict[str, Interval], title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = list(intervals)
     est = [intervals[n].estimate for n in names]
     err = [[e - intervals[n].low for n, e in zip(names, est, strict=True)],
@@ -220,8 +218,7 @@ def _plot(path: Path, intervals: dict[str, Interval], title: str) -> Path:
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="x", labelrotation=25, labelsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
     return path
 
 
@@ -251,8 +248,8 @@ def prompting_lab(ctx: LabContext) -> LabResult:
     model_name = "tiny random Llama (smoke)" if ctx.smoke else "SmolLM2-135M-Instruct"
     plot = _plot(ctx.out_dir / "accuracy.png", intervals, f"{model_name}, {n} word problems")
     replies = ctx.out_dir / "replies.md"
-    replies.write_text("".join(f"## {c}\n\n" + "".join(f"- {r!r}\n" for r in rs[:5]) + "\n"
-                               for c, rs in scores.replies.items()), encoding="utf-8")
+    write_text(replies, "".join(f"## {c}\n\n" + "".join(f"- {r!r}\n" for r in rs[:5]) + "\n"
+                                for c, rs in scores.replies.items()))
     metrics = {"n_items": float(n)}
     for name, iv in intervals.items():
         key = name.replace(" (", "_").rstrip(")")
