@@ -115,3 +115,16 @@ def test_write_text_replaces_the_file_whole(tmp_path):
     path = write_text(tmp_path / "notes.md", "first\n")
     write_text(path, "second\n")
     assert path.read_text(encoding="utf-8") == "second\n" and [p.name for p in tmp_path.iterdir()] == ["notes.md"]
+
+
+def test_lab_data_comes_from_lmforge_data_dir_then_tests_data(tmp_path, monkeypatch):
+    from lmforge.errors import DataError
+    from lmforge.labs._common import DATA_ENV, SMS_SPAM, data_path
+
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert data_path(SMS_SPAM).parts[-5:-3] == ("tests", "data")  # the checkout's copy, never a sibling folder
+    (tmp_path / "mine.txt").write_text("x", encoding="utf-8")
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    assert data_path("mine.txt") == tmp_path / "mine.txt"
+    with pytest.raises(DataError, match=f"lab data nowhere.txt not found .*: set {DATA_ENV} to a folder"):
+        data_path("nowhere.txt")

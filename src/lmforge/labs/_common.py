@@ -15,14 +15,16 @@ _REPO = Path(__file__).resolve().parents[3]
 
 
 def data_path(relative: str) -> Path:
-    """``relative`` (e.g. ``sentiment/sms_spam/SMSSpamCollection``) under ``$LMFORGE_DATA_DIR``, else the
-    shared data folder beside a source checkout, else the copy in ``tests/data``; one line if none has it."""
+    """``relative`` (e.g. ``sentiment/sms_spam/SMSSpamCollection``) under ``$LMFORGE_DATA_DIR``, else in a
+    source checkout's ``tests/data`` (which holds every file the labs read, with its SOURCE.txt); one line
+    saying how to point ``$LMFORGE_DATA_DIR`` at the data if neither has it."""
     roots = [Path(os.environ[DATA_ENV])] if os.environ.get(DATA_ENV) else []
-    roots += [_REPO.parent / "shared" / "data", _REPO / "tests" / "data"]
+    roots.append(_REPO / "tests" / "data")
     for root in roots:
         if (root / relative).exists():
             return root / relative
-    raise DataError(f"lab data {relative} not found under {', '.join(map(str, roots))}; set {DATA_ENV}")
+    raise DataError(f"lab data {relative} not found under {', '.join(map(str, roots))}: set {DATA_ENV} to a "
+                    f"folder that holds it (e.g. export {DATA_ENV}=/path/to/lmforge/tests/data)")
 
 
 def bar_chart(path: Path, labels: Sequence[str], values: Sequence[float], ylabel: str, title: str) -> Path:
