@@ -8,7 +8,7 @@ does); a seeded sample of questions is asked twice with greedy decoding: once th
 `lmforge rag ask` runs) and once closed-book (the question alone, "answer briefly"). Answers are scored
 with the official SQuAD v1.1 EM/F1 against the question's gold answers after removing the ``[n]``
 citation marks. A 135M chat model writes sentences, not spans, so EM stays low by construction; F1
-(token overlap) is the number that shows whether the retrieved paragraph reached the answer.
+(token overlap) and "contains a gold answer" show whether the retrieved paragraph reached the answer.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 
 from benchmarks._common import markdown_table
 from benchmarks._machine import machine_summary
-from lmforge.evaluate.squad import squad_scores
+from lmforge.evaluate.squad import normalize_answer, squad_scores
 from lmforge.infer.chat import chat_format_for, generate_text
 from lmforge.infer.loading import load_for_generation
 from lmforge.infer.sampling import SamplingConfig
@@ -60,7 +60,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="chat model directory (default SmolLM2-135M-Instruct)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="append every answer as JSONL here")
+    parser.add_argument("--rescore", type=Path, default=None, help="only print the table of an earlier --out file")
     args = parser.parse_args()
+    if args.rescore:
+        return rescore(args.rescore)
     print(machine_summary(), f"torch threads {torch.get_num_threads()}", flush=True)
     docs, questions = load(args.questions, args.seed)
     engine, tokenizer = load_for_generation(args.model or default_generator_dir())
@@ -85,9 +88,10 @@ def main() -> None:
             prompt = chat_format.render([{"role": "system", "content": CLOSED_BOOK},
                                          {"role": "user", "content": question}])
             _, pieces = generate_text(engine, tokenizer, prompt, stop_config, chat_format.stop_strings)
+            closed = "".join(p.text for p in pieces).strip()  # the pieces are generated as they are read
             seconds[closed_name] += time.perf_counter() - start
             answers[rag_name].append(_CITATION.sub("", rag.text).strip())
-            answers[closed_name].append("".join(p.text for p in pieces).strip())
+            answers[closed_name].append(closed)
             records.append({"question": question, "gold": gold, "rag": answers[rag_name][-1],
                             "closed_book": answers[closed_name][-1],
                             "retrieved_gold_paragraph": any(h.chunk.doc_id == doc_id for h in rag.sources)})
@@ -99,16 +103,35 @@ def main() -> None:
                 f1 = {name: squad_scores(a, gold)["f1"] for name, a in answers.items()}
                 print(f"{i + 1}/{len(questions)} questions; F1 so far: "
                       + ", ".join(f"{name} {v:.1f}" for name, v in f1.items()), flush=True)
-    gold = [g for _, _, g in questions]
+    print(f"\n{len(questions)} questions (seed {args.seed}) from {len(docs)} paragraphs; the gold paragraph was "
+          f"among the {args.k} retrieved for {100 * retrieved / len(questions):.1f} %\n")
+    print(table(answers, [g for _, _, g in questions], {k: v / len(questions) for k, v in seconds.items()}))
+
+
+def contains_gold(answer: str, gold: list[str]) -> bool:
+    """The answer holds one gold span (both normalized as SQuAD does): the fair question for a chat model
+    that answers in sentences, where exact match is 0 by construction."""
+    return any(normalize_answer(g) in normalize_answer(answer) for g in gold)
+
+
+def table(answers: dict[str, list[str]], gold: list[list[str]], seconds: dict[str, float] | None = None) -> str:
     rows = []
     for name, predicted in answers.items():
         s = squad_scores(predicted, gold)
         words = sum(len(a.split()) for a in predicted) / len(predicted)
-        rows.append([name, f"{s['exact_match']:.1f}", f"{s['f1']:.1f}", f"{words:.1f}",
-                     f"{seconds[name] / len(questions):.2f}"])
-    print(f"\n{len(questions)} questions (seed {args.seed}) from {len(docs)} paragraphs; the gold paragraph was "
-          f"among the {args.k} retrieved for {100 * retrieved / len(questions):.1f} %\n")
-    print(markdown_table(["answers", "EM", "F1", "mean words", "s / question"], rows))
+        held = 100 * sum(contains_gold(a, g) for a, g in zip(predicted, gold, strict=True)) / len(gold)
+        rows.append([name, f"{s['exact_match']:.1f}", f"{s['f1']:.1f}", f"{held:.1f}", f"{words:.1f}",
+                     f"{seconds[name]:.2f}" if seconds else "—"])
+    return markdown_table(["answers", "EM", "F1", "contains a gold answer (%)", "mean words", "s / question"], rows)
+
+
+def rescore(path: Path) -> None:
+    """The table again from a run's JSONL (``--out``), e.g. after a metric is added; no timings."""
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    answers = {"rag ask": [r["rag"] for r in records], "closed-book": [r["closed_book"] for r in records]}
+    found = sum(r["retrieved_gold_paragraph"] for r in records)
+    print(f"{len(records)} questions from {path}; gold paragraph retrieved for {100 * found / len(records):.1f} %\n")
+    print(table(answers, [r["gold"] for r in records]))
 
 
 if __name__ == "__main__":
