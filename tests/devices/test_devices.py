@@ -192,6 +192,36 @@ def test_trainer_steps_on_cuda(tmp_path, precision):
     assert losses[-1] < losses[0]
 
 
+class _Killed(Exception):
+    pass
+
+
+class _DieAfter(_Windows):
+    """Dies after ``n`` batches, like a killed process."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def next_batch(self):
+        if self.i == self.n:
+            raise _Killed
+        return super().next_batch()
+
+
+@CUDA
+def test_a_resumed_cuda_run_with_dropout_continues_exactly(tmp_path):
+    """The CUDA generator (dropout's masks on the GPU) is in the checkpoint: no replay of the first steps' masks."""
+    config = _config(max_steps=6, checkpoint_interval=3)
+    cuda = torch.device("cuda")
+    Trainer(_gpt(dropout=0.2), config, _Windows(), tmp_path / "straight", device=cuda).fit()
+    with pytest.raises(_Killed):  # 3 steps and a checkpoint, then killed in step 5
+        Trainer(_gpt(dropout=0.2), config, _DieAfter(4), tmp_path / "resumed", device=cuda).fit()
+    Trainer(_gpt(dropout=0.2), config, _Windows(), tmp_path / "resumed", device=cuda).fit(resume=True)
+    losses = [[r["loss"] for r in _records(tmp_path / run) if "loss" in r] for run in ("straight", "resumed")]
+    assert losses[1][-3:] == pytest.approx(losses[0][-3:], abs=1e-6)
+
+
 @CUDA
 def test_greedy_generation_on_cuda_equals_cpu():
     prompt, config = [1, 2, 3, 4], SamplingConfig(max_new_tokens=12, temperature=0.0)

@@ -161,6 +161,8 @@ class Distributed:
         if not self.active:
             return save_checkpoint(root, step, model, state, keep)
         state = {**state, "torch_rng_ranks": self._gather(torch.get_rng_state()), "world_size": self.world_size}
+        if "cuda_rng" in state:  # each rank's GPU generator too: rank 0's alone would give every rank its masks
+            state["cuda_rng_ranks"] = self._gather(state.pop("cuda_rng"))
         if not self.sharded:
             final = save_checkpoint(root, step, model, state, keep) if self.is_main else root / f"step-{step:06d}"
             dist.barrier()  # no rank runs ahead of (or resumes before) the checkpoint it will read
@@ -207,6 +209,9 @@ class Distributed:
             state["torch_rng"] = ranks[self.rank]
         elif self.rank > 0:  # another world size: fresh dropout streams for the ranks that did not exist
             state["torch_rng"] = torch.Generator().manual_seed(state["train_config"]["seed"] + self.rank).get_state()
+        cuda = state.pop("cuda_rng_ranks", None)  # likewise; a new rank keeps fit()'s seed + rank on its GPU
+        if cuda is not None and (self.rank == 0 or len(cuda) == self.world_size):
+            state["cuda_rng"] = cuda[self.rank]
         return state
 
     def save_model(self, model: nn.Module, out_dir: Path) -> None:

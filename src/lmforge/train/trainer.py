@@ -280,6 +280,8 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "data": self.train_batches.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            # dropout on a GPU draws from the CUDA generator (a CPU ByteTensor: loads with map_location="cpu")
+            **({"cuda_rng": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {}),
             "train_config": dataclasses.asdict(self.config),
             "grad_scaler": self.scaler.state_dict(),  # empty unless fp16
         }
@@ -291,6 +293,8 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         self.train_batches.load_state_dict(state["data"])
         torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self._scaler_state = state.get("grad_scaler") or None  # applied once fit() has built the scaler
 
     def _elapsed(self) -> float:
