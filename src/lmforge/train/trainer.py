@@ -296,6 +296,7 @@ class Trainer:
         if self.device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self._scaler_state = state.get("grad_scaler") or None  # applied once fit() has built the scaler
+        self._last_checkpoint_step = self.step  # a run resumed with nothing left to do does not save it again
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self._session_start
