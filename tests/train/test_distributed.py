@@ -194,5 +194,7 @@ def test_a_command_that_trains_on_one_process_refuses_to_run_under_torchrun(char
     assert "only `lmforge train` spreads a run over processes" in err and not (tmp_path / "run").exists()
     err = _refused(["tune", "--study-dir", str(tmp_path / "study"), "--trials", "1"], capsys)  # a loop of runs
     assert "only `lmforge train`" in err and not (tmp_path / "study").exists()
+    err = _refused(["lab", "sequence-lm-race", "--smoke", "--out", str(tmp_path / "lab")], capsys)
+    assert "only `lmforge train`" in err and not (tmp_path / "lab").exists()
     err = _refused(["quickstart", "--out", str(tmp_path / "quick")], capsys)  # before it tokenizes anything
     assert "only `lmforge train`" in err and not (tmp_path / "quick").exists()

@@ -25,6 +25,7 @@ from rich.markup import escape
 from lmforge.errors import ConfigError, LmforgeError
 from lmforge.io import write_json
 from lmforge.seeding import seed_everything
+from lmforge.train.distributed import SINGLE
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ def run_lab(
     The default budget is the lab's own ``minutes`` (``SMOKE_BUDGET_MINUTES`` in smoke mode);
     the default folder is ``runs/labs/<id>``.
     """
+    SINGLE.check_launch()  # under torchrun N copies would write one folder (and train_lm would start DDP)
     lb = get_lab(lab_id)
     if budget_minutes is not None and budget_minutes <= 0:
         raise LmforgeError(f"--budget-minutes must be positive, got {budget_minutes:g}")
