@@ -149,7 +149,6 @@ def test_parts_are_read_by_global_range_in_slices(tmp_path):
         assert np.concatenate(slices).tolist() == list(range(a, b))
 
 
-@pytest.mark.slow  # two spawn pools (~8 s loaded); test_two_workers_write_what_one_does keeps one in the default run
 def test_prepare_command_streams_jsonl_and_reports_skipped_lines(tmp_path, corpus, capsys):
     from lmforge.cli.main import run
 

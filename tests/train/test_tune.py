@@ -14,7 +14,6 @@ from lmforge.train.trainer import TrainConfig, Trainer
 TINY = dict(trial_minutes=0.5, preset="gpt-tiny", max_steps=2, precision="fp32", eval_interval=1)
 
 
-@pytest.mark.slow  # bundled data + 3 trials + the CLI: ~13 s on the loaded 2-core CPU
 def test_tune_runs_trials_and_a_rerun_continues_the_same_study(tmp_path, capsys):
     first = tune(tmp_path, trials=2, **TINY)
     assert (first.completed, first.pruned, first.ran) == (2, 0, 2)  # the pruner waits for two finished trials
