@@ -22,9 +22,9 @@ so activations are cast to bf16 for the product and the result back to the calle
 - **int8-dynamic** stores exactly what int8 stores, but multiplies with int8 *activations* too:
   the activation matrix is quantized on the fly (PyTorch's dynamic quantization,
   ``quantized.linear_dynamic``, fbgemm/x86), so the product runs on integer dot-product
-  instructions. ``benchmarks/compression.py``'s kernel table measures it against the others; it is
-  offered as a method and as the LM head's kernel (``head="int8-dynamic"``), where a batch-1 step
-  multiplies by the tallest matrix. PyTorch has deprecated the quantized tensor types this kernel
+  instructions. Measured on SmolLM2 (``benchmarks/compression.py``): faster than int8 weight-only
+  but +180 % perplexity (+7 % as the LM head only) — one scale per call cannot hold the few outlier
+  channels of LLM activations next to the small values. Kept as a method to measure, never a default. PyTorch has deprecated the quantized tensor types this kernel
   takes (pytorch issue 184982): re-check it on a new torch.
 
 Int4 weights are saved in a plain layout (two 4-bit codes per byte: even input column in the low
