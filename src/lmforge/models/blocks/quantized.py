@@ -24,8 +24,9 @@ so activations are cast to bf16 for the product and the result back to the calle
   ``quantized.linear_dynamic``, fbgemm/x86), so the product runs on integer dot-product
   instructions. Measured on SmolLM2 (``benchmarks/compression.py``): faster than int8 weight-only
   but +180 % perplexity (+7 % as the LM head only) — one scale per call cannot hold the few outlier
-  channels of LLM activations next to the small values. Kept as a method to measure, never a default. PyTorch has deprecated the quantized tensor types this kernel
-  takes (pytorch issue 184982): re-check it on a new torch.
+  channels of LLM activations next to the small values. Kept as a method to measure, never a
+  default. PyTorch has deprecated the quantized tensor types this kernel takes (pytorch issue
+  184982): re-check it on a new torch.
 
 Int4 weights are saved in a plain layout (two 4-bit codes per byte: even input column in the low
 nibble), which is what safetensors holds; the kernel's own packed layout is derived from it in
