@@ -3,6 +3,7 @@
     python -m benchmarks.speedrun                    # every row, 10 minutes each (hours: needs an idle CPU)
     python -m benchmarks.speedrun --minutes 1        # a quick pass over every row
     python -m benchmarks.speedrun --rows baseline,qk_norm,muon --keep qk_norm --minutes 10
+    python -m benchmarks.speedrun --minutes 3 --final-minutes 10  # rows for 3 minutes, the two final rows for 10
 
 Method (docs/speedrun.md explains why):
 
@@ -16,7 +17,8 @@ Method (docs/speedrun.md explains why):
 4. Final: the shipped quickstart and the stacked recipe, each trained on the whole training split exactly as
    ``lmforge quickstart --max-minutes M --set ...`` does, scored once on the whole validation split, and in bits
    per byte on Edith Wharton's "The Verdict" (public domain, tests/data/verdict; not in the corpus), to show a
-   gain is not a fit to Shakespeare.
+   gain is not a fit to Shakespeare. ``--final-minutes`` gives these two rows their own budget (rows named
+   ``shipped-10min``/``final-10min``), so a quick ablation pass can still end with the full-length command.
 
 Every finished row is appended to ``WORK/speedrun-<M>min.jsonl``; a rerun skips the rows already there (kill it
 and start it again to resume). The table goes to ``WORK/speedrun-<M>min.md`` and stdout, the dev-loss curves of
@@ -62,6 +64,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "warmup_20": {"warmup_steps": 20},
     "wsd": {"lr_schedule": "wsd"},
     "no_weight_decay": {"weight_decay": 0.0},
+    # regularization: ten minutes are ~8 passes over the 1M characters, so the small model starts to memorize
+    "dropout_0.1": {"dropout": 0.1},
     # init
     "zero_init": {"zero_init_outputs": True},
     "init_std_0.01": {"init_std": 0.01},
@@ -178,6 +182,8 @@ def table(records: dict[str, dict[str, Any]], kept: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per row (default 10)")
+    parser.add_argument("--final-minutes", type=float, default=None,
+                        help="budget of the shipped and final rows on val (default: --minutes)")
     parser.add_argument("--rows", default=",".join(CANDIDATES), help="ablation rows (baseline is always run)")
     parser.add_argument("--keep", default="auto",
                         help="auto (rows beating the baseline's dev loss by --margin) or a comma list of rows")
@@ -200,10 +206,11 @@ def main() -> None:
     results, runs = args.work / f"{stem}.jsonl", args.work / stem
     records = {r["row"]: r for r in map(json.loads, read_text(results).splitlines())} if results.is_file() else {}
 
-    def row(name: str, overrides: dict[str, Any], data: str, split: str, pin: dict | None = None) -> dict[str, Any]:
+    def row(name: str, overrides: dict[str, Any], data: str, split: str, pin: dict | None = None,
+            minutes: float = args.minutes) -> dict[str, Any]:
         if name not in records:  # a finished row is never rerun: delete its line to redo it
             settings = {**(pin or {}), **overrides}
-            record = train_row(name, settings, args.work / data, split, runs / name, args.minutes, console)
+            record = train_row(name, settings, args.work / data, split, runs / name, minutes, console)
             records[name] = {**record, "overrides": overrides}  # the pinned precision has its own column
             with results.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(records[name]) + "\n")
@@ -221,16 +228,19 @@ def main() -> None:
     stacked = {k: v for name in kept for k, v in CANDIDATES[name].items()}  # a later row's value wins a clash
     if len(kept) > 1:
         row("stacked", stacked, "dev-data", "dev", pinned)
-    row("shipped", {}, "data", "val")  # the quickstart as it is today
+    final_minutes = args.final_minutes or args.minutes
+    suffix = "" if final_minutes == args.minutes else f"-{final_minutes:g}min"
+    row(f"shipped{suffix}", {}, "data", "val", minutes=final_minutes)  # the quickstart as it is today
     if kept:
-        row("final", stacked, "data", "val")
+        row(f"final{suffix}", stacked, "data", "val", minutes=final_minutes)
     report = table(records, kept)
-    command = f"lmforge quickstart --max-minutes {args.minutes:g}" + "".join(
+    command = f"lmforge quickstart --max-minutes {final_minutes:g}" + "".join(
         f" --set {item}" for item in as_set(stacked).split())
     text = (f"{machine_summary()}; {args.threads} threads; {args.minutes:g} min per row\n\n{report}\n\n"
             f"final recipe: `{command}`\n")
     (args.work / f"{stem}.md").write_text(text, encoding="utf-8")
-    plot(runs, records, ["baseline", *kept, *(["stacked"] if len(kept) > 1 else []), "shipped", "final"],
+    plot(runs, records, ["baseline", *kept, *(["stacked"] if len(kept) > 1 else []), f"shipped{suffix}",
+                         f"final{suffix}"],
          args.work / f"{stem}.png", args.minutes)
     print(text)
 
