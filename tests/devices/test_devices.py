@@ -118,6 +118,9 @@ def test_cli_option_choices_are_the_trainers():
     ["finetune", "dpo", "--data", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/dpo"],
     ["finetune", "classify", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/classify"],
     ["finetune", "ner", "{tmp}/items.jsonl", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/ner"],
+    ["finetune", "reward", "--data", "{tmp}/items.jsonl", "--model", "{model}", "--out", "{tmp}/reward"],
+    ["finetune", "grpo", "--model", "{model}", "--out", "{tmp}/grpo"],
+    ["finetune", "ppo", "--model", "{model}", "--out", "{tmp}/ppo"],
 ])
 def test_device_cuda_without_cuda_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, args):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -81,6 +81,20 @@ def test_resumed_reward_run_equals_the_uninterrupted_one(pref_model_dir, tmp_pat
     assert resumed.evals[-1] == runs["straight"].evals[-1]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_reward_model_on_cuda_scores_like_the_cpu_before_training(pref_model_dir, tmp_path):
+    """The new score head follows the backbone to the GPU and the held-out pairs are moved there; the seeded
+    head ranks the held-out pairs as on the CPU before the first update."""
+    train, held_out = hold_out(read_preferences(PREFERENCES), 16, limit=48)
+    before = {}
+    for name in ("cpu", "cuda"):
+        model, tokenizer, template = load_chat_model(pref_model_dir, torch.device(name))
+        result = finetune_reward(model, tokenizer, template, train, held_out, tmp_path / name, _config(2),
+                                 console=QUIET)
+        before[name] = result.evals[0]["eval_accuracy"]
+    assert before["cuda"] == before["cpu"]
+
+
 def test_cli_finetune_reward(pref_model_dir, tmp_path):
     result = CliRunner().invoke(app, ["reward", "--data", str(PREFERENCES), "--model", str(pref_model_dir),
                                       "--out", str(tmp_path / "rm"), "--steps", "2", "--eval-examples", "8",

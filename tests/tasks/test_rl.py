@@ -100,6 +100,21 @@ def test_rl_run_logs_held_out_replies_and_resumes_exactly(arithmetic_model_dir, 
     assert resumed.evals[-1] == straight.evals[-1] and resumed.kl == straight.kl
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+@pytest.mark.parametrize("algorithm", ["grpo", "ppo"])
+def test_rl_run_on_cuda_starts_where_the_cpu_run_starts(arithmetic_model_dir, tmp_path, algorithm):
+    """Rollouts, reference log-probs, PPO's value head and the held-out evaluation all live on the policy's GPU;
+    before any update the greedy held-out replies are the CPU's."""
+    results = {}
+    for name in ("cpu", "cuda"):
+        model, tokenizer, template = load_chat_model(arithmetic_model_dir, torch.device(name))
+        results[name] = finetune_rl(model, tokenizer, template, tmp_path / name, _config(algorithm, steps=2),
+                                    source_dir=arithmetic_model_dir, console=QUIET)
+        assert next(model.parameters()).device.type == name
+    assert results["cuda"].evals[0]["samples"] == results["cpu"].evals[0]["samples"]
+    assert [s for s, _ in results["cuda"].kl] == [1, 2] and all(kl >= 0 for _, kl in results["cuda"].kl)
+
+
 def test_cli_finetune_grpo(arithmetic_model_dir, tmp_path, capsys):
     result = CliRunner().invoke(app, ["grpo", "--model", str(arithmetic_model_dir), "--out", str(tmp_path / "g"),
                                       "--steps", "2", "--prompts-per-step", "1", "--group-size", "2",

@@ -136,16 +136,18 @@ def reward(
     eval_every: Annotated[int | None, typer.Option(min=1, help="Held-out pairwise accuracy every N steps (default: "
                                                           "steps / 4), before training and at the end.")] = None,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
-    tensorboard: TENSORBOARD = False,
+    tensorboard: TENSORBOARD = False, device: DEVICE = "auto",
 ) -> None:
     """Reward model: the chat model + a scalar head on the last token, Bradley-Terry loss on preference pairs;
     prints held-out pairwise accuracy (chosen scored above rejected) before, during and after."""
+    from lmforge.devices import resolve_device
     from lmforge.tasks.preference import read_preferences
     from lmforge.tasks.reward import RewardConfig, finetune_reward
     from lmforge.tasks.sft import hold_out, load_chat_model
 
+    run_device = resolve_device(device)
     train, held_out = hold_out(read_preferences(data), eval_examples, limit)
-    net, tokenizer, template = load_chat_model(model)
+    net, tokenizer, template = load_chat_model(model, run_device)
     train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every, tensorboard)
     config = RewardConfig(max_len, batch_size, center, train_config, _adapters(method, rank, alpha, dropout, target))
     result = finetune_reward(net, tokenizer, template, train, held_out, out, config, source_dir=model, resume=resume)
@@ -175,11 +177,12 @@ def _rl(algorithm: str, model: Path, out: Path, method: str, rank: int, alpha: f
         steps: int, prompts_per_step: int, group_size: int, iterations: int, max_new_tokens: int, temperature: float,
         beta: float, max_operand: int, eval_problems: int, eval_every: int | None, lr: float,
         max_minutes: float | None, resume: bool, seed: int, precision: str, tensorboard: bool = False,
-        **extra) -> None:
+        device: str = "auto", **extra) -> None:
+    from lmforge.devices import resolve_device
     from lmforge.tasks.rl import RLConfig, finetune_rl
     from lmforge.tasks.sft import load_chat_model
 
-    net, tokenizer, template = load_chat_model(model)
+    net, tokenizer, template = load_chat_model(model, resolve_device(device))
     train_config = _train_config(steps, lr, max_minutes, seed, precision, eval_every, tensorboard)
     config = RLConfig(algorithm, prompts_per_step, group_size, iterations, max_new_tokens, temperature, beta,  # type: ignore[arg-type]
                       max_operand=max_operand, n_eval=eval_problems, train=train_config,
@@ -199,7 +202,7 @@ def grpo(
                                            "reply tokens) | dr_grpo (sum / replies x max tokens).")] = "bnpo",
     max_operand: RlOperand = 20, eval_problems: RlEval = 24, eval_every: RlEvery = None, lr: RlLr = 2e-4,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
-    tensorboard: TENSORBOARD = False,
+    tensorboard: TENSORBOARD = False, device: DEVICE = "auto",
 ) -> None:
     """GRPO on arithmetic problems with exact answers: groups of sampled replies, scored by a program, normalized
     within the group; prints held-out reward, exact match and sample replies at every evaluation."""
@@ -209,7 +212,7 @@ def grpo(
         raise ConfigError(f"--loss-type must be grpo, bnpo or dr_grpo, got {loss_type!r}")
     _rl("grpo", model, out, method, rank, alpha, target, steps, prompts_per_step, group_size, iterations,
         max_new_tokens, temperature, beta, max_operand, eval_problems, eval_every, lr, max_minutes, resume, seed,
-        precision, tensorboard, eps=epsilon, loss_type=loss_type)
+        precision, tensorboard, device, eps=epsilon, loss_type=loss_type)
 
 
 @app.command()
@@ -222,13 +225,13 @@ def ppo(
     lam: Annotated[float, typer.Option(help="GAE lambda (gamma is 1: one reply is one short episode).")] = 0.95,
     max_operand: RlOperand = 20, eval_problems: RlEval = 24, eval_every: RlEvery = None, lr: RlLr = 2e-4,
     max_minutes: ItMinutes = None, resume: ItResume = False, seed: ItSeed = 0, precision: ItPrecision = "auto",
-    tensorboard: TENSORBOARD = False,
+    tensorboard: TENSORBOARD = False, device: DEVICE = "auto",
 ) -> None:
     """PPO on the same problems: one reply per problem, advantages by GAE from a value head on the policy, KL penalty
     in the per-token reward; prints held-out reward, exact match and sample replies at every evaluation."""
     _rl("ppo", model, out, method, rank, alpha, target, steps, prompts_per_step, group_size, iterations,
         max_new_tokens, temperature, beta, max_operand, eval_problems, eval_every, lr, max_minutes, resume, seed,
-        precision, tensorboard, eps=epsilon, vf_coef=vf_coef, lam=lam)
+        precision, tensorboard, device, eps=epsilon, vf_coef=vf_coef, lam=lam)
 
 
 @app.command()

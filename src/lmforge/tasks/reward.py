@@ -20,6 +20,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from lmforge.devices import move_to
 from lmforge.io import write_json
 from lmforge.models.registry import save_model
 from lmforge.objectives.reward import RewardBatch, RewardObjective
@@ -103,7 +104,7 @@ def finetune_reward(backbone: nn.Module, tokenizer: Tokenizer, template: ChatTem
         model.eval()
         with torch.no_grad():
             for batch in evaluation():
-                objective(model, batch)
+                objective(model, move_to(batch, trainer.device))
         model.train()
     result = trainer.fit(resume=resume)
     first, last = head_tail_means([s.accuracy for s in objective.history] or [0.0])

@@ -33,6 +33,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from lmforge.devices import module_device
 from lmforge.errors import ConfigError
 from lmforge.infer.batch import BatchEngine
 from lmforge.infer.chat import TemplateFormat
@@ -132,8 +133,9 @@ def collate_replies(replies: list[Reply]) -> tuple[torch.Tensor, torch.Tensor]:
 @torch.no_grad()
 def score_batch(replies: list[Reply], policy: nn.Module, reference: nn.Module, config: RLConfig) -> RolloutBatch:
     """The sampled replies as a :class:`RolloutBatch`: old and reference log-probs, advantages (and PPO's values)."""
-    ids, mask = collate_replies(replies)
-    rewards = torch.tensor([r.score.reward for r in replies])
+    device = module_device(policy)  # the rollout's tensors live where the weights do
+    ids, mask = (t.to(device) for t in collate_replies(replies))
+    rewards = torch.tensor([r.score.reward for r in replies], device=device)
     was_training = policy.training
     policy.eval()
     ref_logps = token_logps(reference, ids, config.temperature) * mask
@@ -242,10 +244,11 @@ class HeldOutReplies:
                            f"{record['eval_format']:.1%} · {record['eval_length']:.1f} tokens", soft_wrap=True)
         for r in replies[:self.config.samples_shown]:
             self.console.print(f"  {r.problem.prompt!r} -> {r.text!r} (reward {r.score.reward:g})", soft_wrap=True)
-        ids, mask = collate_replies(replies)
+        device = module_device(self.policy)
+        ids, mask = (t.to(device) for t in collate_replies(replies))
         with torch.no_grad():
             ref_logps = token_logps(self.reference, ids, self.config.temperature)
-        empty = torch.zeros(len(replies))
+        empty = torch.zeros(len(replies), device=device)
         yield RolloutBatch(ids, mask, ref_logps, ref_logps, empty, empty)
 
 
@@ -315,7 +318,8 @@ def finetune_rl(model: nn.Module, tokenizer: Tokenizer, template: ChatTemplate, 
     config.adapters.apply(model)
     reference = copy.deepcopy(model).eval().requires_grad_(False)  # the model before training
     if config.algorithm == "ppo":
-        model.value_head = ValueHead(model.config.d_model)  # trains in full, checkpointed with the policy
+        # trains in full, checkpointed with the policy; on the policy's device from the start
+        model.value_head = ValueHead(model.config.d_model).to(module_device(model))
     trainable, total = count_parameters(model)
     held_out = held_out_problems(config.n_eval, config.max_operand)
     sampler = Sampler(tokenizer, template, config.max_new_tokens)
