@@ -123,3 +123,22 @@ def read_safetensors(path: str | os.PathLike[str], what: str = "weights file") -
         return safetensors.torch.load_file(str(path))
     except safetensors.SafetensorError as e:
         raise DataError(f"{path}: not a readable safetensors file ({e}); was it truncated?") from None
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend: every figure lmforge draws goes to a PNG, never a window,
+    so plotting works on servers and in CI without a display (imported here, lazily: most commands draw nothing)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig: Any, path: str | os.PathLike[str], dpi: int = 110, **savefig: Any) -> None:
+    """Write ``fig`` to ``path`` atomically (a crash never leaves half a PNG in a run directory) and free it
+    (pyplot keeps every open figure alive until it is closed)."""
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi, **savefig)
+    pyplot().close(fig)

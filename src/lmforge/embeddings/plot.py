@@ -15,7 +15,7 @@ import torch
 
 from lmforge.embeddings.vectors import WordVectors
 from lmforge.errors import DataError
-from lmforge.io import atomic_write
+from lmforge.io import pyplot, save_png
 
 
 def pca_2d(x: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -33,10 +33,7 @@ def plot_words(vectors: WordVectors, words: Sequence[str], path: str | os.PathLi
         raise DataError(f"no vector for: {', '.join(missing)}")
     if len(words) < 3:
         raise DataError(f"need at least 3 words for a projection, got {len(words)}")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     points, explained = pca_2d(torch.stack([vectors.vector(w) for w in words]).float())
     fig, ax = plt.subplots(figsize=(8, 6))
@@ -48,7 +45,5 @@ def plot_words(vectors: WordVectors, words: Sequence[str], path: str | os.PathLi
     ax.set_ylabel("PC 2")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
     return explained

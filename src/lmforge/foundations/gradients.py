@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from lmforge.errors import ConfigError
-from lmforge.foundations.plots import pyplot, save_png
+from lmforge.io import pyplot, save_png
 from lmforge.models.blocks.recurrent import LSTMCell, RNNCell
 
 

@@ -1,31 +1,13 @@
-"""PNG figures for the foundations pieces: sample grids of images, and a common atomic save."""
+"""PNG figures for the foundations pieces: sample grids of images (saved by :func:`lmforge.io.save_png`)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from lmforge.io import atomic_write
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_png(fig: Any, path: str | Path) -> None:
-    """Write the figure atomically (a crash never leaves half a PNG) and free it."""
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    pyplot().close(fig)
+from lmforge.io import pyplot, save_png
 
 
 def image_grid(images: torch.Tensor, path: str | Path, title: str = "", columns: int = 8) -> None:

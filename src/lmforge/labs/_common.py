@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lmforge.errors import DataError
-from lmforge.foundations.plots import pyplot, save_png
-from lmforge.io import atomic_write
+from lmforge.io import atomic_write, pyplot, save_png
 
 DATA_ENV = "LMFORGE_DATA_DIR"
 _REPO = Path(__file__).resolve().parents[3]

@@ -18,8 +18,9 @@ from lmforge.classic.linear import LinearClassifier
 from lmforge.foundations import autoencoder, backprop, gan, gradients, scalar_nn, siamese
 from lmforge.foundations.cnn import ImageCNN, ImageCNNConfig, TextCNN, TextCNNConfig
 from lmforge.foundations.data import Split, TensorBatches, digits, labeled_sentences
-from lmforge.foundations.plots import image_grid, pyplot, save_png
+from lmforge.foundations.plots import image_grid
 from lmforge.foundations.training import accuracy, classification_loss, fit
+from lmforge.io import pyplot, save_png
 from lmforge.labs._common import data_path
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.seeding import seed_everything

@@ -11,13 +11,13 @@ from pathlib import Path
 import torch
 
 from lmforge.evaluate.bootstrap import paired_bootstrap_ci
-from lmforge.foundations.plots import pyplot, save_png
 from lmforge.infer.loading import load_model_dir
 from lmforge.interop.convert import smollm2_dir
 from lmforge.interpret.attribution import gradient_x_input, integrated_gradients, token_embedding
 from lmforge.interpret.logit_lens import logit_lens, top_predictions
 from lmforge.interpret.render import Highlight, plot_logit_lens, render_html, render_png
 from lmforge.interpret.rollout import attention_rollout
+from lmforge.io import pyplot, save_png
 from lmforge.labs._common import bar_chart
 from lmforge.labs._models import sentiment_classifier, sentiment_split, tiny_chat_model
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab

@@ -33,7 +33,7 @@ from lmforge.evaluate.perplexity import sliding_window_perplexity
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.loading import load_model_dir
 from lmforge.infer.sampling import SamplingConfig
-from lmforge.io import atomic_write, read_json, read_text
+from lmforge.io import atomic_write, pyplot, read_json, read_text, save_png
 from lmforge.models.base import Capability
 from lmforge.recipes.evaluate import run_choice, run_task_eval
 from lmforge.tasks.heads import load_task_model
@@ -202,10 +202,7 @@ def card_markdown(card: Card) -> str:
 
 def _bars(cards: list[Card], path: Path) -> None:
     """One panel per measured quantity, one bar per card (and a reference bar where there is one)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels: list[tuple[str, list[str], list[float]]] = []
     if any(c.text for c in cards):
@@ -239,9 +236,7 @@ def _bars(cards: list[Card], path: Path) -> None:
         ax.set_xticks(range(len(values)), names, fontsize=7, rotation=15)
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    with atomic_write(path, "wb") as f:  # the user's model dir: never a half-written PNG
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def write_card(card: Card, out_dir: Path) -> Path:

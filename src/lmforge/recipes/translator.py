@@ -25,7 +25,7 @@ from lmforge.devices import module_device
 from lmforge.errors import ConfigError, DataError
 from lmforge.evaluate.bleu import BleuScores
 from lmforge.infer.seq2seq import Hypothesis, beam_search, greedy_decode, greedy_decode_many
-from lmforge.io import atomic_write, read_json, write_json
+from lmforge.io import pyplot, read_json, save_png, write_json
 from lmforge.models.registry import load_model, save_model
 from lmforge.models.seq2seq import Seq2Seq
 
@@ -121,10 +121,7 @@ def plot_attention(translation: Translation, path: str | Path) -> None:
     """Heatmap of the attention weights: one row per output word (and </s>), one column per source word."""
     if translation.attention is None:
         raise ConfigError("this model has no attention (it was trained with attention='none'): nothing to plot")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     weights = translation.attention.cpu().numpy()
     rows = [*translation.tokens, "</s>"][: weights.shape[0]]
@@ -136,6 +133,4 @@ def plot_attention(translation: Translation, path: str | Path) -> None:
     ax.set_ylabel("output")
     fig.colorbar(image, ax=ax, fraction=0.05, label="attention weight")
     fig.tight_layout()
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path, dpi=120)

@@ -39,7 +39,7 @@ from lmforge.infer.batch import BatchEngine
 from lmforge.infer.chat import TemplateFormat
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
-from lmforge.io import atomic_write, write_json
+from lmforge.io import pyplot, save_png, write_json
 from lmforge.models.base import CausalLM
 from lmforge.objectives.grpo import GRPOObjective, LossType, RewardScaling, RolloutBatch, group_advantages, token_logps
 from lmforge.objectives.ppo import PPOObjective, ValueHead, gae, logps_and_values, token_rewards, whiten
@@ -271,10 +271,7 @@ class RLResult:
 
 def plot_curves(result: RLResult, path: Path, title: str) -> None:
     """Held-out reward / exact match / format rate, reply length and KL per evaluation; training reward per batch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     steps = [e["step"] for e in result.evals]
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -295,9 +292,7 @@ def plot_curves(result: RLResult, path: Path, title: str) -> None:
     ax1.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def make_objective(config: RLConfig) -> GRPOObjective | PPOObjective:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lmforge.errors import ConfigError
-from lmforge.io import atomic_write, read_json_lines
+from lmforge.io import atomic_write, pyplot, read_json_lines, save_png
 
 TENSORBOARD_DIR = "tensorboard"
 
@@ -64,10 +64,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 def plot_loss(records: list[dict[str, Any]], path: Path, title: str = "loss",
               ylabel: str = "cross-entropy (nats/token)") -> None:
     """Train loss per logged step and validation loss per evaluation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     val = [(r["step"], r["val_loss"]) for r in records if "val_loss" in r]
@@ -82,6 +79,4 @@ def plot_loss(records: list[dict[str, Any]], path: Path, title: str = "loss",
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from lmforge.errors import DataError
-from lmforge.io import atomic_write, read_json_lines
+from lmforge.io import pyplot, read_json_lines, save_png
 
 XAxis = Literal["steps", "tokens", "time"]
 METRICS_FILE = "metrics.jsonl"
@@ -62,10 +62,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, x: XAxis = "steps
     names = [Path(d).name for d in runs]
     labels = names if len(set(names)) == len(names) else list(runs)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for (where, records), label, color in zip(runs.items(), labels, plt.cm.tab10.colors * 10, strict=False):
@@ -79,7 +76,5 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, x: XAxis = "steps
     ax.legend(fontsize="small")
     fig.tight_layout()
     out = Path(out)
-    with atomic_write(out, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, out)
     return out
