@@ -208,7 +208,8 @@ def main() -> None:
 
     def row(name: str, overrides: dict[str, Any], data: str, split: str, pin: dict | None = None,
             minutes: float = args.minutes) -> dict[str, Any]:
-        if name not in records:  # a finished row is never rerun: delete its line to redo it
+        if records.get(name, {}).get("overrides") != overrides:  # a finished row is not rerun (delete its line
+            # to redo it), unless its settings changed: the stacked and final rows when the kept set did
             settings = {**(pin or {}), **overrides}
             record = train_row(name, settings, args.work / data, split, runs / name, minutes, console)
             records[name] = {**record, "overrides": overrides}  # the pinned precision has its own column
