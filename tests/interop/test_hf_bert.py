@@ -92,4 +92,6 @@ def test_what_hf_bert_cannot_hold_is_refused(tmp_path):
         export_hf_bert(Bert(BertConfig(**small, pair_head=False)), tmp_path)
     with pytest.raises(ConfigError, match="ELECTRA"):
         export_hf_bert(Bert(BertConfig(**small, pretraining_heads=False, replaced_token_head=True)), tmp_path)
+    with pytest.raises(ConfigError, match="cannot export activation 'relu2' as Hugging Face's hidden_act"):
+        export_hf_bert(Bert(BertConfig(**small, activation="relu2")), tmp_path)  # not a KeyError
     assert not any(tmp_path.iterdir())  # refused before anything is written

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from lmforge.errors import ConfigError
 from lmforge.interop.hf_bert import (
-    ACTIVATIONS,
     bert_architecture,
     bert_name_map,
     from_hf_config,
@@ -29,7 +28,7 @@ from lmforge.interop.hf_bert import (
     load_bert,
     write_bert_family,
 )
-from lmforge.interop.hf_common import Tensor, read_hf_config, read_hf_weights, rename, rewrite_hf_names
+from lmforge.interop.hf_common import Tensor, hf_activation, read_hf_config, read_hf_weights, rename, rewrite_hf_names
 from lmforge.models.bert import Bert, BertConfig
 
 # HF BERT name piece -> HF ALBERT name piece, applied in this order.
@@ -70,7 +69,7 @@ def export_hf_albert(model: Bert, out_dir: str | Path) -> str:
     write_bert_family(model, out_dir, albert_name_map(c, prefix), {
         "architectures": [architecture], "model_type": "albert", "embedding_size": c.embedding_width,
         "num_hidden_groups": 1 if c.share_layers else c.n_layers, "inner_group_num": 1,
-        "hidden_act": ACTIVATIONS[c.activation]})
+        "hidden_act": hf_activation(c.activation, "hidden_act")})
     return architecture
 
 

@@ -24,6 +24,15 @@ from lmforge.io import atomic_write, read_json, read_safetensors, write_json
 ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
 
 
+def hf_activation(ours: str, field: str, table: dict[str, str] = ACTIVATIONS) -> str:
+    """Hugging Face's name for our activation ``ours``, written to the config's ``field``; one that has no
+    parity-tested HF twin in this family (e.g. ``silu`` or ``relu2`` in a BERT) is refused, naming the field."""
+    if ours not in table:
+        raise ConfigError(f"cannot export activation {ours!r} as Hugging Face's {field}: expected one of "
+                          f"{', '.join(sorted(table))}")
+    return table[ours]
+
+
 @dataclass(frozen=True)
 class Tensor:
     ours: str

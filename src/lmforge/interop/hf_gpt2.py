@@ -13,7 +13,7 @@ import safetensors.torch
 import torch
 
 from lmforge.errors import ConfigError
-from lmforge.interop.hf_common import ACTIVATIONS, read_hf_weights
+from lmforge.interop.hf_common import ACTIVATIONS, hf_activation, read_hf_weights
 from lmforge.io import atomic_write, read_json, write_json
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.registry import load_state
@@ -68,7 +68,7 @@ def to_hf_config(c: GPTConfig, eos_id: int | None = None) -> dict:
         "n_layer": c.n_layers,
         "n_head": c.n_heads,
         "n_inner": c.mlp_width,
-        "activation_function": ACTIVATIONS[c.activation],
+        "activation_function": hf_activation(c.activation, "activation_function"),
         "layer_norm_epsilon": c.layer_norm_eps,
         "resid_pdrop": c.dropout,
         "embd_pdrop": c.dropout,

@@ -18,6 +18,7 @@ from lmforge.interop.hf_common import ACTIVATIONS as HF_ACTIVATIONS
 from lmforge.interop.hf_common import (
     Tensor,
     from_hf_state,
+    hf_activation,
     read_hf_config,
     read_hf_weights,
     rename,
@@ -103,7 +104,8 @@ def export_hf_xlnet(model: XLNet, out_dir: str | Path) -> str:
     tensors = to_hf_state(model.state_dict(), xlnet_name_map(c), lambda entry: [c.d_model] * 3)
     config = {"model_type": "xlnet", "architectures": ["XLNetLMHeadModel"], "vocab_size": c.vocab_size,
               "d_model": c.d_model, "n_layer": c.n_layers, "n_head": c.n_heads, "d_head": c.d_model // c.n_heads,
-              "d_inner": c.d_mlp, "ff_activation": ACTIVATIONS[c.activation], "layer_norm_eps": c.layer_norm_eps,
+              "d_inner": c.d_mlp, "ff_activation": hf_activation(c.activation, "ff_activation", ACTIVATIONS),
+              "layer_norm_eps": c.layer_norm_eps,
               "attn_type": "bi", "bi_data": False, "clamp_len": c.clamp_len or -1, "dropout": c.dropout,
               "tie_word_embeddings": True, "torch_dtype": "float32"}
     write_hf_dir(out_dir, config, _unflatten(tensors, c))
