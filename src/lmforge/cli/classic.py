@@ -13,14 +13,6 @@ from typing import Annotated
 
 import typer
 
-from lmforge.classic import (
-    TextClassifier,
-    check_known_labels,
-    classification_report,
-    majority_class,
-    read_labeled,
-    stratified_split,
-)
 from lmforge.errors import ConfigError
 from lmforge.io import read_text
 
@@ -50,6 +42,7 @@ class Features(StrEnum):
 
 
 def _print_scores(title: str, y_true, y_pred, classes: list[str], baseline: str) -> None:
+    from lmforge.classic import classification_report
     report = classification_report(y_true, y_pred, classes)
     base = classification_report(y_true, [baseline] * len(y_true), classes)
     typer.echo(f"{title}\n{report.table()}")
@@ -81,6 +74,7 @@ def train(
 
     Example: lmforge classic train --data sms.tsv --no-header --text-col 1 --label-col 0 --out spam/ --holdout 0.2
     """
+    from lmforge.classic import TextClassifier, majority_class, read_labeled, stratified_split
     if ngram_max < 1:
         raise ConfigError(f"--ngram-max must be >= 1, got {ngram_max}")
     examples = read_labeled(data, text_col, label_col, delimiter, header=not no_header)
@@ -123,6 +117,7 @@ def evaluate(
 
     Example: lmforge classic eval --model spam/ --data test.csv --text-col text --label-col label
     """
+    from lmforge.classic import TextClassifier, check_known_labels, majority_class, read_labeled
     classifier = TextClassifier.load(model)
     examples = read_labeled(data, text_col, label_col, delimiter, header=not no_header)
     check_known_labels(examples, classifier.classes)
@@ -147,6 +142,7 @@ def predict(
 
     Example: lmforge classic predict --model spam/ "WINNER! Claim your free prize now"
     """
+    from lmforge.classic import TextClassifier
     if texts and file is not None:
         raise ConfigError("give TEXTS or --file, not both")
     classifier = TextClassifier.load(model)

@@ -13,13 +13,6 @@ from typing import Annotated
 
 import typer
 
-from lmforge.embeddings import (
-    EmbeddingRun,
-    evaluate_all,
-    load_vectors,
-    plot_words,
-    train_embeddings,
-)
 from lmforge.errors import DataError
 
 app = typer.Typer(help="Word2Vec / GloVe / FastText: train, neighbours, analogies, plots.", no_args_is_help=True)
@@ -37,6 +30,7 @@ class Method(StrEnum):
 
 
 def _print_scores(vectors) -> None:
+    from lmforge.embeddings import evaluate_all
     for line in evaluate_all(vectors).lines():
         typer.echo(line)
 
@@ -63,6 +57,7 @@ def train(
 
     Example: lmforge embeddings train --method skipgram --epochs 5 --out runs/w2v
     """
+    from lmforge.embeddings import EmbeddingRun, train_embeddings
     run = EmbeddingRun(
         method=method.value, files=[str(f) for f in files or []], dim=dim, window=window, min_count=min_count,
         epochs=epochs, lr=lr, negatives=negatives, sample=sample, seed=seed,
@@ -86,6 +81,7 @@ def neighbors(
 
     Example: lmforge embeddings neighbors whale ship --vectors runs/w2v
     """
+    from lmforge.embeddings import load_vectors
     table = load_vectors(vectors)
     for word in words:
         hits = table.most_similar(word.lower(), topn)
@@ -104,6 +100,7 @@ def analogy(
 
     Example: lmforge embeddings analogy man king woman --vectors glove-6b-50d
     """
+    from lmforge.embeddings import load_vectors
     table = load_vectors(vectors)
     for word, score in table.analogy(a.lower(), b.lower(), c.lower(), topn):
         typer.echo(f"{word} {score:.3f}")
@@ -119,6 +116,7 @@ def plot(
 
     Example: lmforge embeddings plot king queen man woman paris france --vectors glove-6b-50d -o words.png
     """
+    from lmforge.embeddings import load_vectors, plot_words
     if out.suffix.lower() != ".png":
         raise DataError(f"--out must be a .png file, got {out}")
     explained = plot_words(load_vectors(vectors), [w.lower() for w in words], out, title=str(vectors))
@@ -131,4 +129,5 @@ def evaluate_cmd(vectors: VectorsOpt) -> None:
 
     Example: lmforge embeddings evaluate --vectors glove-6b-50d
     """
+    from lmforge.embeddings import load_vectors
     _print_scores(load_vectors(vectors))

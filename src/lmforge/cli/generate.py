@@ -10,7 +10,6 @@ import typer
 
 from lmforge.cli.options import DEVICE
 from lmforge.errors import LmforgeError
-from lmforge.infer.sampling import SamplingConfig
 
 MODEL_DIR = Annotated[Path, typer.Argument(help="Model directory (config.json, model.safetensors, tokenizer.json).")]
 TEMPERATURE = Annotated[float, typer.Option(help="0 = greedy; <1 sharper, >1 more random.")]
@@ -41,6 +40,7 @@ def sample(
     """Continue a prompt, streaming tokens as they are generated."""
     from lmforge.devices import resolve_device
     from lmforge.infer.loading import load_for_generation
+    from lmforge.infer.sampling import SamplingConfig
     from lmforge.recipes.quickstart import prompt_ids_for
 
     engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k)
@@ -92,6 +92,7 @@ def chat(
     from lmforge.devices import resolve_device
     from lmforge.infer.chat import ChatSession, chat_format_for
     from lmforge.infer.loading import load_for_generation
+    from lmforge.infer.sampling import SamplingConfig
 
     engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k)
     config = SamplingConfig(max_tokens, temperature, top_k, top_p, frozenset({tokenizer.eos_id} - {None}), seed)

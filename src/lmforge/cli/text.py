@@ -16,7 +16,6 @@ import typer
 
 from lmforge.errors import DataError
 from lmforge.io import read_text
-from lmforge.text import PorterStemmer, RuleLemmatizer, SpacyLemmatizer, normalize_text, split_sentences, word_tokenize
 
 app = typer.Typer(help="Tokenize, stem and lemmatize English text (files or stdin).", no_args_is_help=True)
 
@@ -40,6 +39,7 @@ def _read_input(files: list[Path] | None) -> str:
 
 def _units(text: str, sentences: bool) -> list[str]:
     """The pieces printed one per line: sentences (whole text) or input lines."""
+    from lmforge.text import split_sentences
     return split_sentences(text) if sentences else text.split("\n")
 
 
@@ -68,6 +68,7 @@ def tokenize(
 
     Example: echo "Dr. Smith didn't pay $3.50." | lmforge text tokenize
     """
+    from lmforge.text import normalize_text, word_tokenize
 
     def run(unit: str) -> list[str]:
         return word_tokenize(normalize_text(unit, form.value, casefold=lower, accents=not strip_accents))
@@ -92,6 +93,7 @@ def stem(
 
     Example: echo "generalizations connected" | lmforge text stem   ->  gener connect
     """
+    from lmforge.text import PorterStemmer, word_tokenize
     stemmer = PorterStemmer(mode.value)
     _emit(files, sentences, lambda unit: [stemmer.stem(t) for t in word_tokenize(unit)])
 
@@ -113,6 +115,7 @@ def lemmatize(
 
     Example: echo "The children were running" | lmforge text lemmatize   ->  the child be run
     """
+    from lmforge.text import RuleLemmatizer, SpacyLemmatizer, word_tokenize
     if backend is Backend.spacy:
         spacy_lemmatizer = SpacyLemmatizer()
         _emit(files, sentences, lambda unit: [lemma for _, _, lemma in spacy_lemmatizer.analyze(unit)])
