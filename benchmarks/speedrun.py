@@ -60,6 +60,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # batch size and the LR schedule tied to the budget
     "batch_24": {"batch_size": 24},
     "lr_2e-3": {"lr": 0.002},
+    "lr_4e-3": {"lr": 0.004},  # when both LR rows are kept, the later (this) one's value wins in the stack
     "min_lr_0": {"min_lr": 0.0},
     "warmup_20": {"warmup_steps": 20},
     "wsd": {"lr_schedule": "wsd"},
