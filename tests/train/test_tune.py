@@ -1,5 +1,7 @@
 """`lmforge tune`: an optuna study in SQLite that a rerun continues."""
 
+import time
+
 import optuna
 import pytest
 import torch
@@ -8,7 +10,8 @@ from lmforge.cli.main import run
 from lmforge.data.sampler import RandomWindowSampler
 from lmforge.data.shards import open_shards
 from lmforge.models.gpt import GPT, GPTConfig
-from lmforge.recipes.tune import STUDY_NAME, storage_url, tune
+from lmforge.recipes import tune as tune_module
+from lmforge.recipes.tune import STUDY_NAME, storage_url, study_storage, tune
 from lmforge.train.trainer import TrainConfig, Trainer
 
 TINY = dict(trial_minutes=0.5, preset="gpt-tiny", max_steps=2, precision="fp32", eval_interval=1)
@@ -36,6 +39,25 @@ def test_tune_runs_trials_and_a_rerun_continues_the_same_study(tmp_path, capsys)
                 "gpt-tiny", "--max-steps", "2", "--precision", "fp32"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "best of 3 trials" in out and again.command in out and f"{again.best_value:.4f}" in out
+
+
+def test_a_killed_trial_is_failed_and_run_again_with_its_parameters(tmp_path, monkeypatch):
+    """A trial whose process died (its heartbeat stopped) is not left RUNNING forever: the next session marks it
+    failed and runs a new trial with the same parameters, which counts towards --trials."""
+    monkeypatch.setattr(tune_module, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(tune_module, "GRACE_S", 1)
+    tune(tmp_path, trials=1, **TINY)
+    storage = study_storage(tmp_path)
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    killed = study.ask()
+    params = tune_module._suggest(killed)  # as the objective draws them, then the process is killed
+    storage.record_heartbeat(killed._trial_id)
+    time.sleep(1.5)  # past the grace period
+    again = tune(tmp_path, trials=2, **TINY)
+    trials = optuna.load_study(study_name=STUDY_NAME, storage=storage_url(tmp_path)).get_trials()
+    assert [t.state.name for t in trials[:2]] == ["COMPLETE", "FAIL"]
+    assert trials[2].params == params and trials[2].state.name in ("COMPLETE", "PRUNED")
+    assert (again.completed, again.ran) == (2, 1)
 
 
 def test_on_eval_sees_every_evaluation_and_can_stop_the_run(char_data_dir, tmp_path):

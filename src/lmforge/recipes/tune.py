@@ -6,8 +6,11 @@ and reports each loss to optuna's median pruner, which stops a trial doing worse
 median of earlier trials at the same step (after the first two trials). The study lives in
 ``STUDY_DIR/study.db`` (SQLite through optuna's RDBStorage), so rerunning the same command
 continues it: the trials already finished (completed or pruned) count towards ``--trials`` and
-are not run again, and the sampler sees them all. A trial killed mid-run stays "RUNNING" in the
-database and is not counted.
+are not run again, and the sampler sees them all. A running trial writes a heartbeat to the database
+every ``HEARTBEAT_S`` seconds; one whose heartbeat stopped more than ``GRACE_S`` seconds ago (its process was
+killed) is marked failed when the study next starts a trial and is run again once, with its parameters
+(optuna's ``RetryHeartbeatStaleTrialCallback``): the grace period keeps a trial that another process is still
+running from being taken for dead.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from lmforge.train.distributed import SINGLE
 
 STUDY_NAME = "lmforge-tune"
 STUDY_FILE = "study.db"
+HEARTBEAT_S, GRACE_S = 30, 120  # a trial is alive while it beats; silent for GRACE_S seconds: killed
 D_MODELS = (64, 96, 128, 192)  # widths to try; each divisible by the quickstart preset's 4 heads
 LR_RANGE = (1e-4, 1e-2)
 WARMUP_RANGE = (0, 300)
@@ -44,6 +48,19 @@ class TuneResult:
 
 def storage_url(study_dir: Path) -> str:
     return f"sqlite:///{(study_dir / STUDY_FILE).resolve()}"
+
+
+def study_storage(study_dir: Path):
+    """The study's SQLite storage, with heartbeats: a killed trial is failed and retried once (module docstring)."""
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():  # heartbeats are "experimental" in optuna 4-5: not the user's concern
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+        return optuna.storages.RDBStorage(storage_url(study_dir), heartbeat_interval=HEARTBEAT_S,
+                                          grace_period=GRACE_S, heartbeat_stale_trial_callback=retry)
 
 
 def _suggest(trial) -> dict[str, Any]:
@@ -78,7 +95,7 @@ def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str =
     preset_config = load_preset(preset)  # an unknown preset fails before any data is prepared
     data_dir = bundled_data(study_dir, "char")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=STUDY_NAME, storage=optuna.storages.RDBStorage(storage_url(study_dir)),
+    study = optuna.create_study(study_name=STUDY_NAME, storage=study_storage(study_dir),
                                 direction="minimize", load_if_exists=True,
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
     # seeded by how far the study is, so a resumed session does not redraw the first session's parameters
