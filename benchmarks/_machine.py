@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 
-from lmforge.train.precision import cpu_model_and_flags
+from lmforge.precision import cpu_model_and_flags
 
 #: CPU features that decide which fast kernels (e.g. PyTorch's) can run.
 _FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx")

@@ -2,6 +2,7 @@
 identical greedy output.
 
     python -m benchmarks.speculative [--prompts 6] [--max-tokens 48] [--drafts ngram layers:10] [--k 4 3]
+                                     [--precision fp32|bf16]
 
 Verify cost: one target pass reading T new tokens after a 100-token cache (T = 1: a plain decoding step;
 T = k + 1: checking k proposals), best of 5 interleaved calls, as a multiple of T = 1.
@@ -40,7 +41,7 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "instruction_dat
 def verify_costs(model: CausalLM, news: list[int], cached: int = 100, rounds: int = 5) -> dict[int, float]:
     """Seconds for one pass reading T new tokens after ``cached`` ones (best of ``rounds``, interleaved)."""
     cache = model.new_cache(1)
-    model(torch.randint(0, 1000, (1, cached)), cache)
+    model(torch.randint(0, 1000, (1, cached)), cache)  # the cache takes the weights' dtype
     best = dict.fromkeys(news, float("inf"))
     for _ in range(rounds):
         for t in news:
@@ -58,12 +59,13 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--drafts", nargs="+", default=["ngram", "layers:10"])
     parser.add_argument("--k", type=int, nargs="+", default=[4, 3], help="proposals per round, one per draft")
+    parser.add_argument("--precision", default="fp32", help="the target's weights (serve --precision): fp32 or bf16")
     args = parser.parse_args()
     if len(args.k) != len(args.drafts):
         parser.error("give one --k per --drafts entry")
     print(machine_summary(), f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.1f}\n")
-    backend = ModelBackend(smollm2_dir())
+          f"load average {os.getloadavg()[0]:.1f}, weights in {args.precision}\n")
+    backend = ModelBackend(smollm2_dir(), precision=args.precision)
     target = backend.model
     news = sorted({1, *(k + 1 for k in args.k), 2, 3})
     costs = verify_costs(target, news)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from lmforge import precision
 from lmforge.assets import tinyshakespeare_path
-from lmforge.train import precision
 
 FIXTURES = Path(__file__).parent / "data"
 

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
+from lmforge import precision
 from lmforge.errors import ConfigError
 from lmforge.models.gpt import GPT, GPTConfig
-from lmforge.train import precision
 from lmforge.train.schedule import cosine_lr, make_optimizer, param_groups
 
 

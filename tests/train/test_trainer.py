@@ -138,7 +138,7 @@ class RecordingLoss:
 def test_auto_times_the_models_own_step_and_leaves_no_trace(char_data_dir, tmp_path, monkeypatch):
     import random
 
-    from lmforge.train import precision
+    from lmforge import precision
 
     monkeypatch.setattr(precision, "cpu_model_and_flags", lambda: ("Test CPU", {"avx512_bf16"}))
     model = GPT(GPTConfig(**MODEL))  # dropout draws from the torch RNG during the timed steps

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lmforge.cli.options import DEVICE
+from lmforge.cli.options import DEVICE, INFER_PRECISION
 from lmforge.errors import LmforgeError
 
 MODEL_DIR = Annotated[Path, typer.Argument(help="Model directory (config.json, model.safetensors, tokenizer.json).")]
@@ -36,6 +36,7 @@ def sample(
     device: DEVICE = "auto",
     draft: DRAFT = None,
     draft_k: DRAFT_K = 4,
+    precision: INFER_PRECISION = "fp32",
 ) -> None:
     """Continue a prompt, streaming tokens as they are generated."""
     from lmforge.devices import resolve_device
@@ -43,7 +44,7 @@ def sample(
     from lmforge.infer.sampling import SamplingConfig
     from lmforge.recipes.quickstart import prompt_ids_for
 
-    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k)
+    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k, precision)
     stops = frozenset({tokenizer.eos_id} - {None})
     for i in range(num_samples):
         config = SamplingConfig(max_tokens, temperature, top_k, top_p, stops,
@@ -84,6 +85,7 @@ def chat(
     device: DEVICE = "auto",
     draft: DRAFT = None,
     draft_k: DRAFT_K = 4,
+    precision: INFER_PRECISION = "fp32",
 ) -> None:
     """Chat with a model: multi-turn, streamed, with memory that fits the context window.
 
@@ -94,7 +96,7 @@ def chat(
     from lmforge.infer.loading import load_for_generation
     from lmforge.infer.sampling import SamplingConfig
 
-    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k)
+    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k, precision)
     config = SamplingConfig(max_tokens, temperature, top_k, top_p, frozenset({tokenizer.eos_id} - {None}), seed)
     session = ChatSession(engine, tokenizer, chat_format_for(tokenizer, chat_format, model_dir), config, system)
     if load:

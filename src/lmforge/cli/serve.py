@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lmforge.cli.options import DEVICE
+from lmforge.cli.options import DEVICE, INFER_PRECISION
 from lmforge.errors import ConfigError
 
 
@@ -30,8 +30,13 @@ def serve(
     rag_store: Annotated[Path | None, typer.Option(help="A store built by `lmforge rag index`: also serve POST "
                                                         "/v1/rag/search and /v1/rag/answer (cited answers).")] = None,
     device: DEVICE = "auto",
+    precision: INFER_PRECISION = "fp32",
+    threads: Annotated[int | None, typer.Option(min=1, help="Threads for the model's matrix products (default: "
+                                                "torch's, one per core). On a machine with few cores, one less "
+                                                "than the cores leaves one to the HTTP side and the clients.")] = None,
 ) -> None:
     """Serve a model over an OpenAI-compatible API, with a web chat page at / and metrics at /metrics."""
+    import torch
     import uvicorn
 
     from lmforge.devices import resolve_device
@@ -43,7 +48,10 @@ def serve(
         raise ConfigError(f"--port must be in 0..65535, got {port}")
     # a fine-tuned classify/NER/QA directory is served on /v1/classify, /v1/ner or /v1/qa
     run_device = resolve_device(device)
-    backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format, run_device))
+    if threads is not None:
+        torch.set_num_threads(threads)
+    backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format, run_device,
+                                                                       precision, max_concurrency))
     config = ServerConfig(api_key, max_concurrency, max_queue, max_body_bytes, max_tokens, max_seq_len=max_seq_len)
     retriever = None
     if rag_store is not None:

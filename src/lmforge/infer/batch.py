@@ -57,6 +57,7 @@ window past the context length; slots do not: a longer request is refused when i
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -116,7 +117,7 @@ class BatchEngine:
                                  self.max_len, weight.dtype, weight.device)
         self.device = weight.device
         self.rows: list[Row] = []  # active rows, in the order they joined
-        self._free = list(range(max_batch - 1, -1, -1))  # free slots; pop() takes the lowest
+        self._free = list(range(max_batch))  # free slots, a min-heap: the lowest is taken first (see _take)
         self._max_batch = max_batch
         self._prefix_slot = max_batch if prefix_cache else None  # the last slot: the last prompt's keys
         self._prefix: list[int] = []  # ... and its ids
@@ -145,7 +146,7 @@ class BatchEngine:
                                f"{config.max_new_tokens}: together more than the {self.max_len} positions of a slot")
         if not self._free:
             raise LmforgeError(f"all {self.max_batch} rows of the batch are busy")
-        row = Row(self._free.pop(), config, list(prompt_ids), seeded_generator(config.seed, self.device))
+        row = Row(self._take(), config, list(prompt_ids), seeded_generator(config.seed, self.device))
         self.cache.clear(row.slot)
         if shared := self._shared_prefix(row.ids):
             self.cache.copy_prefix(row.slot, self._prefix_slot, shared)
@@ -157,10 +158,21 @@ class BatchEngine:
         with :meth:`release_slots`."""
         if n > len(self._free):
             raise SlotsBusy(f"{n} rows are needed but only {len(self._free)} of {self.max_batch} are free")
-        return [self._free.pop() for _ in range(n)]
+        return [self._take() for _ in range(n)]
 
     def release_slots(self, slots: Sequence[int]) -> None:
-        self._free.extend(slots)
+        for slot in slots:
+            heapq.heappush(self._free, slot)
+
+    def _take(self) -> int:
+        """The lowest free slot. Active rows then pack the first slots, and a step over slots 0..B-1 (read in slot
+        order, see :meth:`_by_slot`) reads the cache as one view instead of gathering rows: a full copy of
+        every layer's keys and values per step, ~12 % of a batch-8 step of SmolLM2 in the server's profile."""
+        return heapq.heappop(self._free)
+
+    @staticmethod
+    def _by_slot(rows: list[Row]) -> list[Row]:
+        return sorted(rows, key=lambda row: row.slot)
 
     def cancel(self, row: Row, reason: str = "cancelled") -> None:
         """Remove ``row`` from the batch now and free its slot (no-op when it already left)."""
@@ -168,7 +180,7 @@ class BatchEngine:
             return
         row.finished, row.finish_reason, row.logits = True, reason, None
         self.rows.remove(row)
-        self._free.append(row.slot)
+        heapq.heappush(self._free, row.slot)
 
     @torch.inference_mode()
     def step(self) -> list[StepEvent]:
@@ -219,13 +231,14 @@ class BatchEngine:
         """One forward over the next piece of the oldest unread prompts (see the module docstring): right-padded
         to one length, at most ``prefill_tokens`` positions; a row whose prompt is then all read gets its logits."""
         group, width = self._prefill_group(rows)
+        group = self._by_slot(group)
         starts = [self.cache.lengths[r.slot] for r in group]
         pieces = [r.ids[start : start + width] for r, start in zip(group, starts, strict=True)]
         x = torch.tensor([p + [0] * (width - len(p)) for p in pieces], device=self.device)  # (B, T); pads never seen
         last = torch.tensor([len(p) - 1 for p in pieces], device=self.device)  # (B,) each row's last real position
         try:
             hidden = self.model.hidden(x, self.cache.rows([r.slot for r in group], [len(p) for p in pieces]))
-            logits = self.model.lm_head(hidden[torch.arange(len(group)), last])  # (B, V): only where a token is chosen
+            logits = self.model.lm_head(hidden[torch.arange(len(group)), last]).float()  # (B, V): where one is chosen
         except Exception as e:  # shared by the group: all of them fail with it
             for row in group:
                 self.cancel(row, "error")
@@ -235,7 +248,7 @@ class BatchEngine:
         for i in read:  # the whole prompt is read: its first token is next
             group[i].logits = logits[i]
         if read and self._prefix_slot is not None:  # the newest prompt becomes the cached prefix
-            row = group[read[-1]]
+            row = max((group[i] for i in read), key=self.rows.index)  # self.rows is in joining order
             self.cache.copy_prefix(self._prefix_slot, row.slot, len(row.ids))
             self._prefix = list(row.ids)
 
@@ -268,9 +281,10 @@ class BatchEngine:
     def _forward(self, rows: list[Row], events: list[StepEvent]) -> None:
         """One forward pass over the newest token of every row in ``rows`` (each at its own position; for a
         1-token prompt that is the prompt)."""
+        rows = self._by_slot(rows)
         x = torch.tensor([[r.ids[-1]] for r in rows], dtype=torch.long, device=self.device)  # (B, 1)
         try:
-            logits = self.model(x, self.cache.rows([r.slot for r in rows]))[:, -1]  # (B, V)
+            logits = self.model(x, self.cache.rows([r.slot for r in rows]))[:, -1].float()  # (B, V), fp32 logprobs
         except Exception as e:  # shared by every row: all of them fail with it
             for row in rows:
                 self.cancel(row, "error")

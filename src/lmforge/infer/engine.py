@@ -91,7 +91,7 @@ class _LogitsSource:
 
     def _run(self, ids: Sequence[int]) -> torch.Tensor:
         x = torch.tensor([list(ids)], dtype=torch.long, device=self.device)  # (1, T)
-        return self.model(x, self.cache)[:, -1, :]  # (1, V): logits for the next position
+        return self.model(x, self.cache)[:, -1, :].float()  # (1, V): logits for the next position (bf16 weights too)
 
     def prefill(self, ids: list[int]) -> torch.Tensor:
         if self.use_cache:

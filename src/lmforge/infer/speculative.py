@@ -244,7 +244,7 @@ def speculative_stream(target: CausalLM, draft: Draft, prompt_ids: Sequence[int]
         proposals, qs = draft.propose(ids, min(k, target.context_length - len(ids)), config, generator)
         feed = torch.tensor([ids[t_cache.length:] + proposals], device=device)
         hidden = target.hidden(feed, t_cache)[0, -(len(proposals) + 1):]  # the positions that choose a token
-        logits = target.lm_head(hidden)  # (len(proposals) + 1, V)
+        logits = target.lm_head(hidden).float()  # (len(proposals) + 1, V)
         stats.target_passes += 1
         stats.proposed += len(proposals)
         new = []

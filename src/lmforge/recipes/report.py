@@ -35,10 +35,10 @@ from lmforge.infer.loading import load_model_dir
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.io import atomic_write, pyplot, read_json, read_text, save_png
 from lmforge.models.base import Capability
+from lmforge.precision import cpu_model_and_flags
 from lmforge.recipes.evaluate import run_choice, run_task_eval
 from lmforge.tasks.heads import load_task_model
 from lmforge.tasks.predict import TASK_FILE, is_task_dir
-from lmforge.train.precision import cpu_model_and_flags
 
 CARD_MD, CARD_PNG, CARD_JSON = "report.md", "report.png", "report.json"
 

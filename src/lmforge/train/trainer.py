@@ -36,12 +36,7 @@ from lmforge.devices import move_to
 from lmforge.errors import ConfigError
 from lmforge.models.base import ModelBase
 from lmforge.objectives.clm import causal_lm_loss
-from lmforge.progress import progress_bar
-from lmforge.seeding import rng_states, seed_everything, set_rng_states
-from lmforge.train.checkpoint import latest_checkpoint
-from lmforge.train.distributed import SINGLE, Distributed, NoMetrics
-from lmforge.train.metrics import TENSORBOARD_DIR, MetricsLog, plot_loss
-from lmforge.train.precision import (
+from lmforge.precision import (
     Precision,
     PrecisionChoice,
     StepTimer,
@@ -49,6 +44,11 @@ from lmforge.train.precision import (
     grad_scaler,
     resolve_precision,
 )
+from lmforge.progress import progress_bar
+from lmforge.seeding import rng_states, seed_everything, set_rng_states
+from lmforge.train.checkpoint import latest_checkpoint
+from lmforge.train.distributed import SINGLE, Distributed, NoMetrics
+from lmforge.train.metrics import TENSORBOARD_DIR, MetricsLog, plot_loss
 from lmforge.train.schedule import LR_SCHEDULES, OPTIMIZERS, make_optimizer, scheduled_lr
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]

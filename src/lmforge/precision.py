@@ -1,4 +1,4 @@
-"""Choose fp32 or bf16 by what this model's own training step does on this CPU.
+"""Choose fp32 or bf16 by what this model's own step (training, or decoding when it serves) does on this CPU.
 
 bf16 halves memory traffic and, on CPUs with native bf16 dot products
 (AVX-512-BF16, AMX), can double the speed of large matmuls. On AVX2-only CPUs
@@ -114,7 +114,7 @@ def resolve_auto(timer: StepTimer | None, device: str = "cpu") -> PrecisionChoic
     if flags and not any(f in flags for f in BF16_CPU_FLAGS):
         return PrecisionChoice("fp32", "CPU lacks AVX-512-BF16/AMX, where bf16 is emulated and slow")
     if timer is None:
-        return PrecisionChoice("fp32", "no training step to time")
+        return PrecisionChoice("fp32", "no step of this model to time")
     key = _cache_key(model, flags, timer.signature)
     cached = _read_cache().get(key)
     if isinstance(cached, dict) and isinstance(cached.get("bf16_speedup"), (int, float)):
