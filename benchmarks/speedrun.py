@@ -49,6 +49,7 @@ from lmforge.recipes.train_lm import run_from_preset, train_lm
 from lmforge.tokenizers import CharTokenizer, load_tokenizer
 
 PRESET = "gpt-char-quickstart"
+STEP_POINT = 2000  # the table's per-step column: a step every row reaches in 3 minutes
 HELD_OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "verdict" / "wharton-the_verdict.txt"
 #: row -> the ``--set`` overrides it adds to the quickstart preset (each alone, against the baseline)
 CANDIDATES: dict[str, dict[str, Any]] = {
@@ -128,6 +129,16 @@ def train_row(name: str, overrides: dict[str, Any], data_dir: Path, split: str, 
     return record
 
 
+def loss_at_step(run_dir: Path, step: int) -> float | None:
+    """The sampled held-out loss a row logged at ``step`` (None if it never got there): rows compared per step,
+    apart from how many steps their minutes bought (which varies by +-10 % between runs of one shape here)."""
+    for line in read_text(run_dir / "metrics.jsonl").splitlines():
+        record = json.loads(line) if line else {}
+        if record.get("step") == step and "val_loss" in record:
+            return record["val_loss"]
+    return None
+
+
 def dev_curve(run_dir: Path) -> tuple[list[float], list[float]]:
     """(minutes, loss on sampled held-out windows) at every periodic evaluation of a row, from its metrics.jsonl
     (an evaluation's time is that of the last logged training step before it)."""
@@ -167,16 +178,21 @@ def as_set(overrides: dict[str, Any]) -> str:
     return " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items())
 
 
-def table(records: dict[str, dict[str, Any]], kept: list[str]) -> str:
+def table(records: dict[str, dict[str, Any]], kept: list[str], runs: Path) -> str:
     base = records.get("baseline", {}).get("loss")
+    base_at = loss_at_step(runs / "baseline", STEP_POINT) if "baseline" in records else None
     rows = []
     for name, r in records.items():
-        delta = f" ({r['loss'] - base:+.3f})" if base is not None and r["split"] == "dev" and name != "baseline" else ""
+        dev = r["split"] == "dev" and name != "baseline"
+        delta = f" ({r['loss'] - base:+.3f})" if base is not None and dev else ""
+        at = loss_at_step(runs / name, STEP_POINT) if (runs / name / "metrics.jsonl").is_file() else None
+        at_text = "-" if at is None else f"{at:.3f}" + (f" ({at - base_at:+.3f})" if dev and base_at else "")
         verdict = f"{r['verdict_bpb']:.3f}" if "verdict_bpb" in r else "-"
         settings = as_set(r["overrides"]) or "-"
-        rows.append([name, settings, r["split"], f"{r['loss']:.3f}{delta}", verdict, f"{r['steps']:,}",
-                     f"{r['tok_per_s']:,.0f}", r["precision"], "yes" if name in kept else ""])
-    return markdown_table(["row", "--set", "scored on", "loss (nats/char)", "Verdict bits/byte", "steps", "tok/s",
+        rows.append([name, settings, r["split"], f"{r['minutes']:g}", f"{r['loss']:.3f}{delta}", at_text, verdict,
+                     f"{r['steps']:,}", f"{r['tok_per_s']:,.0f}", r["precision"], "yes" if name in kept else ""])
+    return markdown_table(["row", "--set", "scored on", "minutes", "loss (nats/char)",
+                           f"sampled loss at step {STEP_POINT:,}", "Verdict bits/byte", "steps", "tok/s",
                            "precision", "kept"], rows)
 
 
@@ -235,7 +251,7 @@ def main() -> None:
     row(f"shipped{suffix}", {}, "data", "val", minutes=final_minutes)  # the quickstart as it is today
     if kept:
         row(f"final{suffix}", stacked, "data", "val", minutes=final_minutes)
-    report = table(records, kept)
+    report = table(records, kept, runs)
     command = f"lmforge quickstart --max-minutes {final_minutes:g}" + "".join(
         f" --set {item}" for item in as_set(stacked).split())
     text = (f"{machine_summary()}; {args.threads} threads; {args.minutes:g} min per row\n\n{report}\n\n"
