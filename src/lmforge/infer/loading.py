@@ -47,7 +47,8 @@ def load_model_dir(model_dir: str | Path, *any_of: Capability, device: torch.dev
         model.to(device)  # engines, caches and samplers follow the weights' device
     if not (model_dir / TOKENIZER_FILE).is_file():
         raise ConfigError(f"{model_dir}: no {TOKENIZER_FILE} next to the model; copy the tokenizer it was trained with")
-    cast_weights(model, DTYPES[inference_precision(model, precision, batch).precision])
+    if (chosen := inference_precision(model, precision, batch).precision) != "fp32":  # fp32: as it loaded
+        cast_weights(model, DTYPES[chosen])
     return model, load_tokenizer(model_dir / TOKENIZER_FILE)
 
 
