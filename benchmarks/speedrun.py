@@ -13,7 +13,8 @@ Method (docs/speedrun.md explains why):
    Trainer on the dev directory's training tokens for ``--minutes`` (time-budgeted: no step cap, the LR schedule
    ends with the budget), then scored on the whole dev split (nats/char).
 3. Kept: the candidates whose dev loss beats the baseline's by more than ``--margin`` (or ``--keep a,b``); the
-   ``stacked`` row trains all kept overrides together, still on dev.
+   ``stacked`` row trains all kept overrides together, still on dev (where two kept rows set the same option,
+   the one with the lower dev loss gives its value).
 4. Final: the shipped quickstart and the stacked recipe, each trained on the whole training split exactly as
    ``lmforge quickstart --max-minutes M --set ...`` does, scored once on the whole validation split, and in bits
    per byte on Edith Wharton's "The Verdict" (public domain, tests/data/verdict; not in the corpus), to show a
@@ -61,7 +62,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # batch size and the LR schedule tied to the budget
     "batch_24": {"batch_size": 24},
     "lr_2e-3": {"lr": 0.002},
-    "lr_4e-3": {"lr": 0.004},  # when both LR rows are kept, the later (this) one's value wins in the stack
+    "lr_4e-3": {"lr": 0.004},
     "min_lr_0": {"min_lr": 0.0},
     "warmup_20": {"warmup_steps": 20},
     "wsd": {"lr_schedule": "wsd"},
@@ -243,7 +244,8 @@ def main() -> None:
         row(name, CANDIDATES[name], "dev-data", "dev", pinned)
     kept = ([n for n in names[1:] if records[n]["loss"] < baseline["loss"] - args.margin] if args.keep == "auto"
             else chosen)
-    stacked = {k: v for name in kept for k, v in CANDIDATES[name].items()}  # a later row's value wins a clash
+    # where kept rows set the same option (two learning rates), the row with the lower dev loss gives its value
+    stacked = {k: v for name in sorted(kept, key=lambda n: -records[n]["loss"]) for k, v in CANDIDATES[name].items()}
     if len(kept) > 1:
         row("stacked", stacked, "dev-data", "dev", pinned)
     final_minutes = args.final_minutes or args.minutes
