@@ -184,7 +184,8 @@ def table(records: dict[str, dict[str, Any]], kept: list[str], runs: Path) -> st
     base = records.get("baseline", {}).get("loss")
     base_at = loss_at_step(runs / "baseline", STEP_POINT) if "baseline" in records else None
     rows = []
-    for name, r in records.items():
+    order = [*CANDIDATES, "stacked"]  # then the final rows, in the order they ran
+    for name, r in sorted(records.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)):
         dev = r["split"] == "dev" and name != "baseline"
         delta = f" ({r['loss'] - base:+.3f})" if base is not None and dev else ""
         at = loss_at_step(runs / name, STEP_POINT) if (runs / name / "metrics.jsonl").is_file() else None
