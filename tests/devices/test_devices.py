@@ -168,6 +168,14 @@ def test_fp16_is_refused_off_cuda_before_anything_runs(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_muon_under_fsdp_is_refused_before_anything_is_written(tmp_path):
+    from lmforge.train.distributed import Distributed
+
+    with pytest.raises(ConfigError, match="optimizer muon .* --strategy fsdp"):
+        Trainer(_gpt(), _config(optimizer="muon"), _Windows(), tmp_path / "run", dist=Distributed(strategy="fsdp"))
+    assert not (tmp_path / "run").exists()
+
+
 def test_grad_checkpoint_on_a_plain_module_is_refused(tmp_path):
     model = torch.nn.Sequential(torch.nn.Embedding(VOCAB, 8), torch.nn.Linear(8, VOCAB))
     with pytest.raises(ConfigError, match="a Sequential holds no lmforge model to checkpoint"):

@@ -194,6 +194,9 @@ class Trainer:
         self.model, self.config, self.train_batches = model, config, train_batches
         self.val_batches, self.loss_fn = val_batches, loss_fn
         self.dist = dist  # torchrun: this rank's place; the batches are already this rank's share
+        if dist.sharded and config.optimizer == "muon":  # refused before anything is wrapped or written
+            raise ConfigError("optimizer muon orthogonalizes whole weight matrices, but under --strategy fsdp each "
+                              "rank holds a shard of each (not supported): use --strategy ddp or another optimizer")
         dist.check_launch()
         self.on_eval = on_eval  # (step, val loss) after each periodic evaluation; raising stops the run (tune)
         self.forward_model = dist.wrap(model)  # DDP's wrapper or FSDP's sharded model: before the optimizer
