@@ -44,7 +44,7 @@ from benchmarks._machine import machine_summary
 from benchmarks.lm_families import prepare_char_data
 from lmforge.data.shards import carve_dev_split, load_meta, open_shards
 from lmforge.evaluate.perplexity import sliding_window_perplexity
-from lmforge.io import read_text
+from lmforge.io import pyplot, read_text, save_png
 from lmforge.models.registry import load_model
 from lmforge.presets import load_preset
 from lmforge.recipes.train_lm import run_from_preset, train_lm
@@ -155,24 +155,21 @@ def dev_curve(run_dir: Path) -> tuple[list[float], list[float]]:
 
 
 def plot(runs: Path, records: dict[str, dict[str, Any]], rows: list[str], path: Path, minutes: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for row in rows:
-        if row in records:
-            (line,) = ax.plot(*dev_curve(runs / row), label=f"{row} ({records[row]['split']})")
-            ax.plot(records[row]["elapsed_s"] / 60, records[row]["loss"], "o", color=line.get_color())
+    colors = plt.cm.tab20.colors  # more rows than tab10 has colours; the final rows (val) are dashed
+    for i, row in enumerate(r for r in rows if r in records):
+        style = "--" if records[row]["split"] == "val" else "-"
+        (line,) = ax.plot(*dev_curve(runs / row), style, color=colors[i % len(colors)],
+                          label=f"{row} ({records[row]['split']})")
+        ax.plot(records[row]["elapsed_s"] / 60, records[row]["loss"], "o", color=line.get_color())
     ax.set_xlabel("training time (minutes, this CPU)")
     ax.set_ylabel("nats/char: sampled windows (line), whole split (dot)")
-    ax.set_title(f"CPU speedrun, {minutes:g} min per row: dev rows, then the final rows on val")
+    ax.set_title(f"CPU speedrun: {minutes:g}-minute rows on dev (solid), the final rows on val (dashed)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def as_set(overrides: dict[str, Any]) -> str:
