@@ -52,7 +52,7 @@ def test_a_killed_trial_is_failed_and_run_again_with_its_parameters(tmp_path, mo
     killed = study.ask()
     params = tune_module._suggest(killed)  # as the objective draws them, then the process is killed
     storage.record_heartbeat(killed._trial_id)
-    time.sleep(1.5)  # past the grace period
+    time.sleep(2.5)  # past the grace period (SQLite keeps whole seconds: 1.5 s can read as 1)
     again = tune(tmp_path, trials=2, **TINY)
     trials = optuna.load_study(study_name=STUDY_NAME, storage=storage_url(tmp_path)).get_trials()
     assert [t.state.name for t in trials[:2]] == ["COMPLETE", "FAIL"]
