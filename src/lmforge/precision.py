@@ -6,7 +6,7 @@ PyTorch emulates it and a bf16 step is many times *slower*, so "auto" answers
 fp32 there without measuring. Where bf16 is native, a large-matmul probe still
 does not predict a small model's step (0.8M parameters: bf16 was 0.79x of fp32
 on an AVX-512-BF16 EPYC, while large matmuls were 2x faster), so "auto" times a
-few real training steps of both and keeps bf16 only when it is clearly faster.
+few real steps of both (training, or decoding for infer.loading) and keeps bf16 only when clearly faster.
 The decision is cached per CPU, torch version and model/batch shape, because
 the timing costs a few steps and the answer does not change between runs.
 """
@@ -46,14 +46,14 @@ class PrecisionChoice:
 
 @dataclass(frozen=True)
 class StepTimer:
-    """Times one training step of a model in a given precision, with no lasting side effects.
+    """Times one step of a model (training or decoding) in a given precision, with no lasting side effects.
 
     ``signature`` names what was timed (model kind and size, batch shapes), so a
     cached decision is reused only for the same shape of work.
     """
 
     signature: str
-    time_step: Callable[[Precision], float]  # seconds for one forward + loss + backward
+    time_step: Callable[[Precision], float]  # seconds for one step (training: forward + loss + backward)
 
 
 def cpu_model_and_flags() -> tuple[str, set[str]]:
