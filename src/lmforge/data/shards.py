@@ -106,15 +106,24 @@ class TokenFiles:
         for piece in self.ranges(a, b):
             f.write(piece.tobytes())
 
+    def utf8_bytes(self, tokenizer: Tokenizer, a: int, b: int) -> int:
+        """UTF-8 bytes behind tokens [a, b), decoded a slice at a time (exact unless a slice boundary splits a
+        character)."""
+        return sum(len(tokenizer.decode(piece.tolist()).encode("utf-8")) for piece in self.ranges(a, b))
+
+
+def shard_spans(split: str, a: int, b: int, shard_tokens: int) -> list[tuple[str, int, int]]:
+    """(file name, first token, end token) of each shard holding tokens [a, b) of ``split``."""
+    return [(f"{split}_{i:03d}.bin", start, min(b, start + shard_tokens))
+            for i, start in enumerate(range(a, b, shard_tokens))]
+
 
 def _write_shards(ids: np.ndarray, out_dir: Path, split: str, dtype: np.dtype, shard_tokens: int) -> list[str]:
-    names = []
-    for i, start in enumerate(range(0, len(ids), shard_tokens)):
-        name = f"{split}_{i:03d}.bin"
+    spans = shard_spans(split, 0, len(ids), shard_tokens)
+    for name, start, end in spans:
         with atomic_write(out_dir / name, "wb") as f:
-            f.write(ids[start : start + shard_tokens].astype(dtype).tobytes())
-        names.append(name)
-    return names
+            f.write(ids[start:end].astype(dtype).tobytes())
+    return [name for name, _, _ in spans]
 
 
 def copy_tokenizer(tokenizer_path: str | Path, out_dir: Path) -> None:
@@ -194,14 +203,11 @@ def carve_dev_split(data_dir: str | Path, out_dir: str | Path, dev_fraction: flo
     tokenizer = load_tokenizer(out_dir / TOKENIZER_FILE)
 
     def split_info(split: str, a: int, b: int) -> SplitInfo:
-        names = []
-        for i, start in enumerate(range(a, b, shard_tokens)):
-            names.append(f"{split}_{i:03d}.bin")
-            with atomic_write(out_dir / names[-1], "wb") as f:
-                tokens.write(f, start, min(b, start + shard_tokens))
-        # decoded a slice at a time (exact unless a slice boundary splits a character)
-        n_bytes = sum(len(tokenizer.decode(s.tolist()).encode("utf-8")) for s in tokens.ranges(a, b))
-        return SplitInfo(names, b - a, n_bytes)
+        spans = shard_spans(split, a, b, shard_tokens)
+        for name, start, end in spans:
+            with atomic_write(out_dir / name, "wb") as f:
+                tokens.write(f, start, end)
+        return SplitInfo([name for name, _, _ in spans], b - a, tokens.utf8_bytes(tokenizer, a, b))
 
     carved = DataMeta(vocab_size=meta.vocab_size, dtype=meta.dtype, sources=meta.sources,
                       train=split_info("train", 0, total - n_dev), val=split_info("val", total - n_dev, total))

@@ -44,6 +44,7 @@ from lmforge.data.shards import (
     SplitInfo,
     TokenFiles,
     copy_tokenizer,
+    shard_spans,
     token_dtype,
 )
 from lmforge.errors import DataError
@@ -359,10 +360,8 @@ def _tokenize_all(files: list[Path], tokenizer_path: Path, out_dir: Path, option
 def _assemble(parts: TokenFiles, out_dir: Path, split: str, a: int, b: int, shard_tokens: int,
               state: dict[str, Any]) -> list[str]:
     """Phase 2 for one split: tokens [a, b) into shards; finished shards (listed and of full size) are kept."""
-    names = []
-    for i, start in enumerate(range(a, b, shard_tokens)):
-        end = min(b, start + shard_tokens)
-        name = f"{split}_{i:03d}.bin"
+    spans = shard_spans(split, a, b, shard_tokens)
+    for name, start, end in spans:
         path = out_dir / name
         expected = (end - start) * parts.dtype.itemsize
         if not (name in state["shards"] and path.is_file() and path.stat().st_size == expected):
@@ -371,8 +370,7 @@ def _assemble(parts: TokenFiles, out_dir: Path, split: str, a: int, b: int, shar
             if name not in state["shards"]:  # listed but of the wrong size: rewritten, still listed once
                 state["shards"].append(name)
             write_json(out_dir / STATE_FILE, state)
-        names.append(name)
-    return names
+    return [name for name, _, _ in spans]
 
 
 def prepare_stream(inputs: Sequence[str | Path], tokenizer_path: str | Path, out_dir: str | Path,
@@ -410,8 +408,7 @@ def prepare_stream(inputs: Sequence[str | Path], tokenizer_path: str | Path, out
                    [r.tokens for r in results], dtype)
     train_files = _assemble(parts, out_dir, "train", 0, total - n_val, shard_tokens, state)
     val_files = _assemble(parts, out_dir, "val", total - n_val, total, shard_tokens, state)
-    # Bytes behind the val tokens, decoded a slice at a time (exact unless a slice boundary splits a character).
-    val_bytes = sum(len(tokenizer.decode(s.tolist()).encode("utf-8")) for s in parts.ranges(total - n_val, total))
+    val_bytes = parts.utf8_bytes(tokenizer, total - n_val, total)  # the train bytes are the rest
     all_bytes = sum(r.bytes for r in results)
     copy_tokenizer(tokenizer_path, out_dir)
     meta = DataMeta(
