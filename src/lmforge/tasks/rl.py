@@ -121,20 +121,21 @@ class Sampler:
         return Reply(problem, prompt, completion, text, score_reply(text, problem.answer))
 
 
-def collate_replies(replies: list[Reply]) -> tuple[torch.Tensor, torch.Tensor]:
-    """ids (B, T) prompt + reply, right-padded, and mask (B, T-1): 1 where ids[:, 1:] is a reply token."""
+def collate_replies(replies: list[Reply], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ids (B, T) prompt + reply, right-padded, and mask (B, T-1): 1 where ids[:, 1:] is a reply token; on
+    ``device``, where the policy's weights are."""
     ids, _ = pad([r.prompt_ids + r.completion_ids for r in replies])
     mask = torch.zeros(ids.shape[0], ids.shape[1] - 1)
     for i, r in enumerate(replies):
         mask[i, len(r.prompt_ids) - 1:len(r.prompt_ids) - 1 + len(r.completion_ids)] = 1
-    return ids, mask
+    return ids.to(device), mask.to(device)
 
 
 @torch.no_grad()
 def score_batch(replies: list[Reply], policy: nn.Module, reference: nn.Module, config: RLConfig) -> RolloutBatch:
     """The sampled replies as a :class:`RolloutBatch`: old and reference log-probs, advantages (and PPO's values)."""
     device = module_device(policy)  # the rollout's tensors live where the weights do
-    ids, mask = (t.to(device) for t in collate_replies(replies))
+    ids, mask = collate_replies(replies, device)
     rewards = torch.tensor([r.score.reward for r in replies], device=device)
     was_training = policy.training
     policy.eval()
@@ -245,7 +246,7 @@ class HeldOutReplies:
         for r in replies[:self.config.samples_shown]:
             self.console.print(f"  {r.problem.prompt!r} -> {r.text!r} (reward {r.score.reward:g})", soft_wrap=True)
         device = module_device(self.policy)
-        ids, mask = (t.to(device) for t in collate_replies(replies))
+        ids, mask = collate_replies(replies, device)
         with torch.no_grad():
             ref_logps = token_logps(self.reference, ids, self.config.temperature)
         empty = torch.zeros(len(replies), device=device)
