@@ -45,6 +45,13 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | 
         raise
 
 
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """``text`` into ``path`` atomically (a crash never leaves half a file), UTF-8; returns the path."""
+    with atomic_write(path) as f:
+        f.write(text)
+    return Path(path)
+
+
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Atomically write ``obj`` as pretty JSON."""
     with atomic_write(path) as f:

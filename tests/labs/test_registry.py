@@ -98,7 +98,7 @@ def test_roadmap_lists_every_phase_in_order_and_says_which_have_no_lab(labs):
 
 
 def test_labs_write_their_files_atomically():
-    """Plots go through foundations.plots.save_png and text through labs._common.write_text (both atomic):
+    """Plots go through lmforge.io.save_png and text through lmforge.io.write_text (both atomic):
     no lab module calls savefig or Path.write_text itself."""
     from pathlib import Path
 
@@ -110,7 +110,7 @@ def test_labs_write_their_files_atomically():
 
 
 def test_write_text_replaces_the_file_whole(tmp_path):
-    from lmforge.labs._common import write_text
+    from lmforge.io import write_text
 
     path = write_text(tmp_path / "notes.md", "first\n")
     write_text(path, "second\n")

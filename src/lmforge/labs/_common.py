@@ -1,4 +1,4 @@
-"""What several labs share: finding their data, bar charts and atomic text files."""
+"""What several labs share: finding their data and bar charts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lmforge.errors import DataError
-from lmforge.io import atomic_write, pyplot, save_png
+from lmforge.io import pyplot, save_png
 
 DATA_ENV = "LMFORGE_DATA_DIR"
 _REPO = Path(__file__).resolve().parents[3]
@@ -38,12 +38,6 @@ def bar_chart(path: Path, labels: Sequence[str], values: Sequence[float], ylabel
     save_png(fig, path)
     return path
 
-
-def write_text(path: Path, text: str) -> Path:
-    """``text`` into ``path`` atomically (a crash never leaves half a file), UTF-8."""
-    with atomic_write(path) as f:
-        f.write(text)
-    return path
 
 
 SMS_SPAM = "sentiment/sms_spam/SMSSpamCollection"

@@ -26,8 +26,7 @@ from lmforge.evaluate.bootstrap import bootstrap_ci
 from lmforge.evaluate.choice import continuation_loglikelihoods, encode_pair
 from lmforge.infer.loading import load_model_dir
 from lmforge.interop.convert import smollm2_dir
-from lmforge.io import pyplot, save_png
-from lmforge.labs._common import write_text
+from lmforge.io import pyplot, save_png, write_text
 from lmforge.labs._models import sentiment_classifier, tiny_chat_model
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.models.base import CausalLM

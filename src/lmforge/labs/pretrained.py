@@ -8,7 +8,8 @@ from lmforge.data.sampler import RandomWindowSampler
 from lmforge.data.shards import load_meta, open_shards
 from lmforge.infer.engine import GenerationEngine
 from lmforge.infer.sampling import SamplingConfig
-from lmforge.labs._common import bar_chart, write_text
+from lmforge.io import write_text
+from lmforge.labs._common import bar_chart
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.models.registry import load_model
 from lmforge.objectives.masking import SpecialIds

@@ -41,8 +41,7 @@ from lmforge.infer.chat import ChatFormat, chat_format_for
 from lmforge.infer.loading import load_model_dir
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.interop.convert import smollm2_dir
-from lmforge.io import pyplot, save_png
-from lmforge.labs._common import write_text
+from lmforge.io import pyplot, save_png, write_text
 from lmforge.labs._models import tiny_chat_model
 from lmforge.labs.registry import LabContext, LabResult, Reference, lab
 from lmforge.models.base import CausalLM
