@@ -60,6 +60,14 @@ def test_a_killed_trial_is_failed_and_run_again_with_its_parameters(tmp_path, mo
     assert (again.completed, again.ran) == (2, 1)
 
 
+def test_a_trial_lr_below_the_presets_min_lr_trains_and_reproduces(tmp_path, monkeypatch):
+    """gpt-tiny's min_lr is 3e-4; a trial drawn below it keeps its lr to the end instead of failing."""
+    monkeypatch.setattr(tune_module, "LR_RANGE", (1e-4, 2e-4))
+    result = tune(tmp_path, trials=1, **TINY)
+    assert result.completed == 1 and result.best_params["lr"] < 3e-4
+    assert f"--set min_lr={result.best_params['lr']:.4g}" in result.command
+
+
 def test_on_eval_sees_every_evaluation_and_can_stop_the_run(char_data_dir, tmp_path):
     """The hook tune's pruner uses: (step, val loss) after each periodic evaluation; raising ends the run."""
     seen = []

@@ -71,10 +71,18 @@ def _suggest(trial) -> dict[str, Any]:
     }
 
 
+def trial_min_lr(lr: float, preset_config: dict[str, Any]) -> float:
+    """The preset's min_lr, or ``lr`` itself where LR_RANGE reached below it (gpt-tiny's is 3e-4): such a trial
+    keeps its lr to the end instead of failing its config check."""
+    return min(lr, preset_config["train"].get("min_lr", lr))
+
+
 def reproduce_command(data_dir: Path, preset: str, params: dict[str, Any], trial_minutes: float,
-                      max_steps: int | None, seed: int, precision: str | None) -> str:
+                      max_steps: int | None, seed: int, precision: str | None, min_lr: float | None = None) -> str:
+    """The `lmforge train` command of a trial; ``min_lr`` when the trial lowered the preset's (trial_min_lr)."""
     extra = (f" --max-steps {max_steps}" if max_steps is not None else "") + (
-        f" --precision {precision}" if precision is not None else "")
+        f" --precision {precision}" if precision is not None else "") + (
+        f" --set min_lr={min_lr:.4g}" if min_lr is not None else "")
     return (f"lmforge train --data {data_dir} --out runs/tuned --preset {preset} --lr {params['lr']:.4g} "
             f"--d-model {params['d_model']} --warmup-steps {params['warmup_steps']} "
             f"--max-minutes {trial_minutes:g}{extra} --seed {seed}")
@@ -110,8 +118,8 @@ def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str =
         params = _suggest(trial)
         console.rule(f"trial {trial.number}: lr {params['lr']:.3g}, d_model {params['d_model']}, "
                      f"warmup {params['warmup_steps']}")
-        overrides = {**params, "max_minutes": trial_minutes, "max_steps": max_steps, "seed": seed,
-                     "precision": precision, "eval_interval": eval_interval}
+        overrides = {**params, "min_lr": trial_min_lr(params["lr"], preset_config), "max_minutes": trial_minutes,
+                     "max_steps": max_steps, "seed": seed, "precision": precision, "eval_interval": eval_interval}
         run = run_from_preset(preset_config, data_dir, overrides)
 
         def prune_if_behind(step: int, val_loss: float) -> None:
@@ -137,6 +145,9 @@ def tune(study_dir: str | Path, trials: int, trial_minutes: float, preset: str =
     if not finished(optuna.trial.TrialState.COMPLETE):
         raise ConfigError(f"{study_dir}: no trial of the study has completed (all pruned or failed)")
     best = study.best_trial
+    min_lr = trial_min_lr(best.params["lr"], preset_config)
+    lowered = min_lr if min_lr < preset_config["train"].get("min_lr", min_lr) else None
     return TuneResult(best.number, float(best.value), dict(best.params), finished(*done),
                       finished(optuna.trial.TrialState.PRUNED), to_run,
-                      reproduce_command(data_dir, preset, best.params, trial_minutes, max_steps, seed, precision))
+                      reproduce_command(data_dir, preset, best.params, trial_minutes, max_steps, seed, precision,
+                                        lowered))
