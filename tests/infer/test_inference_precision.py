@@ -103,8 +103,8 @@ def test_auto_times_the_decoding_step_where_bf16_is_native(monkeypatch):
     timed = []
     real = decode_timer
 
-    def spy(net, batch, prompt=32):
-        timer = real(net, batch, prompt)
+    def spy(net, batch, pack=False):
+        timer = real(net, batch, pack)
         return precision.StepTimer(timer.signature, lambda p: timed.append(p) or timer.time_step(p))
 
     monkeypatch.setattr("lmforge.infer.loading.decode_timer", spy)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lmforge.cli.options import DEVICE, INFER_PRECISION
+from lmforge.cli.options import DEVICE, INFER_PRECISION, PACK
 from lmforge.errors import LmforgeError
 
 MODEL_DIR = Annotated[Path, typer.Argument(help="Model directory (config.json, model.safetensors, tokenizer.json).")]
@@ -37,6 +37,7 @@ def sample(
     draft: DRAFT = None,
     draft_k: DRAFT_K = 4,
     precision: INFER_PRECISION = "fp32",
+    pack: PACK = True,
 ) -> None:
     """Continue a prompt, streaming tokens as they are generated."""
     from lmforge.devices import resolve_device
@@ -44,7 +45,7 @@ def sample(
     from lmforge.infer.sampling import SamplingConfig
     from lmforge.recipes.quickstart import prompt_ids_for
 
-    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k, precision)
+    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k, precision, pack)
     stops = frozenset({tokenizer.eos_id} - {None})
     for i in range(num_samples):
         config = SamplingConfig(max_tokens, temperature, top_k, top_p, stops,
@@ -86,6 +87,7 @@ def chat(
     draft: DRAFT = None,
     draft_k: DRAFT_K = 4,
     precision: INFER_PRECISION = "fp32",
+    pack: PACK = True,
 ) -> None:
     """Chat with a model: multi-turn, streamed, with memory that fits the context window.
 
@@ -96,7 +98,7 @@ def chat(
     from lmforge.infer.loading import load_for_generation
     from lmforge.infer.sampling import SamplingConfig
 
-    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k, precision)
+    engine, tokenizer = load_for_generation(model_dir, resolve_device(device), draft, draft_k, precision, pack)
     config = SamplingConfig(max_tokens, temperature, top_k, top_p, frozenset({tokenizer.eos_id} - {None}), seed)
     session = ChatSession(engine, tokenizer, chat_format_for(tokenizer, chat_format, model_dir), config, system)
     if load:

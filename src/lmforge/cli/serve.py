@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lmforge.cli.options import DEVICE, INFER_PRECISION
+from lmforge.cli.options import DEVICE, INFER_PRECISION, PACK
 from lmforge.errors import ConfigError
 
 
@@ -31,6 +31,7 @@ def serve(
                                                         "/v1/rag/search and /v1/rag/answer (cited answers).")] = None,
     device: DEVICE = "auto",
     precision: INFER_PRECISION = "fp32",
+    pack: PACK = True,
     threads: Annotated[int | None, typer.Option(min=1, help="Threads for the model's matrix products (default: "
                                                 "torch's, one per core). Fewer leave cores to the HTTP side; on 2 "
                                                 "cores 1 thread served one request as fast as 2 but 8 requests "
@@ -52,7 +53,7 @@ def serve(
     if threads is not None:
         torch.set_num_threads(threads)
     backend = load_backend(model_dir, model_name, lambda: ModelBackend(model_dir, model_name, chat_format, run_device,
-                                                                       precision, max_concurrency))
+                                                                       precision, max_concurrency, pack))
     config = ServerConfig(api_key, max_concurrency, max_queue, max_body_bytes, max_tokens, max_seq_len=max_seq_len)
     retriever = None
     if rag_store is not None:

@@ -77,14 +77,16 @@ class Batcher:
 
 class ModelBackend:
     def __init__(self, model_dir: str | Path, name: str | None = None, chat_format: str = "auto",
-                 device: torch.device | None = None, precision: str = "fp32", batch: int = 1) -> None:
+                 device: torch.device | None = None, precision: str = "fp32", batch: int = 1,
+                 pack: bool = True) -> None:
         model_dir = Path(model_dir)
         # a decoder-only LM generates (and embeds, roughly); an encoder such as BERT only embeds; anything
         # else (T5, the RNN translator, an ELECTRA pair) is refused here, before the server starts. The engines
         # and the batched KV cache are built where the weights are (``device``; None: CPU), in their dtype
-        # (``precision``: auto times a decoding step of ``batch`` rows, the server's largest batch).
+        # (``precision``: auto times a decoding step of ``batch`` rows, the server's largest batch), packed for
+        # the CPU's kernels when ``pack`` (a Transformer decoder; the server only decodes and embeds).
         self.model, self.tokenizer = load_model_dir(model_dir, Capability.GENERATE, Capability.EMBED, device=device,
-                                                    precision=precision, batch=batch)
+                                                    precision=precision, batch=batch, pack=pack)
         self.name = name or model_dir.resolve().name
         self.context_length: int = self.model.config.context_length
         self.generative = Capability.GENERATE in self.model.capabilities
