@@ -2,7 +2,7 @@
 identical greedy output.
 
     python -m benchmarks.speculative [--prompts 6] [--max-tokens 48] [--drafts ngram layers:10] [--k 4 3]
-                                     [--precision fp32|bf16]
+                                     [--precision fp32|bf16] [--no-pack]
 
 Verify cost: one target pass reading T new tokens after a 100-token cache (T = 1: a plain decoding step;
 T = k + 1: checking k proposals), best of 5 interleaved calls, as a multiple of T = 1.
@@ -60,12 +60,15 @@ def main() -> None:
     parser.add_argument("--drafts", nargs="+", default=["ngram", "layers:10"])
     parser.add_argument("--k", type=int, nargs="+", default=[4, 3], help="proposals per round, one per draft")
     parser.add_argument("--precision", default="fp32", help="the target's weights (serve --precision): fp32 or bf16")
+    parser.add_argument("--pack", action=argparse.BooleanOptionalAction, default=True,
+                        help="packed weights (serve --pack, the default) or plain ones")
     args = parser.parse_args()
     if len(args.k) != len(args.drafts):
         parser.error("give one --k per --drafts entry")
     print(machine_summary(), f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.1f}, weights in {args.precision}\n")
-    backend = ModelBackend(smollm2_dir(), precision=args.precision)
+          f"load average {os.getloadavg()[0]:.1f}, weights in {args.precision}, "
+          f"{'packed' if args.pack else 'plain'}\n")
+    backend = ModelBackend(smollm2_dir(), precision=args.precision, pack=args.pack)
     target = backend.model
     news = sorted({1, *(k + 1 for k in args.k), 2, 3})
     costs = verify_costs(target, news)

@@ -22,4 +22,4 @@ def test_sample_with_a_draft_prints_the_same_greedy_text_and_its_acceptance(tmp_
         out = capsys.readouterr()
         assert out.out == plain and "draft:" in out.err and "model passes" in out.err
     assert run([*common, "--draft", "layers:one"]) == 2
-    assert "expected ngram, ngram:N, layers:N" in capsys.readouterr().err
+    assert "expected ngram, ngram:N, ngram:N:M, layers:N" in capsys.readouterr().err

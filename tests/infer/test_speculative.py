@@ -70,8 +70,8 @@ def test_ngram_lookup_proposes_what_followed_the_latest_longest_match():
     draft = NgramDraft(max_ngram=3)
     assert draft.lookup([1, 2, 3, 9, 4, 1, 2, 3], 2) == [9, 4]  # the 3-gram 1 2 3 seen before
     assert draft.lookup([5, 1, 7, 5, 1, 8, 5, 1], 2) == [8, 5]  # 2-gram 5 1: the latest earlier occurrence
-    assert draft.lookup([4, 6, 4, 2, 6], 5) == []  # only a 1-gram matches: not used by default
-    assert NgramDraft(min_ngram=1).lookup([4, 6, 4, 2, 6], 5) == [4, 2, 6]  # what followed it, up to the end
+    assert draft.lookup([4, 6, 4, 2, 6], 5) == [4, 2, 6]  # only a 1-gram matches: what followed it, to the end
+    assert make_draft(None, "ngram:3:2").lookup([4, 6, 4, 2, 6], 5) == []  # single tokens not used
     assert draft.lookup([1, 2, 3], 4) == [] and draft.lookup([7], 4) == []
 
 

@@ -18,13 +18,14 @@ Two kinds of draft, behind the same verify loop (:func:`speculative_generate`):
   extra weights; the head still has to be read every step). It keeps a KV cache, cut back after each round
   to the tokens that were kept, as the target's is.
 - :class:`NgramDraft`, *prompt lookup* (Saxena 2023; llama.cpp's and vLLM's "ngram" speculator): find the
-  latest earlier occurrence of the text's last n tokens (n = 3, then 2) and propose what followed it.
+  latest earlier occurrence of the text's last n tokens (n = 3, then 2, then 1) and propose what followed it.
   No model at all, so a round costs one target pass; it guesses well when the reply copies its input
   (edits, rewrites, extraction, code) and proposes nothing when there is no match (then the round is a
   plain one-token step). Its proposals are certain (q is one-hot), for which the rule above reads: keep x
-  with probability p(x), else draw from p without x. Single-token matches are not used by default: on
-  SmolLM2's replies to the bundled instructions they were right ~1 time in 5, and each wrong proposal
-  makes the target's pass longer.
+  with probability p(x), else draw from p without x. Single-token matches are right only ~1 time in 5 on
+  SmolLM2's replies to the bundled instructions, but with packed weights (:mod:`lmforge.infer.packed`) a
+  pass over 5 tokens costs what a pass over 1 does, so even a poor guess is free; with plain weights a
+  longer pass costs up to 2x more, and ``ngram:3:2`` (no single-token matches) is the better choice.
 
 Penalties (repetition, frequency) are not supported here.
 """
@@ -146,7 +147,7 @@ class ModelDraft:
 class NgramDraft:
     """Prompt lookup: the continuation of the latest earlier occurrence of the last ``n`` tokens, longest n first."""
 
-    def __init__(self, max_ngram: int = 3, min_ngram: int = 2) -> None:
+    def __init__(self, max_ngram: int = 3, min_ngram: int = 1) -> None:
         if not 1 <= min_ngram <= max_ngram:
             raise LmforgeError(f"the n-gram draft needs 1 <= min_ngram <= max_ngram, got {min_ngram}, {max_ngram}")
         self.max_ngram, self.min_ngram = max_ngram, min_ngram
@@ -170,19 +171,20 @@ class NgramDraft:
 
 
 def make_draft(target: CausalLM, spec: str) -> Draft:
-    """A draft from a command-line spec: ``ngram`` (``ngram:N``: n-grams of N tokens down to 2, or 1 when N is 1),
-    ``layers:N`` (the target's first N layers; a Llama) or a model directory (a smaller model, same vocabulary)."""
+    """A draft from a command-line spec: ``ngram`` (``ngram:N``: n-grams of N tokens down to 1; ``ngram:N:M``: down
+    to M), ``layers:N`` (the target's first N layers; a Llama) or a model directory (a smaller model, same
+    vocabulary)."""
     kind, _, arg = spec.partition(":")
     try:
         if kind == "ngram":
-            longest = int(arg) if arg else 3
-            return NgramDraft(longest, min(2, longest))
+            longest, _, shortest = arg.partition(":")
+            return NgramDraft(int(longest) if longest else 3, int(shortest) if shortest else 1)
         if kind == "layers":
             if not isinstance(target, Llama):
                 raise LmforgeError(f"--draft layers:N needs a Llama target, got a {target.family!r} model")
             return ModelDraft(first_layers_draft(target, int(arg)))
     except ValueError:
-        raise LmforgeError(f"--draft {spec!r}: expected ngram, ngram:N, layers:N (N an integer) or a model "
+        raise LmforgeError(f"--draft {spec!r}: expected ngram, ngram:N, ngram:N:M, layers:N (integers) or a model "
                            "directory") from None
     draft = load_model(spec)
     if not isinstance(draft, CausalLM) or draft.config.vocab_size != target.config.vocab_size:
