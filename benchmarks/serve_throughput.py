@@ -1,7 +1,7 @@
 """Continuous batching under load: aggregate tok/s and time to first token at 1/4/8/16 concurrent requests.
 
     python -m benchmarks.serve_throughput [--model-dir DIR | --tiny] [--levels 1 4 8 16] [--max-tokens 64]
-                                          [--precision fp32|bf16|auto] [--threads N]
+                                          [--precision fp32|bf16|auto] [--threads N] [--no-pack]
 
 Starts ``lmforge serve --max-concurrency 16`` (the real CLI, as ``benchmarks.serve_load`` does, whose
 client and server helpers this reuses), then for each level sends that many streaming chat
@@ -62,10 +62,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--precision", default="fp32", help="the server's --precision (its weights while decoding)")
     parser.add_argument("--threads", type=int, help="the server's --threads (default: torch's, one per core)")
+    parser.add_argument("--pack", action=argparse.BooleanOptionalAction, default=True,
+                        help="the server's --pack (packed weights, its default) or --no-pack")
     args = parser.parse_args()
     print(machine_summary(), f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.1f}; server: --precision {args.precision} --threads "
-          f"{args.threads or 'default'}\n")
+          f"{args.threads or 'default'} {'--pack' if args.pack else '--no-pack'}\n")
     with tempfile.TemporaryDirectory() as tmp:
         if args.tiny:
             model_dir = default_model(Path(tmp) / "bench-model")
@@ -75,7 +77,7 @@ def main() -> None:
             from lmforge.interop.convert import smollm2_dir
             model_dir = smollm2_dir()
         # 256 positions per request hold the ~40-token prompt and the reply; 16 of them, not 16 x 8192
-        options = ["--max-seq-len", "256", "--precision", args.precision,
+        options = ["--max-seq-len", "256", "--precision", args.precision, "--pack" if args.pack else "--no-pack",
                    *(["--threads", str(args.threads)] if args.threads else [])]
         proc = start_server(model_dir, args.port, args.max_concurrency, *options)
         try:

@@ -11,7 +11,9 @@ import pytest
 import torch
 from torch import nn
 
+from lmforge import precision
 from lmforge.cli.main import run
+from lmforge.infer import loading
 from lmforge.infer.batch import BatchEngine
 from lmforge.infer.chat import chat_format_for
 from lmforge.infer.engine import GenerationEngine
@@ -105,6 +107,31 @@ def test_nothing_is_packed_off_the_cpu_kernels_dtypes():
     model = FAMILIES["gpt"]().eval().to(torch.float64)
     assert not can_pack(model) and pack_linears(model) == 0
     assert any(type(m) is nn.Linear for m in model.modules())
+
+
+@pytest.mark.auto_precision
+def test_auto_times_packed_copies_when_the_model_will_be_packed(monkeypatch):
+    model = FAMILIES["gqa-llama"]().eval()
+    monkeypatch.setattr(precision, "cpu_model_and_flags", lambda: ("Test CPU", {"avx512_bf16"}))
+    packed_dtypes, signatures = [], []
+    real_pack, real_timer = loading.pack_linears, loading.decode_timer
+
+    def pack_spy(net):
+        assert net is not model  # the timer packs copies
+        packed_dtypes.append(next(net.parameters()).dtype)
+        return real_pack(net)
+
+    def timer_spy(net, batch, pack=False):
+        timer = real_timer(net, batch, pack)
+        signatures.append(timer.signature)
+        return timer
+
+    monkeypatch.setattr(loading, "pack_linears", pack_spy)
+    monkeypatch.setattr(loading, "decode_timer", timer_spy)
+    loading.inference_precision(model, "auto", batch=2, pack=True)
+    assert set(packed_dtypes) == {torch.float32, torch.bfloat16}  # both candidates timed packed
+    assert signatures[0].endswith(", packed")  # a cache entry of its own: packed steps time differently
+    assert type(model.lm_head) is nn.Linear and next(model.parameters()).dtype == torch.float32
 
 
 def _model_dir(tmp_path):

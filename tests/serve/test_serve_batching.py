@@ -2,6 +2,8 @@
 reply equals the request served alone, one failing row does not fail the others, /metrics shows it."""
 
 import asyncio
+import json
+import time
 
 import httpx
 import pytest
@@ -81,6 +83,29 @@ def test_a_request_closed_before_its_first_token_frees_its_row(batched):
     assert engine.free_slots == 4 and not engine.rows
 
 
+def test_a_client_leaving_a_streamed_n_choices_request_frees_every_row(batched, monkeypatch):
+    url, server, sizes = batched
+    engine = server.batcher.engine
+    real_step = engine.step
+
+    def slow_step():  # so that the 60 tokens cannot all be generated before the client leaves
+        time.sleep(0.05)
+        return real_step()
+
+    monkeypatch.setattr(engine, "step", slow_step)
+    body = {"model": "tiny-chat", "prompt": "Once", "max_tokens": 60, "n": 2, "temperature": 1.0, "stream": True,
+            "stop": [], "seed": 1}
+    with httpx.stream("POST", f"{url}/v1/completions", json=body, timeout=60) as r:
+        next(line for line in r.iter_lines() if line.startswith("data: "))  # generating: both rows hold a slot
+        assert engine.free_slots == 2
+    sizes.clear()
+    deadline = time.monotonic() + 10
+    while engine.free_slots < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.free_slots == 4 and not engine.rows
+    assert len(sizes) < 10  # stopped within a few steps of the disconnect, not after 60 tokens
+
+
 def test_one_failing_row_gets_its_error_and_the_other_rows_go_on(batched, monkeypatch):
     url, server, _ = batched
     real = batch_module.choose_tokens
@@ -112,8 +137,41 @@ def test_n_choices_are_rows_of_one_batch(batched):
     texts = [c["text"] for c in sampled["choices"]]
     assert len(set(texts)) > 1  # seeds 5, 6, 7: different samples
     assert sampled["usage"]["prompt_tokens"] == 4 and sampled["usage"]["completion_tokens"] <= 36
-    streamed = httpx.post(f"{url}/v1/chat/completions", json=chat("hi", n=2, stream=True))
-    assert streamed.status_code == 400 and streamed.json()["error"]["param"] == "n"
+
+
+def stream_events(url, path, body):
+    """The JSON events of a streamed request (the final ``[DONE]`` checked and dropped)."""
+    with httpx.stream("POST", f"{url}{path}", json=body, timeout=120) as r:
+        assert r.status_code == 200
+        lines = [line.removeprefix("data: ") for line in r.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    return [json.loads(line) for line in lines[:-1]]
+
+
+def test_n_choices_stream_as_interleaved_chunks_naming_their_index(batched):
+    url, server, sizes = batched
+    sizes.clear()
+    events = stream_events(url, "/v1/chat/completions", chat(QUESTIONS[1], n=2, stream=True,
+                                                             stream_options={"include_usage": True}))
+    texts, finishes, roles = ["", ""], [[], []], [0, 0]
+    for event in events[:-1]:
+        (choice,) = event["choices"]
+        texts[choice["index"]] += choice["delta"].get("content") or ""
+        roles[choice["index"]] += choice["delta"].get("role") == "assistant"
+        if choice["finish_reason"]:
+            finishes[choice["index"]].append(choice["finish_reason"])
+    assert texts == [alone(server.backend, QUESTIONS[1])] * 2 and roles == [1, 1]
+    assert all(len(f) == 1 for f in finishes) and max(sizes) == 2  # one finish each; rows of one batch
+    whole = httpx.post(f"{url}/v1/chat/completions", json=chat(QUESTIONS[1], n=2), timeout=120).json()
+    assert events[-1]["choices"] == [] and events[-1]["usage"] == whole["usage"]  # both choices counted
+    indices = [e["choices"][0]["index"] for e in events[:-1] if e["choices"][0].get("delta", {}).get("content")]
+    assert indices.index(1) < len(indices) - indices[::-1].index(0) - 1  # interleaved, not one after the other
+    body = {"model": "tiny-chat", "prompt": "Once", "max_tokens": 12, "n": 3, "seed": 5}
+    whole = httpx.post(f"{url}/v1/completions", json=body, timeout=120).json()
+    pieces = ["", "", ""]
+    for event in stream_events(url, "/v1/completions", {**body, "stream": True}):
+        pieces[event["choices"][0]["index"]] += event["choices"][0]["text"]
+    assert pieces == [c["text"] for c in whole["choices"]]  # the same seeded samples, streamed
 
 
 def test_beam_search_and_penalties_are_request_fields(batched):

@@ -38,7 +38,7 @@ BAD_CHAT = [
     chat(max_tokens="10"), chat(max_tokens=-1), chat(max_tokens=0), chat(max_tokens=10**12), chat(max_tokens=1e30),
     chat(max_tokens=100), chat(max_tokens=True), chat(max_completion_tokens=10**9), chat(temperature="hot"),
     chat(temperature=-1), chat(temperature=5), chat(temperature=float("nan")), chat(top_p=0), chat(top_p=1.5),
-    chat(n=5), chat(n=0), chat(n=2, stream=True), chat(use_beam_search=True, stream=True), chat(min_p=2),
+    chat(n=5), chat(n=0), chat(n=2.5, stream=True), chat(use_beam_search=True, stream=True), chat(min_p=2),
     chat(stop=["a", "b", "c", "d", "e"]), chat(stop=""), chat(stop=[1]), chat(stop={"a": 1}),
     chat(seed="x"), chat(seed=2**70), chat(seed=1.5), chat(stream="yes"), chat(stream_options={"include_usage": 1}),
     chat(stream_options={"include_usage": True}), chat(logprobs="yes"), chat(top_logprobs=5), chat(top_logprobs=99),

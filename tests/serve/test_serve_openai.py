@@ -56,6 +56,19 @@ def test_chat_streaming_sends_chunks_finish_reason_and_usage(client):
     assert text == client.chat.completions.create(**kwargs).choices[0].message.content
 
 
+def test_n_choices_stream_through_the_client_as_the_whole_reply_does(client):
+    kwargs = dict(model="tiny-chat", messages=[{"role": "user", "content": "Tell me a story"}], max_tokens=10,
+                  temperature=0.9, seed=11, n=3, logprobs=True)
+    texts, logprob_counts = ["", "", ""], [0, 0, 0]
+    for c in client.chat.completions.create(stream=True, **kwargs):
+        choice = c.choices[0]
+        texts[choice.index] += choice.delta.content or ""
+        logprob_counts[choice.index] += len(choice.logprobs.content) if choice.logprobs else 0
+    whole = client.chat.completions.create(**kwargs)
+    assert texts == [c.message.content for c in whole.choices]  # seeds 11, 12, 13 either way
+    assert logprob_counts == [len(c.logprobs.content) for c in whole.choices]
+
+
 def test_stream_without_include_usage_has_no_usage_chunk(client):
     chunks = list(client.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "x"}],
                                                  max_tokens=3, stream=True))

@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from typing import Any, TypeVar
@@ -341,7 +341,7 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None, retrie
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": backend.name,
                 "system_fingerprint": None}
         if body.stream:
-            return _stream(server, gens[0], head, body, chat=True, tool_prefix=rendered.prefix)
+            return _stream(server, gens, head, body, chat=True, tool_prefix=rendered.prefix)
         choices = []
         for i, (gen, pieces) in enumerate(zip(gens, await server.collect_all(request, gens), strict=True)):
             logprobs = {"content": [e for p in pieces for e in server.token_logprobs(p)]} if body.logprobs else None
@@ -370,7 +370,7 @@ def create_app(backend: ModelBackend, config: ServerConfig | None = None, retrie
         gens = server.start_choices(ids, sampling, body.stop_strings, started, body.n or 1, _beam(body, sampling))
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": backend.name}
         if body.stream:
-            return _stream(server, gens[0], head, body, chat=False)
+            return _stream(server, gens, head, body, chat=False)
         choices = [{"index": i, "text": "".join(p.text for p in pieces),
                     "logprobs": _completion_logprobs(server, pieces) if body.logprobs is not None else None,
                     "finish_reason": gen.streamer.finish_reason}
@@ -435,19 +435,49 @@ def _reply(body: ChatCompletionRequest, text: str, finish: str | None) -> tuple[
     return {"role": "assistant", "content": content, "tool_calls": calls}, "tool_calls"
 
 
-def _stream(server: Server, gen: _Generation, head: dict, body, chat: bool, tool_prefix: str = "") -> StreamingResponse:
-    """Server-sent events: one chunk per piece of text, a final chunk with the finish reason,
-    an optional usage chunk (``stream_options.include_usage``), then ``data: [DONE]``."""
+async def _merged(server: Server, gens: Sequence[_Generation]) -> AsyncIterator[tuple[int, TextPiece | None]]:
+    """(choice index, piece) for every choice's pieces in the order they arrive, and (index, None) when that
+    choice has ended. The first error of any choice is raised; leaving early cancels every generation."""
+    arrivals: asyncio.Queue[tuple[int, TextPiece | Exception | None]] = asyncio.Queue()
+
+    async def pump(i: int, gen: _Generation) -> None:
+        try:
+            async for piece in server.pieces(gen):
+                arrivals.put_nowait((i, piece))
+            arrivals.put_nowait((i, None))
+        except Exception as e:  # noqa: BLE001 - handed to the consumer, which raises it
+            arrivals.put_nowait((i, e))
+
+    pumps = [asyncio.create_task(pump(i, gen)) for i, gen in enumerate(gens)]
+    try:
+        for _ in range(len(gens)):  # each choice ends once (None) or fails
+            while True:
+                i, item = await arrivals.get()
+                if isinstance(item, Exception):
+                    raise item
+                yield i, item
+                if item is None:
+                    break
+    finally:
+        for task in pumps:  # a cancelled pump's ``pieces`` cancels its job
+            task.cancel()
+
+
+def _stream(server: Server, gens: Sequence[_Generation], head: dict, body, chat: bool,
+            tool_prefix: str = "") -> StreamingResponse:
+    """Server-sent events: one chunk per piece of text (each naming its choice's ``index``; with ``n`` > 1 the
+    choices' chunks interleave as the batch produces them), a final chunk per choice with its finish reason,
+    an optional usage chunk for all of them (``stream_options.include_usage``), then ``data: [DONE]``."""
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     head = {**head, "object": "chat.completion.chunk" if chat else "text_completion"}
     extra = {"usage": None} if include_usage else {}
 
-    def chunk(text: str | None, finish: str | None, logprobs: Any = None, role: bool = False) -> dict:
+    def chunk(i: int, text: str | None, finish: str | None, logprobs: Any = None, role: bool = False) -> dict:
         if chat:
             delta = {"role": "assistant", "content": ""} if role else ({"content": text} if text is not None else {})
-            choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+            choice = {"index": i, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         else:
-            choice = {"index": 0, "text": text or "", "logprobs": logprobs, "finish_reason": finish}
+            choice = {"index": i, "text": text or "", "logprobs": logprobs, "finish_reason": finish}
         return {**head, "choices": [choice], **extra}
 
     def piece_logprobs(piece: TextPiece, offset: int) -> dict | None:
@@ -457,31 +487,41 @@ def _stream(server: Server, gen: _Generation, head: dict, body, chat: bool, tool
             return {"content": server.token_logprobs(piece)} if body.logprobs else None
         return _completion_logprobs(server, [piece], offset) if body.logprobs is not None else None
 
+    def ending(i: int, calls: tools.ToolCallStream | None) -> Iterator[str]:
+        """Choice ``i``'s last events: held-back text, then each tool call whole (clients join deltas by index),
+        then the finish reason."""
+        finish = gens[i].streamer.finish_reason
+        if calls:
+            rest, found = calls.finish()
+            if rest:
+                yield _sse(chunk(i, rest, None))
+            for n, call in enumerate(found):
+                delta = {"tool_calls": [{"index": n, **call}]}
+                yield _sse({**head, "choices": [{"index": i, "delta": delta, "logprobs": None,
+                                                 "finish_reason": None}], **extra})
+            finish = "tool_calls" if found else finish
+        yield _sse(chunk(i, None, finish))
+
     async def events() -> AsyncIterator[str]:
-        offset = 0  # characters of token text sent so far (completions' text_offset)
+        offsets = [0] * len(gens)  # characters of token text sent so far, per choice (completions' text_offset)
+        calls = [tools.ToolCallStream(tool_prefix) if chat and body.uses_tools else None for _ in gens]
         try:
             if chat:
-                yield _sse(chunk(None, None, role=True))
-            calls = tools.ToolCallStream(tool_prefix) if chat and body.uses_tools else None
-            async for piece in server.pieces(gen):
-                logprobs = piece_logprobs(piece, offset)
-                offset += sum(len(server.backend.tokenizer.decode([t.id])) for t in piece.tokens)
-                text = calls.feed(piece.text) if calls else piece.text
-                if text or logprobs:
-                    yield _sse(chunk(text, None, logprobs))
-            finish = gen.streamer.finish_reason
-            if calls:  # held-back text, then each call whole (clients join deltas by index), then the finish
-                rest, found = calls.finish()
-                if rest:
-                    yield _sse(chunk(rest, None))
-                for i, call in enumerate(found):
-                    delta = {"tool_calls": [{"index": i, **call}]}
-                    yield _sse({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                                     "finish_reason": None}], **extra})
-                finish = "tool_calls" if found else finish
-            yield _sse(chunk(None, finish))
+                for i in range(len(gens)):
+                    yield _sse(chunk(i, None, None, role=True))
+            async with aclosing(_merged(server, gens)) as arrivals:  # closed (generations cancelled) on any exit
+                async for i, piece in arrivals:
+                    if piece is None:
+                        for event in ending(i, calls[i]):
+                            yield event
+                        continue
+                    logprobs = piece_logprobs(piece, offsets[i])
+                    offsets[i] += sum(len(server.backend.tokenizer.decode([t.id])) for t in piece.tokens)
+                    text = calls[i].feed(piece.text) if calls[i] else piece.text
+                    if text or logprobs:
+                        yield _sse(chunk(i, text, None, logprobs))
             if include_usage:
-                yield _sse({**head, "choices": [], "usage": server.usage(gen)})
+                yield _sse({**head, "choices": [], "usage": server.usage(gens)})
         except APIError as e:  # the stream has started (status 200): report the error in-band, as OpenAI does
             yield _sse(e.body())
         except Exception as e:  # a bug: log it, and still end the stream properly

@@ -52,9 +52,6 @@ class SamplingRequest(_Strict):
         """Reject valid OpenAI parameters whose values lmforge cannot honour."""
         if self.n is not None and self.n < 1:
             raise APIError(400, f"n must be >= 1, got {self.n}", "n", "invalid_value")
-        if (self.n or 1) > 1 and self.stream:
-            raise APIError(400, "n > 1 with stream: true is not supported; stream one choice per request",
-                           "n", "unsupported_value")
         if self.use_beam_search:
             wants_logprobs = self.logprobs is not None and self.logprobs is not False  # completions: 0 asks too
             for name, conflict in (("stream", self.stream), ("n", (self.n or 1) > 1), ("logprobs", wants_logprobs)):
