@@ -88,6 +88,9 @@ def main() -> None:
             proc.send_signal(signal.SIGINT)
             proc.wait(30)
     base = statistics.median(r[0] for r in results[args.levels[0]])
+    if base == 0:
+        raise SystemExit(f"every request at {args.levels[0]} concurrent failed: do the ~40-token prompt and "
+                         f"--max-tokens {args.max_tokens} fit the model's context?")
     rows = [[str(level), spread([r[0] for r in runs], ",.1f"), f"{statistics.median(r[0] for r in runs) / base:.1f}x",
              spread([r[1] for r in runs], ".2f"), str(sum(r[2] for r in runs))] for level, runs in results.items()]
     print(markdown_table(["concurrent requests", "aggregate tok/s", f"vs {args.levels[0]} request(s)",

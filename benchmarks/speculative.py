@@ -5,7 +5,9 @@ identical greedy output.
                                      [--precision fp32|bf16] [--no-pack]
 
 Verify cost: one target pass reading T new tokens after a 100-token cache (T = 1: a plain decoding step;
-T = k + 1: checking k proposals), best of 5 interleaved calls, as a multiple of T = 1.
+T = k + 1: checking k proposals), best of 5 interleaved calls, as a multiple of T = 1, with plain and with
+packed weights (``infer.packed``), timed in the same run. The drafts then run on packed weights (``--no-pack``:
+plain ones).
 
 Prompts, in SmolLM2's chat template, from the bundled instruction data
 (tests/data/instruction_data/instructions_120.json), two sets of ``--prompts`` each:
@@ -28,6 +30,7 @@ import torch
 from benchmarks._common import markdown_table
 from benchmarks._machine import machine_summary
 from lmforge.infer.engine import GenerationEngine
+from lmforge.infer.packed import pack_linears
 from lmforge.infer.sampling import SamplingConfig
 from lmforge.infer.speculative import SpeculativeEngine, make_draft
 from lmforge.interop.convert import smollm2_dir
@@ -68,12 +71,17 @@ def main() -> None:
     print(machine_summary(), f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.1f}, weights in {args.precision}, "
           f"{'packed' if args.pack else 'plain'}\n")
-    backend = ModelBackend(smollm2_dir(), precision=args.precision, pack=args.pack)
-    target = backend.model
+    backend = ModelBackend(smollm2_dir(), precision=args.precision, pack=False)
     news = sorted({1, *(k + 1 for k in args.k), 2, 3})
-    costs = verify_costs(target, news)
-    print(markdown_table(["new tokens in one target pass", "ms", "vs 1"],
-                         [[str(t), f"{1000 * costs[t]:.0f}", f"{costs[t] / costs[1]:.2f}x"] for t in news]), "\n")
+    plain = verify_costs(backend.model, news)
+    pack_linears(backend.model)  # the same model, packed, timed in the same run
+    packed = verify_costs(backend.model, news)
+    if not args.pack:
+        backend = ModelBackend(smollm2_dir(), precision=args.precision, pack=False)
+    target = backend.model
+    print(markdown_table(["new tokens in one target pass", "plain ms", "vs 1", "packed ms", "vs 1", "packed speed-up"],
+                         [[str(t), f"{1000 * plain[t]:.0f}", f"{plain[t] / plain[1]:.2f}x", f"{1000 * packed[t]:.0f}",
+                           f"{packed[t] / packed[1]:.2f}x", f"{plain[t] / packed[t]:.2f}x"] for t in news]), "\n")
 
     records = json.loads(DATA.read_text())
     sets = {"with input": [r for r in records if r["input"].strip()][: args.prompts],

@@ -4,6 +4,7 @@
     python -m benchmarks.speedrun --minutes 1        # a quick pass over every row
     python -m benchmarks.speedrun --rows baseline,qk_norm,muon --keep qk_norm --minutes 10
     python -m benchmarks.speedrun --minutes 3 --final-minutes 10  # rows for 3 minutes, the two final rows for 10
+    python -m benchmarks.speedrun --minutes 10 --rows dropout_0.1 --no-final  # dev rows only, no final rows
 
 Method (docs/speedrun.md explains why):
 
@@ -60,6 +61,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "wider": {"d_model": 192, "n_heads": 6},
     "deeper": {"n_layers": 6},
     "context_128": {"context_length": 128},
+    "context_128_batch_6": {"context_length": 128, "batch_size": 6},  # the same tokens per step as the baseline
     # batch size and the LR schedule tied to the budget
     "batch_24": {"batch_size": 24},
     "lr_2e-3": {"lr": 0.002},
@@ -207,6 +209,8 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=0.005, help="dev-loss gain (nats/char) a kept row needs")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--work", type=Path, default=Path("runs/speedrun"), help="data, runs and results")
+    parser.add_argument("--no-final", action="store_true",
+                        help="the dev rows only: no stacked row, no final rows on val (an ablation at another budget)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     console = Console(stderr=True)
@@ -243,6 +247,13 @@ def main() -> None:
         row(name, CANDIDATES[name], "dev-data", "dev", pinned)
     kept = ([n for n in names[1:] if records[n]["loss"] < baseline["loss"] - args.margin] if args.keep == "auto"
             else chosen)
+    if args.no_final:
+        report = table({n: records[n] for n in names}, kept, runs)
+        text = f"{machine_summary()}; {args.threads} threads; {args.minutes:g} min per row\n\n{report}\n"
+        (args.work / f"{stem}.md").write_text(text, encoding="utf-8")
+        plot(runs, records, names, args.work / f"{stem}.png", args.minutes)
+        print(text)
+        return
     # where kept rows set the same option (two learning rates), the row with the lower dev loss gives its value
     stacked = {k: v for name in sorted(kept, key=lambda n: -records[n]["loss"]) for k, v in CANDIDATES[name].items()}
     if len(kept) > 1:

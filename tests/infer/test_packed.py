@@ -14,6 +14,7 @@ from torch import nn
 from lmforge import precision
 from lmforge.cli.main import run
 from lmforge.infer import loading
+from lmforge.infer import packed as packed_module
 from lmforge.infer.batch import BatchEngine
 from lmforge.infer.chat import chat_format_for
 from lmforge.infer.engine import GenerationEngine
@@ -55,7 +56,7 @@ def twins(family: str) -> tuple[nn.Module, nn.Module]:
     packed = FAMILIES[family]().eval()
     packed.load_state_dict(plain.state_dict())
     n_linear = sum(type(m) is nn.Linear for m in packed.modules())
-    assert pack_linears(packed) == n_linear > 0
+    assert pack_linears(packed, min_weights=0) == n_linear > 0
     return plain, packed
 
 
@@ -96,7 +97,7 @@ def test_bf16_packing_only_where_the_cpu_multiplies_bf16_natively():
     if native:
         reference = FAMILIES["gqa-llama"]().eval().to(torch.bfloat16)
         reference.load_state_dict(model.state_dict())
-        pack_linears(model)
+        pack_linears(model, min_weights=0)
         with torch.inference_mode():
             p_ref = torch.softmax(reference(IDS).float(), -1)
             p_packed = torch.softmax(model(IDS).float(), -1)
@@ -143,7 +144,16 @@ def _model_dir(tmp_path):
     return tmp_path / "model"
 
 
-def test_decoding_entry_points_pack_by_default_and_no_pack_keeps_plain_layers(tmp_path, capsys):
+def test_small_matrices_stay_plain_where_the_packed_call_would_cost_more():
+    model = GPT(GPTConfig(vocab_size=70, context_length=64, d_model=128, n_layers=1, n_heads=4)).eval()
+    assert pack_linears(model) == 0 and all(p.requires_grad for p in model.parameters())  # all < 100k weights
+    wide = GPT(GPTConfig(vocab_size=70, context_length=64, d_model=192, n_layers=1, n_heads=4)).eval()
+    assert pack_linears(wide) == 3  # qkv 192x576 and the MLP's two 192x768 matrices; not the head (70x192)
+    assert type(wide.lm_head) is nn.Linear and type(wide.blocks[0].attn.proj) is nn.Linear
+
+
+def test_decoding_entry_points_pack_by_default_and_no_pack_keeps_plain_layers(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(packed_module, "MIN_PACKED_WEIGHTS", 0)  # the tiny test model's matrices too
     model_dir = _model_dir(tmp_path)
     engine, _ = load_for_generation(model_dir)
     assert isinstance(engine.model.lm_head, PackedLinear)

@@ -17,9 +17,9 @@ TOP_K = Annotated[int | None, typer.Option(help="Sample only among the k most li
 TOP_P = Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this total probability.")]
 DRAFT = Annotated[str | None, typer.Option(
     help="Speculative decoding with this draft: ngram[:N[:M]] (prompt lookup: what followed an earlier occurrence "
-         "of the last N..M tokens, default 3..1, no model; helps when the reply copies the prompt), layers:N (the model's own first "
-         "N layers, a Llama) or a model DIR with the same vocabulary. Same output distribution (greedy: same "
-         "tokens); see docs/serving.md.")]
+         "of the last N..M tokens, default 3..1, no model; helps when the reply copies the prompt), layers:N (the "
+         "model's own first N layers, a Llama) or a model DIR with the same vocabulary. Same output distribution "
+         "(greedy: same tokens); see docs/serving.md.")]
 DRAFT_K = Annotated[int, typer.Option(help="With --draft: proposed tokens checked per model pass.")]
 
 
