@@ -72,6 +72,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "no_weight_decay": {"weight_decay": 0.0},
     # regularization: ten minutes are ~8 passes over the 1M characters, so the small model starts to memorize
     "dropout_0.1": {"dropout": 0.1},
+    "wider_dropout_0.1": {"d_model": 192, "n_heads": 6, "dropout": 0.1},  # more capacity, regularized
     # init
     "zero_init": {"zero_init_outputs": True},
     "init_std_0.01": {"init_std": 0.01},
