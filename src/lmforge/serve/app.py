@@ -445,7 +445,7 @@ async def _merged(server: Server, gens: Sequence[_Generation]) -> AsyncIterator[
             async for piece in server.pieces(gen):
                 arrivals.put_nowait((i, piece))
             arrivals.put_nowait((i, None))
-        except Exception as e:  # noqa: BLE001 - handed to the consumer, which raises it
+        except Exception as e:  # handed to the consumer, which raises it (the request gets that error)
             arrivals.put_nowait((i, e))
 
     pumps = [asyncio.create_task(pump(i, gen)) for i, gen in enumerate(gens)]
