@@ -73,6 +73,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # regularization: ten minutes are ~8 passes over the 1M characters, so the small model starts to memorize
     "dropout_0.1": {"dropout": 0.1},
     "wider_dropout_0.1": {"d_model": 192, "n_heads": 6, "dropout": 0.1},  # more capacity, regularized
+    # data order: random windows (with replacement) or every window once per pass, shuffled
+    "data_order_epochs": {"data_order": "epochs"},
     # init
     "zero_init": {"zero_init_outputs": True},
     "init_std_0.01": {"init_std": 0.01},

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from lmforge.data.sampler import RandomWindowSampler
+from lmforge.data.sampler import EpochWindowSampler, RandomWindowSampler, window_sampler
 from lmforge.data.shards import load_meta, open_shards, prepare
-from lmforge.errors import DataError
+from lmforge.errors import ConfigError, DataError
 from lmforge.tokenizers import train_tokenizer
 
 
@@ -77,6 +77,40 @@ def test_sampler_windows_are_shifted_targets_and_resumable():
 def test_sampler_needs_enough_tokens():
     with pytest.raises(DataError, match="longer than block_size"):
         RandomWindowSampler([np.arange(5)], block_size=8, batch_size=2)
+
+
+def test_epoch_order_makes_every_token_a_target_once_per_epoch_and_resumes():
+    shards = [np.arange(0, 403, dtype=np.uint16), np.arange(1000, 1261, dtype=np.uint16)]
+    sampler = EpochWindowSampler(shards, block_size=8, batch_size=4, seed=3)
+    n_windows = len(sampler._starts)
+    targets = []
+    for _ in range(n_windows // 4):
+        x, y = sampler.next_batch()
+        assert torch_equal(y[:, :-1], x[:, 1:]) and torch_equal(y - x, 1)  # windows never straddle two shards
+        targets += y.flatten().tolist()
+    assert sampler.epoch == 0 and len(targets) == len(set(targets))  # no target twice within the epoch
+    assert len(targets) / (403 + 261) > 0.9  # all but each shard's phase and tail and the dropped partial batch
+    first_of_next = sampler.next_batch()[0]
+    assert sampler.epoch == 1 and sampler.position == 4
+    state = json.loads(json.dumps(sampler.state_dict()))
+    expected = [sampler.next_batch()[0] for _ in range(n_windows // 4 + 2)]  # across the next epoch boundary
+    resumed = EpochWindowSampler(shards, block_size=8, batch_size=4, seed=3)
+    resumed.load_state_dict(state)
+    assert all(torch_equal(a, resumed.next_batch()[0]) for a in expected)
+    again = EpochWindowSampler(shards, block_size=8, batch_size=4, seed=3)
+    again.load_state_dict({"epoch": 1, "position": 0})
+    assert torch_equal(again.next_batch()[0], first_of_next)  # an epoch's order depends on (seed, epoch) only
+
+
+def test_epoch_order_splits_the_global_batch_over_ranks_and_refuses_bad_input():
+    data = [np.arange(2000, dtype=np.uint16)]
+    whole = EpochWindowSampler(data, block_size=8, batch_size=4, seed=2).next_batch()[0]
+    halves = [EpochWindowSampler(data, 8, 4, seed=2, rank=r, world_size=2).next_batch()[0] for r in (0, 1)]
+    assert torch_equal(whole, np.concatenate([h.numpy() for h in halves]))
+    with pytest.raises(DataError, match="fewer than one batch"):
+        EpochWindowSampler([np.arange(30)], block_size=8, batch_size=8)
+    with pytest.raises(ConfigError, match="data_order must be one of random, epochs"):
+        window_sampler("sorted", data, 8, 4)
 
 
 def torch_equal(a, b) -> bool:

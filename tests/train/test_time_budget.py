@@ -21,6 +21,14 @@ def test_a_time_budget_drops_the_presets_step_cap():
         TrainConfig(max_steps=None).validate()
 
 
+def test_data_order_is_a_run_setting_checked_before_anything_is_written():
+    preset = load_preset("gpt-char-quickstart")
+    assert run_from_preset(preset, "d", {}).data_order == "random"
+    assert run_from_preset(preset, "d", {"data_order": "epochs"}).data_order == "epochs"
+    with pytest.raises(ConfigError, match="data_order must be one of random, epochs; got 'sorted'"):
+        run_from_preset(preset, "d", {"data_order": "sorted"})
+
+
 def test_time_schedule_warms_up_in_steps_then_follows_the_clock(tmp_path):
     config = TrainConfig(max_steps=None, max_minutes=1.0, lr=1e-3, min_lr=1e-4, warmup_steps=10)
     trainer = Trainer(GPT(GPTConfig(**MODEL)), config, None, tmp_path)

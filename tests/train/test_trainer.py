@@ -35,10 +35,10 @@ class KillAfter:
         self.inner.load_state_dict(state)
 
 
-def _trainer(data_dir, out_dir, kill_after=None, accum=2):
+def _trainer(data_dir, out_dir, kill_after=None, accum=2, order="random"):
     torch.manual_seed(0)
     model = GPT(GPTConfig(**MODEL))  # dropout on: the resumed run must also restore the torch RNG
-    batches = RandomWindowSampler(open_shards(data_dir, "train"), 16, 4, seed=5)
+    batches = window_sampler(order, open_shards(data_dir, "train"), 16, 4, seed=5)
     if kill_after is not None:
         batches = KillAfter(batches, kill_after)
     config = TrainConfig(max_steps=20, grad_accum_steps=accum, lr=3e-3, min_lr=3e-4, warmup_steps=3,
@@ -50,15 +50,16 @@ def _losses(out_dir):
     return [r["loss"] for r in map(json.loads, (out_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
 
 
-def test_resume_continues_exactly(char_data_dir, tmp_path):
-    _trainer(char_data_dir, tmp_path / "straight").fit()
+@pytest.mark.parametrize("order", ["random", "epochs"])
+def test_resume_continues_exactly(char_data_dir, tmp_path, order):
+    _trainer(char_data_dir, tmp_path / "straight", order=order).fit()
     straight = _losses(tmp_path / "straight")
     assert len(straight) == 20
 
     with pytest.raises(Killed):  # 10 steps (2 micro-batches each) and a checkpoint, then die mid-step 12
-        _trainer(char_data_dir, tmp_path / "resumed", kill_after=23).fit()
+        _trainer(char_data_dir, tmp_path / "resumed", kill_after=23, order=order).fit()
     assert latest_checkpoint(tmp_path / "resumed" / "checkpoints").name == "step-000010"
-    _trainer(char_data_dir, tmp_path / "resumed").fit(resume=True)
+    _trainer(char_data_dir, tmp_path / "resumed", order=order).fit(resume=True)
     assert _losses(tmp_path / "resumed") == straight  # bit-identical, step for step
 
     a = torch.load(tmp_path / "straight" / "checkpoints" / "step-000020" / "training_state.pt", weights_only=True)

@@ -73,7 +73,8 @@ SET = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE",
     help="Override any field of the preset (repeatable): a model field (qk_norm=true, position=rope, "
          "activation=relu2, d_model=192), a training field (lr=2e-3, warmup_steps=50, min_lr=0, optimizer=muon, "
-         "muon_lr=0.02, lr_schedule=wsd, weight_decay=0) or batch_size / eval_batches. VALUE is read as JSON "
+         "muon_lr=0.02, lr_schedule=wsd, weight_decay=0), batch_size / eval_batches, or data_order=epochs (every "
+         "window once per pass, shuffled, instead of random windows). VALUE is read as JSON "
          "(numbers, true/false), else as text. The named options above win over --set.")]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from lmforge.data.sampler import RandomWindowSampler
+from lmforge.data.sampler import RandomWindowSampler, check_data_order, window_sampler
 from lmforge.data.shards import load_meta, open_shards
 from lmforge.errors import ConfigError
 from lmforge.io import read_json, write_json
@@ -46,6 +46,7 @@ class LMRun:
     train: TrainConfig = field(default_factory=TrainConfig)
     batch_size: int = 12
     eval_batches: int = 20
+    data_order: str = "random"  # data.sampler.DATA_ORDERS: random windows, or each epoch's windows once
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "train": dataclasses.asdict(self.train)}
@@ -70,7 +71,8 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
     if arch is not None and arch != model.get("family"):
         model = {"family": arch}
     train = dict(preset["train"])
-    run_fields = {"batch_size": preset.get("batch_size", 12), "eval_batches": preset.get("eval_batches", 20)}
+    run_fields = {"batch_size": preset.get("batch_size", 12), "eval_batches": preset.get("eval_batches", 20),
+                  "data_order": preset.get("data_order", "random")}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     for key, value in overrides.items():
         if value is None:
@@ -86,6 +88,7 @@ def run_from_preset(preset: dict[str, Any], data_dir: str | Path, overrides: dic
         train["max_steps"] = None
     # type-checked and validated here, before anything is written: `--set lr=abc` arrives as the text "abc"
     train_config = config_from_dict(TrainConfig, train, "preset 'train' section (or --set)")
+    check_data_order(run_fields["data_order"])  # before anything is written
     return LMRun(str(data_dir), model, train_config, **run_fields)
 
 
@@ -109,8 +112,8 @@ def _train_lm(run: LMRun, out_dir: Path, resume: bool, console: Console | None, 
     seed_everything(run.train.seed)  # the initial weights are the run's first random draw
     model = build_model(model_config, source="model config")
     block = model.context_length
-    train = RandomWindowSampler(open_shards(run.data_dir, "train"), block, run.batch_size, seed=run.train.seed,
-                                rank=dist.rank, world_size=dist.world_size)
+    train = window_sampler(run.data_order, open_shards(run.data_dir, "train"), block, run.batch_size,
+                           seed=run.train.seed, rank=dist.rank, world_size=dist.world_size)
     val_shards = open_shards(run.data_dir, "val")
 
     def val_batches():
