@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from lmforge.data.sampler import RandomWindowSampler
+from lmforge.data.sampler import RandomWindowSampler, window_sampler
 from lmforge.data.shards import open_shards
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.train.checkpoint import latest_checkpoint
