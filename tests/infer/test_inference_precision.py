@@ -20,9 +20,7 @@ from lmforge.models.blocks.positions import RotaryEmbedding
 from lmforge.models.blocks.quantized import quantize_modules
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.llama import Llama, LlamaConfig
-from lmforge.models.registry import save_model
 from lmforge.serve.backend import ModelBackend
-from lmforge.tokenizers import train_tokenizer
 
 FAMILIES = {
     "gpt": lambda: GPT(GPTConfig(vocab_size=60, context_length=64, d_model=32, n_layers=2, n_heads=4)),
@@ -67,17 +65,8 @@ def test_both_engines_decode_in_bf16_with_a_bf16_cache():
     assert all(isinstance(t.logprob, float) and t.logprob <= 0 for t in alone)
 
 
-def _model_dir(tmp_path):
-    torch.manual_seed(0)
-    tokenizer = train_tokenizer("char", "abcdefgh ijk", special_tokens=("<|endoftext|>",))
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=32, d_model=32, n_layers=1, n_heads=4))
-    save_model(model, tmp_path / "model")
-    tokenizer.save(tmp_path / "model" / "tokenizer.json")
-    return tmp_path / "model"
-
-
-def test_load_model_dir_casts_and_a_quantized_model_refuses_bf16(tmp_path):
-    model, _ = load_model_dir(_model_dir(tmp_path), precision="bf16")
+def test_load_model_dir_casts_and_a_quantized_model_refuses_bf16(tiny_model_dir):
+    model, _ = load_model_dir(tiny_model_dir, precision="bf16")
     assert next(model.parameters()).dtype == torch.bfloat16
     quantized = FAMILIES["gpt"]().eval()
     quantize_modules(quantized, {"method": "int8"})
@@ -86,8 +75,8 @@ def test_load_model_dir_casts_and_a_quantized_model_refuses_bf16(tmp_path):
     assert inference_precision(quantized, "auto").precision == "fp32"  # no timing: its kernels are its own
 
 
-def test_sample_and_serve_take_the_precision(tmp_path, capsys):
-    model_dir = _model_dir(tmp_path)
+def test_sample_and_serve_take_the_precision(tiny_model_dir, capsys):
+    model_dir = tiny_model_dir
     assert run(["sample", str(model_dir), "--prompt", "ab", "--max-tokens", "3", "--precision", "bf16"]) == 0
     backend = ModelBackend(model_dir, precision="bf16", batch=4)
     assert next(backend.model.parameters()).dtype == torch.bfloat16

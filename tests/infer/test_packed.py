@@ -25,9 +25,7 @@ from lmforge.infer.speculative import NgramDraft, SpeculativeEngine
 from lmforge.interop.convert import smollm2_dir
 from lmforge.models.gpt import GPT, GPTConfig
 from lmforge.models.llama import Llama, LlamaConfig
-from lmforge.models.registry import save_model
 from lmforge.serve.backend import ModelBackend
-from lmforge.tokenizers import train_tokenizer
 
 FAMILIES = {
     "gpt": lambda: GPT(GPTConfig(vocab_size=70, context_length=64, d_model=32, n_layers=2, n_heads=4)),
@@ -135,15 +133,6 @@ def test_auto_times_packed_copies_when_the_model_will_be_packed(monkeypatch):
     assert type(model.lm_head) is nn.Linear and next(model.parameters()).dtype == torch.float32
 
 
-def _model_dir(tmp_path):
-    torch.manual_seed(0)
-    tokenizer = train_tokenizer("char", "abcdefgh ijk", special_tokens=("<|endoftext|>",))
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, context_length=32, d_model=32, n_layers=1, n_heads=4))
-    save_model(model, tmp_path / "model")
-    tokenizer.save(tmp_path / "model" / "tokenizer.json")
-    return tmp_path / "model"
-
-
 def test_small_matrices_stay_plain_where_the_packed_call_would_cost_more():
     model = GPT(GPTConfig(vocab_size=70, context_length=64, d_model=128, n_layers=1, n_heads=4)).eval()
     assert pack_linears(model) == 0 and all(p.requires_grad for p in model.parameters())  # all < 100k weights
@@ -152,9 +141,9 @@ def test_small_matrices_stay_plain_where_the_packed_call_would_cost_more():
     assert type(wide.lm_head) is nn.Linear and type(wide.blocks[0].attn.proj) is nn.Linear
 
 
-def test_decoding_entry_points_pack_by_default_and_no_pack_keeps_plain_layers(tmp_path, capsys, monkeypatch):
+def test_decoding_entry_points_pack_by_default_and_no_pack_keeps_plain_layers(tiny_model_dir, capsys, monkeypatch):
     monkeypatch.setattr(packed_module, "MIN_PACKED_WEIGHTS", 0)  # the tiny test model's matrices too
-    model_dir = _model_dir(tmp_path)
+    model_dir = tiny_model_dir
     engine, _ = load_for_generation(model_dir)
     assert isinstance(engine.model.lm_head, PackedLinear)
     unpacked, _ = load_for_generation(model_dir, pack=False)

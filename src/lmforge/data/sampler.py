@@ -23,18 +23,25 @@ import torch
 from lmforge.errors import ConfigError, DataError
 
 
+def usable_shards(shards: Sequence[np.ndarray], block_size: int, batch_size: int, rank: int,
+                  world_size: int) -> tuple[list[np.ndarray], range]:
+    """The shards that hold a whole window of ``block_size + 1`` tokens, and this rank's rows of every global
+    batch; refuses data with no such shard and a batch that does not split over the ranks."""
+    usable = [s for s in shards if len(s) > block_size + 1]
+    if not usable:
+        longest = max((len(s) for s in shards), default=0)
+        raise DataError(f"no shard is longer than block_size+1 = {block_size + 1} tokens (longest: {longest})")
+    if batch_size % world_size:
+        raise DataError(f"batch_size {batch_size} does not split over {world_size} ranks")
+    per_rank = batch_size // world_size
+    return usable, range(rank * per_rank, (rank + 1) * per_rank)
+
+
 class RandomWindowSampler:
     def __init__(self, shards: Sequence[np.ndarray], block_size: int, batch_size: int, seed: int = 0,
                  rank: int = 0, world_size: int = 1) -> None:
-        self.shards = [s for s in shards if len(s) > block_size + 1]
-        if not self.shards:
-            longest = max((len(s) for s in shards), default=0)
-            raise DataError(f"no shard is longer than block_size+1 = {block_size + 1} tokens (longest: {longest})")
-        if batch_size % world_size:
-            raise DataError(f"batch_size {batch_size} does not split over {world_size} ranks")
+        self.shards, self.rows = usable_shards(shards, block_size, batch_size, rank, world_size)
         self.block_size, self.batch_size = block_size, batch_size
-        per_rank = batch_size // world_size
-        self.rows = range(rank * per_rank, (rank + 1) * per_rank)  # this rank's rows of every global batch
         lengths = np.array([len(s) - block_size - 1 for s in self.shards], dtype=np.float64)
         self.shard_weights = lengths / lengths.sum()  # pick shards in proportion to their windows
         self.rng = np.random.default_rng(seed)
@@ -73,15 +80,8 @@ class EpochWindowSampler:
 
     def __init__(self, shards: Sequence[np.ndarray], block_size: int, batch_size: int, seed: int = 0,
                  rank: int = 0, world_size: int = 1) -> None:
-        self.shards = [s for s in shards if len(s) > block_size + 1]
-        if not self.shards:
-            longest = max((len(s) for s in shards), default=0)
-            raise DataError(f"no shard is longer than block_size+1 = {block_size + 1} tokens (longest: {longest})")
-        if batch_size % world_size:
-            raise DataError(f"batch_size {batch_size} does not split over {world_size} ranks")
+        self.shards, self.rows = usable_shards(shards, block_size, batch_size, rank, world_size)
         self.block_size, self.batch_size, self.seed = block_size, batch_size, seed
-        per_rank = batch_size // world_size
-        self.rows = slice(rank * per_rank, (rank + 1) * per_rank)
         self.epoch, self.position = 0, 0
         self._deal()
         if len(self._starts) < batch_size:
