@@ -253,12 +253,17 @@ def main() -> None:
         row(name, CANDIDATES[name], "dev-data", "dev", pinned)
     kept = ([n for n in names[1:] if records[n]["loss"] < baseline["loss"] - args.margin] if args.keep == "auto"
             else chosen)
-    if args.no_final:
-        report = table({n: records[n] for n in names}, kept, runs)
-        text = f"{machine_summary()}; {args.threads} threads; {args.minutes:g} min per row\n\n{report}\n"
+
+    def report(shown: dict[str, dict[str, Any]], plotted: list[str], footer: str = "") -> None:
+        """The table of ``shown`` rows to stdout and ``WORK/<stem>.md``, the curves of ``plotted`` to the PNG."""
+        text = (f"{machine_summary()}; {args.threads} threads; {args.minutes:g} min per row\n\n"
+                f"{table(shown, kept, runs)}\n{footer}")
         (args.work / f"{stem}.md").write_text(text, encoding="utf-8")
-        plot(runs, records, names, args.work / f"{stem}.png", args.minutes)
+        plot(runs, records, plotted, args.work / f"{stem}.png", args.minutes)
         print(text)
+
+    if args.no_final:
+        report({n: records[n] for n in names}, names)
         return
     # where kept rows set the same option (two learning rates), the row with the lower dev loss gives its value
     stacked = {k: v for name in sorted(kept, key=lambda n: -records[n]["loss"]) for k, v in CANDIDATES[name].items()}
@@ -272,16 +277,10 @@ def main() -> None:
     row(f"shipped{suffix}", {}, "data", "val", minutes=final_minutes)  # the quickstart as it is today
     if kept:
         row(f"final{suffix}", recipe, "data", "val", minutes=final_minutes)
-    report = table(records, kept, runs)
     command = f"lmforge quickstart --max-minutes {final_minutes:g}" + "".join(
         f" --set {item}" for item in as_set(recipe).split())
-    text = (f"{machine_summary()}; {args.threads} threads; {args.minutes:g} min per row\n\n{report}\n\n"
-            f"final recipe: `{command}`\n")
-    (args.work / f"{stem}.md").write_text(text, encoding="utf-8")
-    plot(runs, records, ["baseline", *kept, *(["stacked"] if len(kept) > 1 else []), f"shipped{suffix}",
-                         f"final{suffix}"],
-         args.work / f"{stem}.png", args.minutes)
-    print(text)
+    report(records, ["baseline", *kept, *(["stacked"] if len(kept) > 1 else []), f"shipped{suffix}", f"final{suffix}"],
+           f"\nfinal recipe: `{command}`\n")
 
 
 if __name__ == "__main__":
