@@ -23,8 +23,6 @@ from torch import nn
 
 from lmforge.devices import module_device
 
-#: dtypes the packed kernel serves; bf16 only on CPUs with native bf16 dot products (see :func:`can_pack`)
-PACKABLE = (torch.float32, torch.bfloat16)
 #: smaller matrices stay plain: they sit in the CPU's cache, where ``F.linear`` is already fast, and oneDNN's call
 #: costs a fixed ~20 us more (a 128x128 matrix times one row: 13 us plain, 25 us packed; 576x192: 44 vs 40 us).
 #: The quickstart GPT (0.8M parameters) therefore decodes unpacked: packed, one request got 281 tok/s against 506.
@@ -57,7 +55,7 @@ def can_pack(model: nn.Module) -> bool:
     dtype = next(model.parameters()).dtype
     if dtype == torch.bfloat16:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return dtype in PACKABLE
+    return dtype == torch.float32
 
 
 def pack_linears(model: nn.Module, min_weights: int | None = None) -> int:
